@@ -1,0 +1,616 @@
+"""Every check of a scenario, collected into one report.
+
+Checks are small functions that each add :class:`Problem` entries to a
+:class:`Report`; none stops at the first problem, because a user fixing a
+spreadsheet wants every problem at once. Problems print in the contract's
+format ``FILE:ROW: COLUMN: what is wrong (got VALUE)``, ROW being the 1-based
+line in the file with the header as line 1.
+
+Column types, bounds, choices and uniqueness come from the schema tables
+(:mod:`allocator.schema`) and are checked with pandera; references between
+tables and the domain warnings are checked here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from allocator import schema
+from allocator.geo import chord_to_km, unit_vectors
+from allocator.scenario import RawScenario, Scenario, _raw_of, read_raw
+
+#: A site or depot farther than this from every road node gets a warning.
+SNAP_WARN_KM = 5.0
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a scenario."""
+
+    file: str
+    row: int | None
+    column: str | None
+    message: str
+    value: str | None = None
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = self.file if self.row is None else f"{self.file}:{self.row}"
+        col = f" {self.column}:" if self.column else ""
+        sev = " warning:" if self.severity == "warning" else ""
+        got = ""
+        if self.value is not None:
+            got = f" (got {self.value if self.value != '' else 'empty'})"
+        return f"{where}:{col}{sev} {self.message}{got}"
+
+
+@dataclass
+class Report:
+    """Every problem found in a scenario, errors and warnings."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def add(
+        self,
+        file: str,
+        row: int | None,
+        column: str | None,
+        message: str,
+        value: Any = None,
+        severity: str = "error",
+    ) -> None:
+        v = None if value is None else str(value)
+        self.problems.append(Problem(file, row, column, message, v, severity))
+
+    def warn(self, file: str, row: int | None, column: str | None, message: str, value: Any = None) -> None:
+        self.add(file, row, column, message, value, severity="warning")
+
+    def to_frame(self) -> pd.DataFrame:
+        """The problems as a DataFrame (severity, file, row, column, message, value)."""
+        return pd.DataFrame(
+            [
+                {
+                    "severity": p.severity,
+                    "file": p.file,
+                    "row": p.row,
+                    "column": p.column,
+                    "message": p.message,
+                    "value": p.value,
+                }
+                for p in self.problems
+            ],
+            columns=["severity", "file", "row", "column", "message", "value"],
+        )
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+
+def _row(index: Any) -> int:
+    return int(index) + 2
+
+
+# --------------------------------------------------------------------------- conversion
+
+
+def _convert(
+    raw: pd.Series, col: schema.ColumnSpec, label: str, report: Report
+) -> pd.Series:
+    """Convert one text column to its type, reporting every cell that does not parse.
+
+    Cells that do not parse become missing, so later checks do not report them twice.
+    """
+    text = raw.astype(str).str.strip()
+    empty = text == ""
+    if col.required:
+        for i in text.index[empty]:
+            report.add(label, _row(i), col.name, "required value is empty", "")
+    t = col.type
+
+    def bad(i: Any, msg: str) -> None:
+        report.add(label, _row(i), col.name, msg, raw[i])
+
+    if t in ("id", "str", "enum", "wkt"):
+        return text.astype(str)
+    if t in ("list", "enum_list"):
+        return text.map(lambda s: tuple(x.strip() for x in s.split(";") if x.strip()))
+    if t == "bool":
+        low = text.str.lower()
+        ok = low.isin(_TRUE | _FALSE) | empty
+        for i in text.index[~ok]:
+            bad(i, "not a boolean (true/false)")
+        return low.isin(_TRUE)  # missing handled by defaults
+    if t in ("int", "float"):
+        num = pd.to_numeric(text.where(~empty), errors="coerce")
+        for i in text.index[num.isna() & ~empty]:
+            bad(i, f"not a{'n integer' if t == 'int' else ' number'}")
+        if t == "int":
+            frac = num.notna() & (num != np.floor(num.fillna(0)))
+            for i in text.index[frac]:
+                bad(i, "not a whole number")
+            num = num.where(~frac)
+            return num.round().astype("Int64")
+        inf = num.notna() & ~np.isfinite(num.astype(float))
+        for i in text.index[inf]:
+            bad(i, "not a finite number")
+        return num.where(~inf).astype("float64")
+    if t in ("date", "datetime"):
+        out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+        for i in text.index[~empty]:
+            try:
+                ts = pd.Timestamp(text[i])
+                if ts.tzinfo is not None:
+                    ts = ts.tz_localize(None)
+                out[i] = ts
+            except (ValueError, TypeError, OverflowError):
+                bad(i, f"not an ISO 8601 {'date' if t == 'date' else 'date-time'}")
+        return out
+    raise AssertionError(t)  # pragma: no cover
+
+
+def _wkt_checks(df: pd.DataFrame, col: str, label: str, report: Report) -> None:
+    from shapely import wkt
+    from shapely.errors import ShapelyError
+
+    for i, s in df[col].items():
+        if not s:
+            continue
+        try:
+            g = wkt.loads(s)
+        except (ShapelyError, ValueError, TypeError):
+            report.add(label, _row(i), col, "not valid WKT", s)
+            continue
+        if g.geom_type not in ("Polygon", "MultiPolygon"):
+            report.add(label, _row(i), col, f"must be a POLYGON, not a {g.geom_type}", s[:60])
+        elif not g.is_valid:
+            report.add(label, _row(i), col, "the polygon is invalid (self-intersecting?)", s[:60])
+        elif g.bounds[0] < -180 or g.bounds[2] > 180 or g.bounds[1] < -90 or g.bounds[3] > 90:
+            report.add(label, _row(i), col, "coordinates must be lon lat in degrees", s[:60])
+
+
+# --------------------------------------------------------------------------- pandera
+
+
+def pandera_schema(table: str) -> pa.DataFrameSchema:
+    """The pandera schema of one typed table, built from the schema tables."""
+    spec = schema.tables()[table]
+    columns = {}
+    for c in spec.columns:
+        checks = []
+        if c.bounds is not None:
+            b = c.bounds
+            if b.low is not None:
+                checks.append(pa.Check.gt(b.low) if b.low_open else pa.Check.ge(b.low))
+            if b.high is not None:
+                checks.append(pa.Check.le(b.high))
+        if c.choices and c.type == "enum":
+            checks.append(pa.Check.isin(list(c.choices), ignore_na=True))
+        if c.choices and c.type == "enum_list":
+            allowed = frozenset(c.choices)
+            checks.append(
+                pa.Check(
+                    lambda v, allowed=allowed: all(x in allowed for x in v),
+                    element_wise=True,
+                    name=f"each in {sorted(allowed)}",
+                )
+            )
+        columns[c.name] = pa.Column(
+            checks=checks,
+            nullable=True,
+            required=False,
+            unique=c.name == spec.key,
+        )
+    return pa.DataFrameSchema(columns, strict=False, coerce=False)
+
+
+def _describe_check(col: schema.ColumnSpec, check: str) -> str:
+    if check == "field_uniqueness":
+        return f"duplicate {col.name}"
+    if check.startswith(("greater_than", "less_than")):
+        return f"must be {col.bounds.describe()}" if col.bounds else check
+    if check.startswith("isin") or check.startswith("each in"):
+        return f"must be one of {', '.join(col.choices)}"
+    return f"fails check {check}"
+
+
+def _pandera_checks(table: str, df: pd.DataFrame, label: str, report: Report) -> None:
+    spec = schema.tables()[table]
+    # empty strings are "not given": do not check them against choices
+    check_df = df.copy()
+    for c in spec.columns:
+        if c.name in check_df and c.type == "enum":
+            check_df[c.name] = check_df[c.name].where(check_df[c.name] != "", None)
+        if c.name == spec.key and c.name in check_df:
+            check_df[c.name] = check_df[c.name].where(check_df[c.name] != "", None)
+    try:
+        pandera_schema(table).validate(check_df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        for rec in fc.itertuples(index=False):
+            if rec.column not in spec.column_names or rec.index is None or pd.isna(rec.index):
+                continue
+            col = spec.column(rec.column)
+            val = df.at[rec.index, rec.column]
+            if isinstance(val, tuple):
+                val = ";".join(val)
+            elif isinstance(val, float) and val.is_integer():
+                val = int(val)
+            report.add(label, _row(rec.index), rec.column, _describe_check(col, str(rec.check)), val)
+
+
+# --------------------------------------------------------------------------- parse
+
+
+def _defaults(table: str, df: pd.DataFrame, present: set[str]) -> pd.DataFrame:
+    """Apply the documented defaults and the typed dtypes to one table."""
+    spec = schema.tables()[table]
+    out = df.copy()
+    for c in spec.columns:
+        if c.name not in out:
+            if c.type in ("list", "enum_list"):
+                out[c.name] = [() for _ in range(len(out))]
+            elif c.type in ("date", "datetime"):
+                out[c.name] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+            elif c.type in ("int", "float"):
+                out[c.name] = pd.Series(np.nan, index=out.index, dtype="float64")
+            elif c.type == "bool":
+                out[c.name] = pd.Series(pd.NA, index=out.index, dtype="object")
+            else:
+                out[c.name] = pd.Series("", index=out.index, dtype=str)
+    raw_empty = {c.name: (df[c.name] == "") if c.name in present and df[c.name].dtype != bool else None
+                 for c in spec.columns}
+    for c in spec.columns:
+        lit = c.literal_default
+        if lit is None:
+            continue
+        s = out[c.name]
+        if c.type in ("str", "enum", "id"):
+            out[c.name] = s.where(s != "", lit)
+        elif c.type in ("int", "float"):
+            out[c.name] = s.fillna(float(lit) if c.type == "float" else int(lit))
+        elif c.type == "bool":
+            empty = raw_empty[c.name]
+            val = lit in _TRUE
+            if empty is None:
+                out[c.name] = val
+            else:
+                out[c.name] = s.where(~empty, val)
+    # computed defaults
+    if table == "sites":
+        kind_tier = out["kind"].map(schema.DEFAULT_TIER).fillna(4)
+        out["tier"] = out["tier"].fillna(kind_tier)
+        clin = out["kind"].isin(schema.CLINICAL_KINDS)
+        empty = raw_empty["clinical"]
+        out["clinical"] = clin if empty is None else out["clinical"].where(~empty, clin)
+    if table == "stock":
+        dflt = np.where(out["donation_id"] != "", "donation", "reserve")
+        out["source"] = out["source"].where(out["source"] != "", pd.Series(dflt, index=out.index))
+    # dtypes
+    for c in spec.columns:
+        s = out[c.name]
+        if c.type == "int":
+            if c.required or c.default:
+                out[c.name] = s.fillna(0).astype("int64") if s.notna().all() else s.astype("Int64")
+            else:
+                out[c.name] = s.astype("Int64")
+        elif c.type == "float":
+            out[c.name] = s.astype("float64")
+        elif c.type == "bool":
+            out[c.name] = s.fillna(False).astype(bool)
+        elif c.type in ("id", "str", "enum", "wkt"):
+            out[c.name] = s.astype(str)
+    return out
+
+
+def parse(raw: RawScenario) -> tuple[Scenario, Report]:
+    """Check a raw scenario and build the typed :class:`Scenario`.
+
+    Returns the scenario (usable only when the report has no errors) and the
+    report of every problem found.
+    """
+    report = Report()
+    specs = schema.tables()
+    typed: dict[str, pd.DataFrame] = {}
+
+    for name, spec in specs.items():
+        label = raw.labels.get(name, spec.filename)
+        if name not in raw.tables:
+            if spec.required:
+                report.add(label, None, None, "required file is missing")
+            continue
+        df = raw.tables[name]
+        present = {c for c in df.columns if c in spec.column_names}
+        for c in spec.columns:
+            if c.required and c.name not in df.columns:
+                report.add(label, 1, c.name, "required column is missing")
+        dup_cols = [c for c in df.columns if list(df.columns).count(c) > 1]
+        for c in sorted(set(dup_cols)):
+            report.add(label, 1, c, "column appears more than once")
+        if dup_cols:
+            df = df.loc[:, ~df.columns.duplicated()]
+        # drop fully empty rows (trailing lines of spreadsheets)
+        keep = ~(df.astype(str).apply(lambda s: s.str.strip() == "").all(axis=1)) if len(df.columns) else []
+        df = df[keep] if len(df.columns) else df
+        conv = pd.DataFrame(index=df.index)
+        for c in spec.columns:
+            if c.name in df.columns:
+                conv[c.name] = _convert(df[c.name], c, label, report)
+        extra = [c for c in df.columns if c not in spec.column_names]
+        for c in extra:
+            conv[c] = df[c].astype(str)
+        _pandera_checks(name, conv, label, report)
+        for c in spec.columns:
+            if c.type == "wkt" and c.name in conv:
+                _wkt_checks(conv, c.name, label, report)
+        typed[name] = _defaults(name, conv, present)
+        # keep the documented column order, then extras
+        typed[name] = typed[name][[*spec.column_names, *extra]]
+
+    meta = dict(raw.meta)
+    if raw.meta_error:
+        report.add("scenario.toml", None, None, f"cannot be parsed: {raw.meta_error}")
+    as_of = None
+    if meta.get("as_of") not in (None, ""):
+        try:
+            as_of = pd.Timestamp(str(meta["as_of"]))
+            if as_of.tzinfo is not None:
+                as_of = as_of.tz_localize(None)
+        except (ValueError, TypeError):
+            report.add("scenario.toml", None, "as_of", "not an ISO 8601 date-time", meta["as_of"])
+    sc = Scenario(
+        tables=typed,
+        name=str(meta.pop("name", "scenario")),
+        description=str(meta.pop("description", "")),
+        as_of=as_of,
+        meta={k: v for k, v in meta.items() if k != "as_of"},
+    )
+    for check in CHECKS:
+        check(sc, raw.labels, report)
+    sc.warnings = [str(p) for p in report.warnings]
+    return sc, report
+
+
+# --------------------------------------------------------------------------- cross-table checks
+
+Check = Callable[[Scenario, dict[str, str], Report], None]
+
+
+def _ids(sc: Scenario, table: str, col: str) -> set[str]:
+    return set(sc.tables[table][col]) - {""} if sc.has(table) else set()
+
+
+def check_unique_site_depot_ids(sc: Scenario, labels: dict[str, str], report: Report) -> None:
+    """Site ids and depot ids are unique across both tables."""
+    if not (sc.has("sites") and sc.has("depots")):
+        return
+    both = _ids(sc, "sites", "site_id") & _ids(sc, "depots", "depot_id")
+    for i, d in sc.depots.depot_id.items():
+        if d in both:
+            report.add(labels["depots"], _row(i), "depot_id", "id is also a site_id", d)
+
+
+def _ref(
+    sc: Scenario,
+    labels: dict[str, str],
+    report: Report,
+    table: str,
+    col: str,
+    target: str,
+    target_col: str,
+    *,
+    optional: bool = False,
+) -> None:
+    if not sc.has(table) or col not in sc.tables[table]:
+        return
+    known = _ids(sc, target, target_col)
+    if not sc.has(target) and optional:
+        for i, v in sc.tables[table][col].items():
+            vals = v if isinstance(v, tuple) else (v,)
+            if any(vals):
+                report.add(labels[table], _row(i), col, f"refers to {target}.csv, which is not given", ";".join(vals))
+                break
+        return
+    for i, v in sc.tables[table][col].items():
+        for x in v if isinstance(v, tuple) else (v,):
+            if x and x not in known:
+                report.add(labels[table], _row(i), col, f"unknown {target_col}", x)
+
+
+def check_references(sc: Scenario, labels: dict[str, str], report: Report) -> None:
+    """Every id that refers to another table exists there."""
+    for c in (c for t in schema.tables().values() for c in t.columns if c.references):
+        target, target_col = c.references.split(".")
+        _ref(sc, labels, report, c.table, c.name, target, target_col,
+             optional=not schema.tables()[target].required)
+
+
+def check_needs(sc: Scenario, labels: dict[str, str], report: Report) -> None:
+    """A (site, item) pair appears at most once; warn when needs.csv is absent."""
+    if not sc.has("needs"):
+        report.warn(labels["needs"], None, None,
+                    "file is absent: needs will be estimated from beds, patients and staff")
+        return
+    dup = sc.needs.duplicated(["site_id", "item_id"], keep="first")
+    for i in sc.needs.index[dup]:
+        report.add(labels["needs"], _row(i), "item_id", "duplicate (site_id, item_id) pair",
+                   f"{sc.needs.at[i, 'site_id']}, {sc.needs.at[i, 'item_id']}")
+
+
+def check_substitutes(sc: Scenario, labels: dict[str, str], report: Report) -> None:
+    """No item substitutes itself; a pair appears once."""
+    if not sc.has("substitutes"):
+        return
+    s = sc.substitutes
+    for i in s.index[(s.item_id == s.substitute_id) & (s.item_id != "")]:
+        report.add(labels["substitutes"], _row(i), "substitute_id", "an item cannot substitute itself", s.at[i, "substitute_id"])
+    for i in s.index[s.duplicated(["item_id", "substitute_id"])]:
+        report.add(labels["substitutes"], _row(i), "substitute_id", "duplicate (item_id, substitute_id) pair", s.at[i, "substitute_id"])
+
+
+def check_roads(sc: Scenario, labels: dict[str, str], report: Report) -> None:
+    """Roads need nodes; no self-loops."""
+    if sc.has("roads") and not sc.has("road_nodes"):
+        report.add(labels["road_nodes"], None, None, "required when roads.csv is given")
+    if sc.has("road_nodes") and not sc.has("roads"):
+        report.add(labels["roads"], None, None, "required when road_nodes.csv is given")
+    if sc.has("roads"):
+        r = sc.roads
+        for i in r.index[(r.u == r.v) & (r.u != "")]:
+            report.add(labels["roads"], _row(i), "v", "self-loop: u and v are the same node", r.at[i, "v"])
+
+
+def check_traffic_control(sc: Scenario, labels: dict[str, str], report: Report) -> None:
+    """Each rule says where it applies; windows are ordered; named roads exist."""
+    if not sc.has("traffic_control"):
+        return
+    tc, lab = sc.traffic_control, labels["traffic_control"]
+    names = set(sc.roads.name) - {""} if sc.has("roads") else set()
+    for i, r in tc.iterrows():
+        row = _row(i)
+        has_edge = bool(r.u) or bool(r.v)
+        if has_edge and not (r.u and r.v):
+            report.add(lab, row, "v" if r.u else "u", "u and v must be given together", r.v or r.u)
+        if r.kind == "restricted_zone":
+            if not r.area_wkt:
+                report.add(lab, row, "area_wkt", "a restricted_zone needs an area", "")
+            if not r.permits:
+                report.warn(lab, row, "permits", "a restricted zone without permits is closed to every vehicle")
+        elif r.kind in ("closure", "checkpoint"):
+            if not r.road and not has_edge:
+                report.add(lab, row, "road", f"a {r.kind} needs a road name or u and v", "")
+            if r.road and names and r.road not in names:
+                report.warn(lab, row, "road", "no road has this name: the rule applies to nothing", r.road)
+            if r.area_wkt:
+                report.warn(lab, row, "area_wkt", f"ignored for a {r.kind}", r.area_wkt[:40])
+        if pd.notna(r.start) and pd.notna(r.end) and r.end <= r.start:
+            report.add(lab, row, "end", "end must be after start", r.end)
+
+
+def check_vehicles(sc: Scenario, labels: dict[str, str], report: Report) -> None:
+    """Availability windows are ordered."""
+    if not sc.has("vehicles"):
+        return
+    v = sc.vehicles
+    bad = v.available_from.notna() & v.available_to.notna() & (v.available_to <= v.available_from)
+    for i in v.index[bad]:
+        report.add(labels["vehicles"], _row(i), "available_to", "must be after available_from", v.at[i, "available_to"])
+
+
+def check_lots(sc: Scenario, labels: dict[str, str], report: Report) -> None:
+    """Warn about lots that will not be allocated (expired, quarantined, rejected)."""
+    if not sc.has("stock"):
+        return
+    s, lab, at = sc.stock, labels["stock"], sc.at
+    for i, r in s.iterrows():
+        if pd.notna(r.expires) and r.expires <= at:
+            report.warn(lab, _row(i), "expires", f"lot {r.lot_id} has expired at {at:%Y-%m-%d %H:%M} and will not be allocated", r.expires.date())
+        elif r.status in ("quarantined", "rejected"):
+            report.warn(lab, _row(i), "status", f"lot {r.lot_id} is {r.status} and will not be allocated", r.status)
+
+
+def usable_lots(sc: Scenario) -> pd.DataFrame:
+    """Lots that may be allocated at ``as_of``: available, not expired, quantity > 0."""
+    s = sc.stock
+    at = sc.at
+    ok = (s.status == "available") & (s.quantity > 0) & ~(s.expires.notna() & (s.expires <= at))
+    return s[ok]
+
+
+def check_unstocked_needs(sc: Scenario, labels: dict[str, str], report: Report) -> None:
+    """Warn about needs for an item that no usable lot (nor a substitute) provides."""
+    if not (sc.has("needs") and sc.has("stock") and sc.has("items")):
+        return
+    stocked = set(usable_lots(sc).item_id)
+    subs: dict[str, set[str]] = {}
+    for r in sc.substitutes.itertuples():
+        subs.setdefault(r.item_id, set()).add(r.substitute_id)
+    warned: set[str] = set()
+    for i, r in sc.needs.iterrows():
+        if r.quantity <= 0 or r.item_id in warned:
+            continue
+        if r.item_id not in stocked and not (subs.get(r.item_id, set()) & stocked):
+            warned.add(r.item_id)
+            report.warn(labels["needs"], _row(i), "item_id",
+                        "no usable stock of this item or a substitute: the need cannot be filled", r.item_id)
+
+
+def check_snapping(sc: Scenario, labels: dict[str, str], report: Report) -> None:
+    """Warn about sites and depots more than 5 km from every road node."""
+    if not sc.has("road_nodes") or sc.road_nodes.empty:
+        return
+    from scipy.spatial import cKDTree
+
+    n = sc.road_nodes.dropna(subset=["lat", "lon"])
+    tree = cKDTree(_xyz(n.lat.to_numpy(float), n.lon.to_numpy(float)))
+    for table, key in (("sites", "site_id"), ("depots", "depot_id")):
+        if not sc.has(table):
+            continue
+        t = sc.tables[table].dropna(subset=["lat", "lon"])
+        if t.empty:
+            continue
+        chord, _ = tree.query(unit_vectors(t.lat.to_numpy(float), t.lon.to_numpy(float)))
+        km = chord_to_km(chord)
+        for (i, r), d in zip(t.iterrows(), km):
+            if d > SNAP_WARN_KM and not r.node_id:
+                report.warn(labels[table], _row(i), "lat", f"{r[key]} is {d:.1f} km from the nearest road node", f"{r.lat}, {r.lon}")
+
+
+CHECKS: list[Check] = [
+    check_unique_site_depot_ids,
+    check_references,
+    check_needs,
+    check_substitutes,
+    check_roads,
+    check_traffic_control,
+    check_vehicles,
+    check_lots,
+    check_unstocked_needs,
+    check_snapping,
+]
+
+
+def validate(source: Scenario | str | Path) -> Report:
+    """Check a scenario (a path or a :class:`Scenario`) and report every problem.
+
+    Parameters
+    ----------
+    source : Scenario, str or Path
+        A scenario object (for example one edited in a notebook) or a path.
+
+    Returns
+    -------
+    Report
+        ``report.ok`` is True when there are no errors; warnings may remain.
+
+    Examples
+    --------
+    >>> from allocator import examples
+    >>> validate(examples.two_hospitals()).ok
+    True
+    """
+    raw = source if isinstance(source, RawScenario) else (
+        _raw_of(source) if isinstance(source, Scenario) else read_raw(source)
+    )
+    return parse(raw)[1]
