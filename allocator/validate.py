@@ -563,7 +563,7 @@ def check_snapping(sc: Scenario, labels: dict[str, str], report: Report) -> None
     from scipy.spatial import cKDTree
 
     n = sc.road_nodes.dropna(subset=["lat", "lon"])
-    tree = cKDTree(_xyz(n.lat.to_numpy(float), n.lon.to_numpy(float)))
+    tree = cKDTree(unit_vectors(n.lat.to_numpy(float), n.lon.to_numpy(float)))
     for table, key in (("sites", "site_id"), ("depots", "depot_id")):
         if not sc.has(table):
             continue
