@@ -151,3 +151,104 @@ def grades_and_earmarks() -> Scenario:
 
 
 ALL = {"two_hospitals": two_hospitals, "three_tiers": three_tiers, "grades_and_earmarks": grades_and_earmarks}
+
+
+def donated_city() -> Scenario:
+    """Two hospitals, a quarantine hotel and two depots with donated lots, roads and traffic control.
+
+    Built to exercise the database and the donation ledger: every optional
+    table is given (roads, traffic control, vehicles, site stock), donations
+    carry earmarks and a donor's choice to stay anonymous (extra column
+    ``publish_name``), and stock.csv has an extra column (``pallet``).
+
+    - ``DON_A`` (Wuhan Red Cross, named): 1,000 masks in lot ``LA1`` at ``EXPO``;
+    - ``DON_B`` (a company that chose ``publish_name = false``): 200 suits in ``LB1``
+      at ``EXPO`` and 100 in ``LB2`` at ``AIRPORT``, earmarked to hospitals;
+    - ``LR1``: 500 reserve respirators at ``AIRPORT`` (not a donation).
+    """
+    nodes = pd.DataFrame(
+        [("n1", 30.549, 114.238), ("n2", 30.584, 114.276), ("n3", 30.669, 114.281),
+         ("n4", 30.604, 114.321), ("n5", 30.775, 114.213)],
+        columns=["node_id", "lat", "lon"],
+    )
+    roads = pd.DataFrame(
+        [("n1", "n2", 5200.0, 40.0, False, "Jiefang Ave", "road"),
+         ("n2", "n3", 9800.0, 50.0, False, "Second Ring", "road"),
+         ("n2", "n4", 4300.0, 40.0, False, "Second Bridge", "bridge"),
+         ("n5", "n3", 11000.0, 60.0, True, "Airport Expy", "highway")],
+        columns=["u", "v", "length_m", "speed_kmh", "oneway", "name", "kind"],
+    )
+    return from_tables(
+        {
+            "items": _items(
+                ("mask", "Surgical mask", "mask", "medical", 0.005),
+                ("suit", "Medical protective suit", "suit", "medical", 0.5),
+                ("n95", "N95 respirator", "respirator", "medical", 0.01),
+            ),
+            "sites": pd.DataFrame(
+                [
+                    _site("JYT", "designated_hospital", 30.6692, 114.2814, node_id="n3", beds=800, name_zh="金银潭医院"),
+                    _site("UNION", "designated_hospital", 30.5835, 114.2756, node_id="n2", beds=500),
+                    _site("HOTEL7", "quarantine_site", 30.6044, 114.3206, node_id="n4", district="Wuchang"),
+                ]
+            ),
+            "depots": pd.DataFrame(
+                [_depot("EXPO", 30.549, 114.238, node_id="n1", dispatch_capacity_kg=5000.0),
+                 _depot("AIRPORT", 30.775, 114.213, node_id="n5")]
+            ),
+            "donations": pd.DataFrame(
+                [
+                    {"donation_id": "DON_A", "donor": "Wuhan Red Cross", "received": "2020-02-05",
+                     "note": "via Expo hub", "publish_name": "true"},
+                    {"donation_id": "DON_B", "donor": "Example Textiles Co.", "received": "2020-02-07",
+                     "earmark_kind": "designated_hospital;backup_hospital", "publish_name": "false"},
+                ]
+            ),
+            "stock": pd.DataFrame(
+                [
+                    {"lot_id": "LA1", "depot_id": "EXPO", "item_id": "mask", "quantity": 1000,
+                     "donation_id": "DON_A", "pallet": "P-01"},
+                    {"lot_id": "LB1", "depot_id": "EXPO", "item_id": "suit", "quantity": 200,
+                     "donation_id": "DON_B", "expires": "2022-12-31", "pallet": "P-02"},
+                    {"lot_id": "LB2", "depot_id": "AIRPORT", "item_id": "suit", "quantity": 100,
+                     "donation_id": "DON_B", "pallet": ""},
+                    {"lot_id": "LR1", "depot_id": "AIRPORT", "item_id": "n95", "quantity": 500,
+                     "source": "reserve", "pallet": "R-9"},
+                ]
+            ),
+            "needs": pd.DataFrame(
+                [
+                    {"site_id": "JYT", "item_id": "mask", "quantity": 600},
+                    {"site_id": "UNION", "item_id": "mask", "quantity": 300},
+                    {"site_id": "HOTEL7", "item_id": "mask", "quantity": 200},
+                    {"site_id": "JYT", "item_id": "suit", "quantity": 150},
+                    {"site_id": "UNION", "item_id": "suit", "quantity": 100},
+                    {"site_id": "JYT", "item_id": "n95", "quantity": 300},
+                ]
+            ),
+            "substitutes": pd.DataFrame([{"item_id": "mask", "substitute_id": "n95", "ratio": 1}]),
+            "road_nodes": nodes,
+            "roads": roads,
+            "traffic_control": pd.DataFrame(
+                [{"rule_id": "TC1", "kind": "checkpoint", "road": "Second Bridge", "delay_min": 15.0,
+                  "start": "2020-01-25T00:00:00"},
+                 {"rule_id": "TC2", "kind": "closure", "u": "n2", "v": "n3", "permits": "supply;medical",
+                  "start": "2020-01-26", "end": "2020-04-08"}]
+            ),
+            "vehicles": pd.DataFrame(
+                [{"vehicle_id": "T1", "depot_id": "EXPO", "capacity_kg": 2000.0, "permits": "supply"},
+                 {"vehicle_id": "T2", "depot_id": "AIRPORT", "capacity_kg": 3500.5, "capacity_m3": 18.0,
+                  "available_from": "2020-02-10T06:00:00"}]
+            ),
+            "site_stock": pd.DataFrame(
+                [{"site_id": "JYT", "item_id": "mask", "date": "2020-02-09", "on_hand": 120}]
+            ),
+        },
+        name="donated-city",
+        description="Donations, roads and traffic control for the database and ledger tests",
+        as_of=AS_OF,
+        meta={"source": "examples.donated_city"},
+    )
+
+
+ALL["donated_city"] = donated_city

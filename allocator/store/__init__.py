@@ -60,9 +60,14 @@ def memory_store() -> Engine:
     return engine
 
 
+def current_tables_url(engine: Engine) -> str:
+    """The engine's URL with the password hidden (for messages)."""
+    return engine.url.render_as_string(hide_password=True)
+
+
 __all__ = [
     "Discrepancy", "add_user", "approve_round", "authenticate", "backup", "cancel_round",
-    "confirm_delivery", "create_round", "current_scenario", "database_url", "dispatch_round", "dump",
+    "confirm_delivery", "create_round", "current_tables_url", "current_scenario", "database_url", "dispatch_round", "dump",
     "export_scenario", "get_round", "hash_password", "import_scenario", "is_sqlite", "lines_frame",
     "make_engine", "memory_store", "open_db", "reserved_by_lot", "rounds_frame", "sessions",
     "stock_fingerprint", "transaction", "trips", "upgrade", "user_roles", "verify_password",
