@@ -123,6 +123,24 @@ def _assert_same_scenario(a, b) -> None:
     assert (a.name, a.description, a.as_of, a.meta) == (b.name, b.description, b.as_of, b.meta)
 
 
+# --------------------------------------------------------------------------- schema
+
+
+def test_migrations_match_the_models_and_downgrade(engine) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from allocator.store.db import current_tables, migrations_config
+
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), m.Base.metadata) == []
+    command.downgrade(migrations_config(engine), "base")
+    assert current_tables(engine) == ["alembic_version"]
+    upgrade(engine)
+    assert {"ledger", "rounds", "lots", "users"} <= set(current_tables(engine))
+
+
 # --------------------------------------------------------------------------- import / export
 
 

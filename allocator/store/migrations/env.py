@@ -11,7 +11,10 @@ from sqlalchemy import create_engine
 
 from allocator.store.models import Base
 
-config = context.config
+try:
+    config = context.config
+except AttributeError:  # imported outside an Alembic run (doctest collection, linters)
+    config = None
 target_metadata = Base.metadata
 
 
@@ -40,7 +43,9 @@ def run_migrations_online() -> None:
         connection.commit()
 
 
-if context.is_offline_mode():
+if config is None:
+    pass
+elif context.is_offline_mode():
     run_migrations_offline()
 else:
     run_migrations_online()
