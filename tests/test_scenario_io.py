@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from allocator import examples, schema
-from allocator.scenario import from_tables, load, save
+from allocator.scenario import Scenario, from_tables, load, save
 
 
 def _assert_same(a, b) -> None:
@@ -21,7 +21,7 @@ def _assert_same(a, b) -> None:
     assert (a.name, a.description, a.as_of) == (b.name, b.description, b.as_of)
 
 
-def tricky() -> Scenario:  # noqa: F821
+def tricky() -> Scenario:
     """Ids with leading zeros, Chinese text, empty optional cells, lists, dates and a WKT zone."""
     return from_tables(
         {
