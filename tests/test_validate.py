@@ -182,3 +182,9 @@ def test_validate_accepts_a_scenario_object():
 def test_missing_path_is_a_clear_error(tmp_path: Path, capsys):
     assert main(["validate", str(tmp_path / "nowhere")]) == 1
     assert "no such folder or file" in capsys.readouterr().err
+
+
+def test_documentation_shows_the_schema_tables():
+    doc = Path(__file__).resolve().parents[1] / "docs" / "scenario-format.md"
+    text = doc.read_text(encoding="utf-8")
+    assert schema.render_docs(text) == text, "run: allocator schema --docs docs/scenario-format.md"
