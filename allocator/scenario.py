@@ -277,6 +277,8 @@ def from_tables(
 def _fmt(value: Any, ctype: str) -> str:
     if value is None:
         return ""
+    if isinstance(value, str):
+        return value
     if isinstance(value, tuple | list):
         return ";".join(str(v) for v in value)
     try:
