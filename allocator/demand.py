@@ -18,7 +18,9 @@ The method (``docs/demand.md`` explains it with the provenance of every number):
    need is a respirator need; ``substitutes.csv`` says what may be shipped
    instead). Categories without a norm (medicine, device, other) are never
    estimated, only requested.
-4. **Need.** ``estimate = max(0, ceil(days_of_cover x daily_use - on_hand))``
+4. **Need.** ``estimate = max(0, ceil(days_of_cover x daily_use - on_hand))``,
+   in the norm's unit (``convert`` rows turn kits, bottles, boxes into tests,
+   litres, pairs) and then in the primary item's unit,
    where ``on_hand`` is the latest ``site_stock`` count at or before ``as_of``
    of every item of the category the site may use (civil-grade stock does not
    count at clinical sites).
@@ -55,7 +57,7 @@ ROLES: tuple[str, ...] = (
 #: Groups of people cared for or isolated at a site.
 GROUPS: tuple[str, ...] = ("mild", "moderate", "severe", "critical", "isolated")
 #: The sections of a norms file, in the ``table`` column.
-SECTIONS: tuple[str, ...] = ("use", "staffing", "severity_mix", "role_mix")
+SECTIONS: tuple[str, ...] = ("use", "staffing", "severity_mix", "role_mix", "convert")
 #: Required columns of a norms file (``unit`` is optional documentation).
 NORMS_COLUMNS: tuple[str, ...] = ("table", "who", "what", "value", "source")
 #: A request outside [estimate x REVIEW_LOW, estimate x REVIEW_HIGH] is flagged.
@@ -83,6 +85,11 @@ class Norms:
         site kind x group: fraction of the site's persons.
     role_mix : DataFrame
         site kind x role: fraction of the site's staff.
+    units : dict of str to str
+        The unit each category's ``use`` norms are counted in (``pair`` for gloves).
+    convert : dict of (str, str) to float
+        (item unit, category) -> norm units in one item unit (a ``kit`` of
+        ``test_kit`` holds 48 tests).
     rows : DataFrame
         The file as read (``table, who, what, value, unit, source``).
     path : str
@@ -93,6 +100,8 @@ class Norms:
     staffing: pd.DataFrame
     severity_mix: pd.DataFrame
     role_mix: pd.DataFrame
+    units: dict[str, str]
+    convert: dict[tuple[str, str], float]
     rows: pd.DataFrame
     path: str
 
@@ -100,6 +109,17 @@ class Norms:
     def categories(self) -> list[str]:
         """Item categories that have at least one non-zero norm."""
         return [c for c in self.use.columns if (self.use[c] > 0).any()]
+
+    def factor(self, unit: str, category: str) -> float | None:
+        """Norm units in one item unit of ``category``; None when they cannot be converted.
+
+        The factor is 1 when the item is counted in the norm's own unit (or
+        either unit is not given), else the ``convert`` row for (unit, category).
+        """
+        norm_unit = self.units.get(category, "")
+        if not unit or not norm_unit or unit == norm_unit:
+            return 1.0
+        return self.convert.get((unit, category))
 
 
 def default_norms_path() -> Path:
@@ -114,6 +134,7 @@ def _vocab(section: str) -> tuple[tuple[str, ...], tuple[str, ...], str, str]:
         "staffing": (GROUPS, ROLES, "patient group", "role"),
         "severity_mix": (schema.SITE_KINDS, GROUPS, "site kind", "patient group"),
         "role_mix": (schema.SITE_KINDS, ROLES, "site kind", "role"),
+        "convert": ((), schema.ITEM_CATEGORIES, "item unit", "item category"),
     }[section]
 
 
@@ -175,7 +196,10 @@ def load_norms(path: str | Path | None = None) -> Norms:
             report.add(label, row, "table", f"must be one of {', '.join(SECTIONS)}", r.table)
             continue
         whos, whats, who_noun, what_noun = _vocab(r.table)
-        if r.who not in whos:
+        if r.table == "convert" and not r.who:
+            report.add(label, row, "who", "the item unit is empty", "")
+            ok = False
+        elif r.table != "convert" and r.who not in whos:
             report.add(label, row, "who", f"unknown {who_noun} (one of {', '.join(whos)})", r.who)
             ok = False
         if r.what not in whats:
@@ -191,6 +215,9 @@ def load_norms(path: str | Path | None = None) -> Norms:
             ok = False
         elif v < 0:
             report.add(label, row, "value", "must be >= 0 (a rate cannot be negative)", r.value)
+            ok = False
+        elif r.table == "convert" and v == 0:
+            report.add(label, row, "value", "a unit conversion must be > 0", r.value)
             ok = False
         elif r.table.endswith("_mix") and v > 1:
             report.add(label, row, "value", "a fraction must be <= 1", r.value)
@@ -215,11 +242,15 @@ def load_norms(path: str | Path | None = None) -> Norms:
         m = part.pivot(index="who", columns="what", values="value") if len(part) else pd.DataFrame()
         return m.reindex(index=list(index), columns=list(columns)).fillna(0.0).astype("float64")
 
+    use_rows = df_ok[(df_ok.table == "use") & (df_ok.unit != "")]
+    conv = df_ok[df_ok.table == "convert"]
     return Norms(
         use=pivot("use", ROLES + GROUPS, schema.ITEM_CATEGORIES),
         staffing=pivot("staffing", GROUPS, ROLES),
         severity_mix=pivot("severity_mix", schema.SITE_KINDS, GROUPS),
         role_mix=pivot("role_mix", schema.SITE_KINDS, ROLES),
+        units=dict(zip(use_rows.what, use_rows.unit)),
+        convert={(w, c): float(v) for w, c, v in zip(conv.who, conv.what, conv.value)},
         rows=df.reset_index(drop=True),
         path=str(p),
     )
@@ -228,6 +259,14 @@ def load_norms(path: str | Path | None = None) -> Norms:
 def _check_coherence(df: pd.DataFrame, ok: pd.DataFrame, label: str, report: Report) -> None:
     """Roles and groups that are used have use norms; every kind has mixes summing to 1."""
     has_use = set(ok.loc[ok.table == "use", "who"])
+    use = ok[(ok.table == "use") & (ok.unit != "")]
+    for cat, part in use.groupby("what"):
+        if part.unit.nunique() > 1:
+            first = part.unit.iloc[0]
+            for i in part.index[part.unit != first]:
+                report.add(label, int(i) + 2, "unit",
+                           f"use norms of {cat} must share one unit (row {int(part.index[0]) + 2} says {first})",
+                           part.at[i, "unit"])
     for i, r in df.iterrows():
         if r.table in ("staffing", "role_mix") and r.what in ROLES and r.what not in has_use:
             report.add(label, int(i) + 2, "what", "role has no use rows (missing role in the use table)", r.what)
@@ -371,8 +410,8 @@ def estimate(scenario: Scenario, days_of_cover: float = 3, norms: Norms | str | 
         request, in site and item order, with columns
 
         - ``site_id, item_id, category``;
-        - ``daily_use``: units per day from the norms (the category's use, on
-          its primary item; 0 on other items);
+        - ``daily_use``: item units per day from the norms (the category's use,
+          converted to the primary item's unit; 0 on other items);
         - ``on_hand``: this item's latest site count (0 when none);
         - ``estimate``: ``max(0, ceil(days_of_cover x daily_use - category on hand))``
           on the primary item, 0 on others, NA for categories without a norm;
@@ -383,6 +422,9 @@ def estimate(scenario: Scenario, days_of_cover: float = 3, norms: Norms | str | 
           ``not_requested`` (the site sent needs, but not for this item);
         - ``review``: the site's requests for this category are more than 2x or
           less than 0.5x the category's estimate (missing requests count as 0).
+
+        ``attrs["warnings"]`` lists items whose unit could not be converted
+        to their category's norm unit (they are counted 1 : 1).
 
     Raises
     ------
@@ -409,20 +451,37 @@ def estimate(scenario: Scenario, days_of_cover: float = 3, norms: Norms | str | 
     requested = {(r.site_id, r.item_id): int(r.quantity) for r in req.itertuples()}
     requesting = set(req.site_id)
 
+    warnings: list[str] = []
+
+    def factor(item_id: str) -> float:
+        unit, cat = str(items.at[item_id, "unit"]), str(items.at[item_id, "category"])
+        f = n.factor(unit, cat)
+        if f is None:
+            msg = (f"item {item_id}: no conversion from {unit} to the {cat} norm's unit "
+                   f"({n.units.get(cat)}); counted as 1 {n.units.get(cat)} per {unit}")
+            if msg not in warnings:
+                warnings.append(msg)
+            return 1.0
+        return f
+
     rows = []
     for site_id, site in sites.iterrows():
-        cat_on_hand: dict[str, int] = {}
+        # what the site holds of each category, in the norm's unit
+        cat_on_hand: dict[str, float] = {}
         for (s_id, it), q in on_hand.items():
             if s_id != site_id or it not in items.index:
                 continue
             if site.clinical and items.at[it, "grade"] == "civil":
                 continue
             cat = items.at[it, "category"]
-            cat_on_hand[cat] = cat_on_hand.get(cat, 0) + q
+            if cat in normed:
+                cat_on_hand[cat] = cat_on_hand.get(cat, 0.0) + q * factor(it)
         for item_id, item in items.iterrows():
             cat = item.category
-            is_primary = primary.get(cat) == item_id
-            du = float(use.at[site_id, cat]) if is_primary and cat in normed else 0.0
+            is_primary = primary.get(cat) == item_id and cat in normed
+            f = factor(item_id) if is_primary else 1.0
+            use_norm = float(use.at[site_id, cat]) if is_primary else 0.0
+            du = use_norm / f
             oh = on_hand.get((site_id, item_id), 0)
             key = (site_id, item_id)
             if not (du > 0 or oh > 0 or key in requested):
@@ -430,7 +489,7 @@ def estimate(scenario: Scenario, days_of_cover: float = 3, norms: Norms | str | 
             if cat not in normed:
                 est = pd.NA
             elif is_primary:
-                est = max(0, _ceil(days_of_cover * du - cat_on_hand.get(cat, 0)))
+                est = max(0, _ceil((days_of_cover * use_norm - cat_on_hand.get(cat, 0.0)) / f))
             else:
                 est = 0
             if key in requested:
@@ -450,6 +509,7 @@ def estimate(scenario: Scenario, days_of_cover: float = 3, norms: Norms | str | 
                       "on_hand": "int64", "estimate": "Int64", "requested": "Int64",
                       "need": "int64", "origin": str})
     out["review"] = _review(out)
+    out.attrs["warnings"] = warnings
     return out
 
 

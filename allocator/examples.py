@@ -159,7 +159,7 @@ def _demand_items() -> pd.DataFrame:
             ("gloves", "Examination gloves", "gloves", "medical", 0.01, "pair"),
             ("goggles", "Goggles or face shield", "eye_protection", "medical", 0.1, "piece"),
             ("suit", "Medical protective suit", "suit", "medical", 0.5, "piece"),
-            ("kit", "Nucleic-acid test kit", "test_kit", "medical", 0.2, "piece"),
+            ("kit", "Nucleic-acid test", "test_kit", "medical", 0.02, "test"),
             ("disinf", "Chlorine disinfectant", "disinfectant", "medical", 1.0, "litre"),
         ],
         columns=["item_id", "name", "category", "grade", "unit_weight_kg", "unit"],

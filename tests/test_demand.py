@@ -43,7 +43,7 @@ def test_norms_table_is_one_file_with_a_source_for_every_number(rows):
     assert top.read_bytes() == demand.default_norms_path().read_bytes()
     assert (rows.source.str.strip() != "").all()
     # every number is either cited or marked as an assumption
-    cited = rows.source.str.contains("WHO ESFT 2022.1") | rows.source.str.startswith("assumption")
+    cited = rows.source.str.contains("WHO ESFT 2022.1") | rows.source.str.startswith(("assumption", "definition"))
     assert cited.all(), rows[~cited]
 
 
@@ -259,6 +259,32 @@ def test_category_on_hand_counts_other_items_of_the_category_except_civil_at_cli
     assert e.at[("Q1", "mask_civil"), "estimate"] == 0 and e.at[("Q1", "mask_civil"), "on_hand"] == 300
 
 
+def test_item_units_are_converted_from_the_norm_units(rows):
+    sc = examples.demand_hospital()
+    base = demand.estimate(sc).set_index("item_id")
+    items = sc.items.copy()
+    items.loc[items.item_id == "kit", "unit"] = "kit"
+    items.loc[items.item_id == "disinf", "unit"] = "bottle"
+    items.loc[items.item_id == "gloves", "unit"] = "piece"
+    ss = pd.concat([sc.site_stock, pd.DataFrame([
+        {"site_id": "DH100", "item_id": "disinf", "date": pd.Timestamp("2020-02-10"), "on_hand": 30}])],
+        ignore_index=True)
+    e = demand.estimate(sc.replace(items=items, site_stock=ss)).set_index("item_id")
+    per_kit = _norm(rows, "convert", "kit", "test_kit")
+    per_bottle = _norm(rows, "convert", "bottle", "disinfectant")
+    assert (per_kit, per_bottle) == (48, 0.5)
+    assert e.at["kit", "daily_use"] == pytest.approx(base.at["kit", "daily_use"] / 48)
+    assert e.at["kit", "estimate"] == math.ceil(3 * 16 / 48) == 1
+    # 46.5 L a day; 30 bottles on hand = 15 L: (3 x 46.5 - 15) / 0.5 = 249 bottles
+    assert e.at["disinf", "estimate"] == math.ceil((3 * 46.5 - 30 * 0.5) / 0.5) == 249
+    assert e.at["gloves", "daily_use"] == 2 * 2970
+    assert e.attrs["warnings"] == []
+    items.loc[items.item_id == "kit", "unit"] = "crate"
+    e = demand.estimate(sc.replace(items=items)).set_index("item_id")
+    assert e.at["kit", "daily_use"] == base.at["kit", "daily_use"]
+    assert any("kit: no conversion from crate" in w for w in e.attrs["warnings"])
+
+
 # --------------------------------------------------------------------------- bad norms files
 
 
@@ -321,13 +347,17 @@ def test_missing_columns_and_kinds_and_bad_sums(tmp_path):
         df.loc[(df.table == "severity_mix") & (df.who == "backup_hospital") & (df.what == "mild"), "value"] = "0.5"
         df.loc[(df.table == "staffing") & (df.who == "severe") & (df.what == "lab_technician"), "who"] = "moribund"
         df.loc[0, "table"] = "usage"
+        df.loc[(df.table == "use") & (df.who == "lab_technician") & (df.what == "gloves"), "unit"] = "piece"
+        df.loc[(df.table == "convert") & (df.who == "kit"), "value"] = "0"
         return df
 
     err = _bad(tmp_path, unbalance)
     text = str(err.report)
     assert "severity_mix fractions of backup_hospital must sum to 1 (got 1.1)" in text
     assert "who: unknown patient group" in text and "(got moribund)" in text
-    assert ":2: table: must be one of use, staffing, severity_mix, role_mix (got usage)" in text
+    assert "unit: use norms of gloves must share one unit" in text and "(got piece)" in text
+    assert "value: a unit conversion must be > 0 (got 0)" in text
+    assert ":2: table: must be one of use, staffing, severity_mix, role_mix, convert (got usage)" in text
 
 
 def test_own_norms_file_changes_the_estimate(tmp_path):
@@ -371,3 +401,31 @@ def test_needs_command_bad_norms_exit_2(tmp_path, capsys):
     assert f"{bad}:2: what: unknown item category" in err
     assert f"{bad}:2: value: must be >= 0" in err
     assert not (tmp_path / "n.csv").exists()
+
+
+# --------------------------------------------------------------------------- the demo scenario
+
+
+def test_demo_needs_are_requested_and_its_readme_matches_the_estimate():
+    folder = ROOT / "data" / "scenarios" / "wuhan-2020-02-10"
+    if not (folder / "needs.csv").is_file():
+        pytest.skip("the demo scenario is not in this checkout")
+    sc = load(folder)
+    nd = demand.needs_for_round(sc)
+    assert (nd.origin == "requested").all() and len(nd) == len(sc.needs)
+    assert set(nd.site_id) == set(sc.sites.site_id)  # no site left without needs
+    e = demand.estimate(sc)
+    totals = e.groupby("category").agg(req=("requested", "sum"), est=("estimate", "sum"))
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Requested or estimated")[1].split("\n## ")[0]
+    seen = 0
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[0].split(" ")[0] in totals.index and cells[2] != "no norm":
+            cat = cells[0].split(" ")[0]
+            assert int(cells[1].replace(",", "")) == totals.at[cat, "req"], cat
+            assert int(cells[2].replace(",", "")) == totals.at[cat, "est"], cat
+            seen += 1
+    assert seen == 9
+    flagged = e[e.review].drop_duplicates(["site_id", "category"])
+    assert f"{len(flagged)} of the {e[e.origin != 'estimated'].drop_duplicates(['site_id', 'category']).shape[0]} requested pairs" in section

@@ -67,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     est_sites = out.loc[out.origin == demand.ORIGIN_ESTIMATED, "site_id"].nunique()
     print(f"wrote {args.out}: {len(out)} needs ({n_req} requested, {n_est} estimated for "
           f"{est_sites} site(s)), {args.days:g} days of cover, norms {norms.path}")
+    for w in est.attrs.get("warnings", []):
+        print(f"warning: {w}")
     flagged = est[est.review]
     for r in flagged.itertuples():
         req = "nothing" if pd.isna(r.requested) else int(r.requested)
