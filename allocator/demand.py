@@ -464,23 +464,27 @@ def estimate(scenario: Scenario, days_of_cover: float = 3, norms: Norms | str | 
             return 1.0
         return f
 
+    item_rows = list(zip(items.index, items.category))
+    use_at = use.to_dict(orient="index")
+    held_by_site: dict[str, list[tuple[str, int]]] = {}
+    for (s_id, it), q in on_hand.items():
+        held_by_site.setdefault(s_id, []).append((it, q))
     rows = []
-    for site_id, site in sites.iterrows():
+    for site_id, clinical in zip(sites.index, sites.clinical):
         # what the site holds of each category, in the norm's unit
         cat_on_hand: dict[str, float] = {}
-        for (s_id, it), q in on_hand.items():
-            if s_id != site_id or it not in items.index:
+        for it, q in held_by_site.get(site_id, []):
+            if it not in items.index:
                 continue
-            if site.clinical and items.at[it, "grade"] == "civil":
+            if clinical and items.at[it, "grade"] == "civil":
                 continue
             cat = items.at[it, "category"]
             if cat in normed:
                 cat_on_hand[cat] = cat_on_hand.get(cat, 0.0) + q * factor(it)
-        for item_id, item in items.iterrows():
-            cat = item.category
+        for item_id, cat in item_rows:
             is_primary = primary.get(cat) == item_id and cat in normed
             f = factor(item_id) if is_primary else 1.0
-            use_norm = float(use.at[site_id, cat]) if is_primary else 0.0
+            use_norm = float(use_at[site_id][cat]) if is_primary else 0.0
             du = use_norm / f
             oh = on_hand.get((site_id, item_id), 0)
             key = (site_id, item_id)
