@@ -378,7 +378,8 @@ def test_needs_command_writes_a_needs_file_that_loads_back(tmp_path, capsys):
     out = tmp_path / "out" / "needs.csv"
     assert main(["needs", str(folder), "--days", "3", "--out", str(out), "--detail", str(tmp_path / "d.csv")]) == 0
     printed = capsys.readouterr().out
-    assert "review: H1 mask: requested 5000, estimate 2280" in printed
+    assert "review: H1 mask: requested 5000 (mask 5000), estimate 2280" in printed
+    assert "review: H1 gown: requested 0, estimate 473" in printed
     written = pd.read_csv(out, dtype={"site_id": str, "item_id": str})
     expected = demand.needs_for_round(sc, days_of_cover=3)
     assert list(written[["site_id", "item_id", "quantity", "origin"]].itertuples(index=False)) == \

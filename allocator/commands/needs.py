@@ -20,6 +20,9 @@ import pandas as pd
 from allocator import demand
 from allocator.scenario import load
 
+#: At most this many review lines are printed.
+MAX_REVIEW_LINES = 30
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("needs", help="estimate needs from beds, patients and staff; write needs.csv")
@@ -70,7 +73,14 @@ def run(args: argparse.Namespace) -> int:
     for w in est.attrs.get("warnings", []):
         print(f"warning: {w}")
     flagged = est[est.review]
-    for r in flagged.itertuples():
-        req = "nothing" if pd.isna(r.requested) else int(r.requested)
-        print(f"review: {r.site_id} {r.item_id}: requested {req}, estimate {r.estimate}")
+    groups = list(flagged.groupby(["site_id", "category"], sort=False))
+    if groups:
+        print(f"{len(groups)} request(s) to review (requests outside 0.5x-2x of the estimate):")
+    for (site_id, cat), part in groups[:MAX_REVIEW_LINES]:
+        req = int(part.requested.fillna(0).sum())
+        est_q = int(part.estimate.fillna(0).sum())
+        asked = ", ".join(f"{r.item_id} {int(r.requested)}" for r in part.itertuples() if not pd.isna(r.requested))
+        print(f"review: {site_id} {cat}: requested {req}{f' ({asked})' if asked else ''}, estimate {est_q}")
+    if len(groups) > MAX_REVIEW_LINES:
+        print(f"... and {len(groups) - MAX_REVIEW_LINES} more (column review of --out and --detail)")
     return 0
