@@ -22,6 +22,7 @@ from allocator.errors import AllocatorError, ScenarioError
 COMMAND_MODULES = [
     "allocator.commands.validate",
     "allocator.commands.schema",
+    "allocator.commands.synth",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
