@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "allocator.commands.validate",
     "allocator.commands.schema",
     "allocator.commands.needs",
+    "allocator.commands.synth",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2

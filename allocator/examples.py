@@ -264,3 +264,18 @@ ALL = {
     "demand_hospital": demand_hospital,
     "demand_mixed": demand_mixed,
 }
+
+
+def small_city(seed: int = 0) -> Scenario:
+    """A small synthetic city from :func:`allocator.synth.generate`: 40 sites, 3 depots, 10 items,
+    150 lots, 400 road nodes cut by two rivers, with the traffic control of the day.
+
+    Every tier is populated, some items are short and others ample; big enough to
+    exercise every rule, small enough to solve in a blink.
+    """
+    from allocator import synth
+
+    return synth.generate(sites=40, depots=3, items=10, lots=150, road_nodes=400, seed=seed)
+
+
+ALL["small_city"] = small_city
