@@ -474,7 +474,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 def verify(out_dir: str | Path) -> Verification:
     """Recompute the chain and every published total from ``ledger.jsonl``.
 
-    Checks, in order: every line parses; seq runs 1, 2, ...; each
+    Checks, in order: every line parses and is in canonical form; seq runs 1, 2, ...; each
     ``prev_hash`` is the previous hash; each hash recomputes; the manifest's
     head is the last entry; every total of ``donations.csv`` and
     ``donation_usage.csv`` equals the ledger's; received = allocated + in stock
@@ -511,6 +511,9 @@ def verify(out_dir: str | Path) -> Verification:
             except (ValueError, UnicodeDecodeError):
                 return Verification(False, f"ledger.jsonl line {lineno}: entry {expect} is not valid JSON",
                                     expect, len(lines))
+            if raw.rstrip(b"\r\n") != canonical(line):
+                return Verification(False, f"entry {expect}: line {lineno} is not in canonical form "
+                                    "(sorted keys, no spaces): it was edited", expect, len(lines))
             if line.get("seq") != expect:
                 return Verification(
                     False, f"entry {expect}: missing or out of order (line {lineno} has seq {line.get('seq')!r})",

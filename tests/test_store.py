@@ -392,6 +392,11 @@ def test_publish_verify_and_tampering(engine, tmp_path: Path) -> None:
     (d / "ledger.jsonl").write_bytes(b"".join([*lines[:2], b"[" + lines[2][1:], *lines[3:]]))
     res = ledger.verify(d)
     assert not res.ok and res.seq == 3
+    # a space added to entry 2: same JSON meaning, but not the published bytes
+    d = _copy(pub, tmp_path / "t2b")
+    (d / "ledger.jsonl").write_bytes(b"".join([lines[0], lines[1].replace(b'":', b'": ', 1), *lines[2:]]))
+    res = ledger.verify(d)
+    assert not res.ok and res.seq == 2
     # one line deleted
     d = _copy(pub, tmp_path / "t3")
     (d / "ledger.jsonl").write_bytes(b"".join([*lines[:4], *lines[5:]]))
