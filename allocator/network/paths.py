@@ -179,9 +179,12 @@ class Solved:
     w: np.ndarray
     usable: np.ndarray
     row: dict[int, int] = field(default_factory=dict)
+    exact: np.ndarray | None = None  # per row: distances exact at every state (else only on site paths)
 
     def __post_init__(self) -> None:
         self.row = {int(s): i for i, s in enumerate(self.sources)}
+        if self.exact is None:
+            self.exact = np.ones(len(self.sources), bool)
 
 
 _SOLVED: OrderedDict = OrderedDict()
