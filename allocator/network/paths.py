@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -261,7 +262,7 @@ def usable_nodes(net: RoadNetwork, control: TrafficControl, at: pd.Timestamp | N
 
 
 def snap(
-    net: RoadNetwork, lat: np.ndarray, lon: np.ndarray, node_id: Iterable[str] | None, usable: np.ndarray,
+    net: RoadNetwork, lat: np.ndarray, lon: np.ndarray, node_id: Iterable[str] | None, usable: Any,
     what: str = "site",
 ) -> np.ndarray:
     """Node index for each point: its ``node_id`` when given, else the nearest usable node (KD-tree)."""
@@ -280,6 +281,7 @@ def snap(
         out[i] = j
     rest = np.nonzero(~given)[0]
     if len(rest):
+        usable = usable() if callable(usable) else usable
         cand = np.nonzero(usable)[0]
         if len(cand) == 0:
             raise NetworkError("no usable road node to snap to (every road is closed?)")
@@ -510,7 +512,8 @@ def travel_for(
     control = control or TrafficControl([])
     at = None if at is None else pd.Timestamp(at)
     veh = control.permits() if vehicle is None else frozenset(vehicle)
-    usable = usable_nodes(network, control, at)
+    usable = cache(lambda: usable_nodes(network, control, at))
+
     dn = snap(network, depots.lat, depots.lon, depots["node_id"] if "node_id" in depots else None, usable, "depot")
     sn = snap(network, sites.lat, sites.lon, sites["node_id"] if "node_id" in sites else None, usable, "site")
     dids, sids = _ids(depots, "depot_id"), _ids(sites, "site_id")
@@ -574,7 +577,8 @@ def travel_times(scenario: Any, at: pd.Timestamp | str | None = None) -> Travel:
                           index=idx, columns=cols)
         return Travel(minutes=m, fallback=True, at=at, distance_km_fallback=km)
     control = control_of(scenario)
-    usable = usable_nodes(net, control, at)
+    usable = cache(lambda: usable_nodes(net, control, at))
+
     dn = snap(net, depots.lat, depots.lon, depots.node_id, usable, "depot")
     sn = snap(net, sites.lat, sites.lon, sites.node_id, usable, "site")
     return plan(net, control, dids, dn, vehicle_classes(scenario, control), sids, sn, at)

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.sparse.csgraph import dijkstra
 
-from allocator.network.control import Effect, Rule, TrafficControl
+from allocator.network.control import Effect, Rule
 from allocator.network.paths import (
     Solved,
     Travel,
@@ -164,9 +164,10 @@ def replan(
                     if len(eb) == 0 and uses.any():
                         # only worsening: recompute a depot only if a site's path uses a worse arc;
                         # the others keep exact site paths but stale distances elsewhere
-                        hit = _tainted(pred, ex_new.tail[ew], ex_new.head[ew], target_states(ex_new, site_nodes))
-                        exact &= ~uses
-                        uses &= hit
+                        sel = np.nonzero(uses)[0]
+                        hit = _tainted(pred[sel], ex_new.tail[ew], ex_new.head[ew], target_states(ex_new, site_nodes))
+                        exact[sel] = False
+                        uses[sel[~hit]] = False
                     todo |= uses
             if old.effect == en and old_c.rules == new_c.rules:
                 exact = old.exact[rows].copy()
@@ -215,21 +216,23 @@ def target_states(ex, nodes: np.ndarray) -> np.ndarray:
 def _tainted(pred: np.ndarray, tails: np.ndarray, heads: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Per source row: does the tree path to any target use one of the arcs (tails -> heads)?
 
-    Pointer doubling over the predecessor trees: ``flag[x]`` starts as "the arc into
-    x is bad" and absorbs the flag of ever farther ancestors.
+    Pointer doubling over the predecessor trees (flattened): ``flag[x]`` starts as
+    "the arc into x is bad" and absorbs the flags of ever farther ancestors.
     """
     k, n = pred.shape
-    rows = np.arange(k)[:, None]
+    off = (np.arange(k, dtype=np.int64) * n)[:, None]
     flag = np.zeros((k, n), bool)
-    flag[:, heads] = pred[:, heads] == tails[None, :]
-    anc = np.where(pred < 0, np.arange(n)[None, :], pred)
-    for _ in range(int(np.ceil(np.log2(max(n, 2)))) + 1):
-        flag |= flag[rows, anc]
-        nxt = anc[rows, anc]
+    r, c = np.nonzero(pred[:, heads] == tails[None, :])
+    flag[r, heads[c]] = True  # heads repeat (two closed arcs into one node): set, never overwrite
+    flag = flag.ravel()
+    anc = (np.where(pred < 0, np.arange(n)[None, :], pred) + off).ravel()
+    for _ in range(64):
+        flag |= flag.take(anc)
+        nxt = anc.take(anc)
         if np.array_equal(nxt, anc):
             break
         anc = nxt
-    return flag[:, targets].any(axis=1)
+    return flag.reshape(k, n)[:, targets].any(axis=1)
 
 
 def _label(e: Effect) -> str:

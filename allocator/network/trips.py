@@ -204,50 +204,56 @@ def plan_trips(
         free = {v.vid: v.start for v in vs}
         trip_no = {v.vid: 0 for v in vs}
         used = "greedy" if method == "greedy" else "ortools"
-        for _wave in range(200):
-            if not todo:
-                break
-            avail = [v for v in vs if free[v.vid] < v.end]
-            plan = None
-            if method == "ortools":
-                plan = _ortools(todo, avail, free, mats, pos, service_min, time_limit_s)
-                if plan is None:
-                    used = "greedy"
-            if plan is None:
-                plan = _greedy(todo, avail, free, mats, pos, service_min)
-            if not any(plan.values()):
-                break
-            served = set()
-            for v in avail:
-                seq = plan.get(v.vid) or []
-                if not seq:
-                    continue
-                trip_no[v.vid] += 1
-                m = mats[v.cls]
-                t = free[v.vid]
-                depart = t
-                load_kg = sum(todo[i].kg for i in seq)
-                load_m3 = sum(todo[i].m3 for i in seq)
-                prev = 0
-                stops = []
-                for k, i in enumerate(seq, start=1):
-                    d = todo[i]
-                    t += m[prev, pos[d.site]]
-                    arr = t
-                    t += service_min
-                    stops.append((v.vid, depot, trip_no[v.vid], k, d.site, arr, t, load_kg, load_m3, d.kg, d.m3,
-                                  tuple(f"{it}={q}" for _, it, q in d.lines)))
-                    for lot, it, q in d.lines:
-                        man.append((v.vid, trip_no[v.vid], k, d.site, lot, it, q))
-                    load_kg -= d.kg
-                    load_m3 -= d.m3
-                    prev = pos[d.site]
-                    served.add(i)
-                t += m[prev, 0]
-                free[v.vid] = t
-                for st in stops:
-                    rows.append((*st, depart, t))
-            todo = [d for i, d in enumerate(todo) if i not in served]
+        every = todo
+        left_over: list[_Drop] = []
+        for first in (True, False):
+          todo = [d for d in every if (d.tier == 1) == first] + (left_over if not first else [])
+          for _wave in range(200):
+              if not todo:
+                  break
+              avail = [v for v in vs if free[v.vid] < v.end]
+              plan = None
+              if method == "ortools":
+                  plan = _ortools(todo, avail, free, mats, pos, service_min, time_limit_s)
+                  if plan is None:
+                      used = "greedy"
+              if plan is None:
+                  plan = _greedy(todo, avail, free, mats, pos, service_min)
+              if not any(plan.values()):
+                  break
+              served = set()
+              for v in avail:
+                  seq = plan.get(v.vid) or []
+                  if not seq:
+                      continue
+                  trip_no[v.vid] += 1
+                  m = mats[v.cls]
+                  t = free[v.vid]
+                  depart = t
+                  load_kg = sum(todo[i].kg for i in seq)
+                  load_m3 = sum(todo[i].m3 for i in seq)
+                  prev = 0
+                  stops = []
+                  for k, i in enumerate(seq, start=1):
+                      d = todo[i]
+                      t += m[prev, pos[d.site]]
+                      arr = t
+                      t += service_min
+                      stops.append((v.vid, depot, trip_no[v.vid], k, d.site, arr, t, load_kg, load_m3, d.kg, d.m3,
+                                    tuple(f"{it}={q}" for _, it, q in d.lines)))
+                      for lot, it, q in d.lines:
+                          man.append((v.vid, trip_no[v.vid], k, d.site, lot, it, q))
+                      load_kg -= d.kg
+                      load_m3 -= d.m3
+                      prev = pos[d.site]
+                      served.add(i)
+                  t += m[prev, 0]
+                  free[v.vid] = t
+                  for st in stops:
+                      rows.append((*st, depart, t))
+              todo = [d for i, d in enumerate(todo) if i not in served]
+          if first:
+              left_over = todo
         for d in todo:
             for lot, it, q in d.lines:
                 unplanned.append((lot, depot, d.site, it, q, "capacity or availability"))
@@ -352,7 +358,11 @@ def _ortools(todo, avail, free, mats, pos, service, time_limit_s) -> dict[str, l
             routing.VehicleVar(idx).SetValues([-1, *allowed])
         else:
             routing.VehicleVar(idx).SetValues([-1])
-        routing.AddDisjunction([idx], int(10 ** (10 - min(d.tier, 5))))
+        # tier dominates; within a tier, leaving a long drop for a later wave costs more
+        # (later waves have less time left), so long drops go first
+        rt = max((mats[v.cls][0, pos[d.site]] + mats[v.cls][pos[d.site], 0] for v in avail
+                  if np.isfinite(mats[v.cls][0, pos[d.site]])), default=0.0)
+        routing.AddDisjunction([idx], int(10 ** (10 - min(d.tier, 5))) + int(rt * SCALE * 100))
     params = pywrapcp.DefaultRoutingSearchParameters()
     params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
     params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
