@@ -276,11 +276,12 @@ def write_csv_pair(net: RoadNetwork, folder: str | Path) -> tuple[Path, Path]:
 
     Examples
     --------
-    >>> from allocator.network import examples_network
+    >>> from allocator import examples
     >>> import tempfile
-    >>> a, b = write_csv_pair(examples_network.grid(), tempfile.mkdtemp())
+    >>> sc = examples.ring_road()
+    >>> a, b = write_csv_pair(RoadNetwork.from_tables(sc.road_nodes, sc.roads), tempfile.mkdtemp())
     >>> read_csv_pair(a, b).graph.number_of_edges()
-    24
+    12
     """
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
