@@ -150,7 +150,135 @@ def grades_and_earmarks() -> Scenario:
     )
 
 
-ALL = {"two_hospitals": two_hospitals, "three_tiers": three_tiers, "grades_and_earmarks": grades_and_earmarks}
+def _demand_items() -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            ("mask", "Surgical mask", "mask", "medical", 0.005, "piece"),
+            ("n95", "N95 respirator", "respirator", "medical", 0.01, "piece"),
+            ("gown", "Isolation gown", "gown", "medical", 0.1, "piece"),
+            ("gloves", "Examination gloves", "gloves", "medical", 0.01, "pair"),
+            ("goggles", "Goggles or face shield", "eye_protection", "medical", 0.1, "piece"),
+            ("suit", "Medical protective suit", "suit", "medical", 0.5, "piece"),
+            ("kit", "Nucleic-acid test", "test_kit", "medical", 0.02, "test"),
+            ("disinf", "Chlorine disinfectant", "disinfectant", "medical", 1.0, "litre"),
+        ],
+        columns=["item_id", "name", "category", "grade", "unit_weight_kg", "unit"],
+    )
+
+
+def demand_hospital() -> Scenario:
+    """One 100-bed designated hospital with 80 patients and 150 staff on duty, no needs.csv.
+
+    With the shipped norms (``allocator/data/norms.csv``): staff split 80/10/5/5
+    into 120 health workers, 15 cleaners, 7.5 lab technicians and 7.5 ambulance
+    crew; patients 75/25 into 60 severe and 20 critical. Masks a day:
+    120 x 4 + 15 x 4 + 7.5 x 4 + 7.5 x 4 + 80 x 2 = 760. Mask counts on hand:
+    2,000 (7 Feb), 3,000 (8 Feb, restocked), 2,240 (9 Feb), 1,520 (10 Feb):
+    burn rate (760 + 720) / 2 days = 740 a day, 1,520 / 760 = 2 days of supply,
+    and 3 days of cover need 3 x 760 - 1,520 = 760 masks.
+    """
+    return from_tables(
+        {
+            "items": _demand_items(),
+            "sites": pd.DataFrame(
+                [_site("DH100", "designated_hospital", 30.6692, 114.2814, beds=100, patients=80, staff=150)]
+            ),
+            "depots": pd.DataFrame([_depot("D1", 30.5489, 114.2376)]),
+            "stock": pd.DataFrame(
+                [{"lot_id": "L1", "depot_id": "D1", "item_id": "mask", "quantity": 10000}]
+            ),
+            "site_stock": pd.DataFrame(
+                [
+                    {"site_id": "DH100", "item_id": "mask", "date": d, "on_hand": q}
+                    for d, q in (("2020-02-07", 2000), ("2020-02-08", 3000),
+                                 ("2020-02-09", 2240), ("2020-02-10", 1520))
+                ]
+            ),
+        },
+        name="demand-hospital",
+        as_of=AS_OF,
+    )
+
+
+def demand_mixed() -> Scenario:
+    """Requested and estimated needs side by side.
+
+    - ``H1`` (designated, 100 beds, 80 patients, 150 staff) sent needs: 500
+      respirators (estimate 3 x 120 = 360: fine), 5,000 masks (estimate
+      3 x 760 = 2,280: more than 2x, flagged) and 40 antibiotics (no norm);
+    - ``S1`` (shelter, 1,000 beds, 800 patients, no staff given: 240 health
+      workers and 40 cleaners from the staffing ratios), ``Q1`` (quarantine,
+      150 people, 20 staff: 230 masks a day) and ``C1`` (community, 5,000
+      residents, 50 workers) sent nothing and get estimates;
+    - ``mask_civil`` is a second mask item: estimates go to the medical ``mask``.
+    """
+    items = pd.concat(
+        [
+            _demand_items(),
+            pd.DataFrame(
+                [
+                    ("mask_civil", "Civil mask", "mask", "civil", 0.005, "piece"),
+                    ("food", "Daily goods pack", "daily_goods", "civil", 2.0, "pack"),
+                    ("abx", "Antibiotics (course)", "medicine", "medical", 0.1, "box"),
+                ],
+                columns=["item_id", "name", "category", "grade", "unit_weight_kg", "unit"],
+            ),
+        ],
+        ignore_index=True,
+    )
+    return from_tables(
+        {
+            "items": items,
+            "sites": pd.DataFrame(
+                [
+                    _site("H1", "designated_hospital", 30.6692, 114.2814, beds=100, patients=80, staff=150),
+                    _site("S1", "shelter_hospital", 30.5900, 114.2700, beds=1000, patients=800),
+                    _site("Q1", "quarantine_site", 30.5500, 114.3000, beds=200, patients=150, staff=20),
+                    _site("C1", "community", 30.5700, 114.2500, patients=5000, staff=50),
+                ]
+            ),
+            "depots": pd.DataFrame([_depot("D1", 30.5489, 114.2376)]),
+            "stock": pd.DataFrame(
+                [
+                    {"lot_id": "L1", "depot_id": "D1", "item_id": "mask", "quantity": 20000},
+                    {"lot_id": "L2", "depot_id": "D1", "item_id": "n95", "quantity": 2000},
+                ]
+            ),
+            "needs": pd.DataFrame(
+                [
+                    {"site_id": "H1", "item_id": "n95", "quantity": 500},
+                    {"site_id": "H1", "item_id": "mask", "quantity": 5000},
+                    {"site_id": "H1", "item_id": "abx", "quantity": 40},
+                ]
+            ),
+        },
+        name="demand-mixed",
+        as_of=AS_OF,
+    )
+
+
+ALL = {
+    "two_hospitals": two_hospitals,
+    "three_tiers": three_tiers,
+    "grades_and_earmarks": grades_and_earmarks,
+    "demand_hospital": demand_hospital,
+    "demand_mixed": demand_mixed,
+}
+
+
+def small_city(seed: int = 0) -> Scenario:
+    """A small synthetic city from :func:`allocator.synth.generate`: 40 sites, 3 depots, 10 items,
+    150 lots, 400 road nodes cut by two rivers, with the traffic control of the day.
+
+    Every tier is populated, some items are short and others ample; big enough to
+    exercise every rule, small enough to solve in a blink.
+    """
+    from allocator import synth
+
+    return synth.generate(sites=40, depots=3, items=10, lots=150, road_nodes=400, seed=seed)
+
+
+ALL["small_city"] = small_city
 
 
 def ring_road() -> Scenario:
