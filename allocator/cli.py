@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "allocator.commands.schema",
     "allocator.commands.needs",
     "allocator.commands.synth",
+    "allocator.commands.routes",
     "allocator.commands.store",
 ]
 

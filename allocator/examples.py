@@ -281,6 +281,95 @@ def small_city(seed: int = 0) -> Scenario:
 ALL["small_city"] = small_city
 
 
+def ring_road() -> Scenario:
+    """A depot, three sites and a small road network under lockdown traffic control.
+
+    Roads (two-way; 30 km/h = 2 min per km unless said)::
+
+        D1=N0 --Ring Road 1 km-- N1 --Ring Road 1 km-- N3=H1 --Bridge 1 km-- N4 --Bridge 1 km-- N2=H2
+          \\                       |                     /
+           `--River Tunnel 1.5 km at 60 km/h (1.5 min)--'
+                                  N1 --Lane 1 km-- N5=Q1 (inside restricted zone Z1)
+
+    Traffic control at ``as_of`` (2020-02-10 08:00):
+
+    - ``T1`` closes the River Tunnel to everyone (from 2020-01-23): D1->H1 takes the
+      ring, 4 min instead of 1.5;
+    - ``CP1`` is a checkpoint on the Bridge, 10 min once per pass: D1->H2 is
+      4 + 2 + 2 + 10 = 18 min (H2 is reachable only through the checkpoint);
+    - ``Z1`` restricts the zone around N5 to permit ``medical``: Q1 is 4 min for a
+      vehicle with the permit and unreachable without it;
+    - ``R1`` would close the Ring Road but only from 2020-02-20: no effect yet.
+
+    Vehicles of D1: ``V1`` (2,000 kg, 10 m3, permit ``medical``, 08:00-20:00) and
+    ``V2`` (1,000 kg, 6 m3, no permit, 08:00-14:00).
+    """
+    nodes = pd.DataFrame(
+        [("N0", 30.500, 114.300), ("N1", 30.509, 114.300), ("N3", 30.509, 114.310),
+         ("N4", 30.518, 114.310), ("N2", 30.527, 114.310), ("N5", 30.518, 114.300)],
+        columns=["node_id", "lat", "lon"],
+    )
+    roads = pd.DataFrame(
+        [("N0", "N1", 1000, 30, "Ring Road", "road"), ("N1", "N3", 1000, 30, "Ring Road", "road"),
+         ("N0", "N3", 1500, 60, "River Tunnel", "tunnel"), ("N3", "N4", 1000, 30, "Bridge", "bridge"),
+         ("N4", "N2", 1000, 30, "Bridge", "bridge"), ("N1", "N5", 1000, 30, "Lane", "road")],
+        columns=["u", "v", "length_m", "speed_kmh", "name", "kind"],
+    )
+    zone = "POLYGON((114.298 30.516, 114.302 30.516, 114.302 30.520, 114.298 30.520, 114.298 30.516))"
+    control = pd.DataFrame(
+        [
+            {"rule_id": "T1", "kind": "closure", "road": "River Tunnel", "start": "2020-01-23T10:00:00"},
+            {"rule_id": "CP1", "kind": "checkpoint", "road": "Bridge", "delay_min": 10},
+            {"rule_id": "Z1", "kind": "restricted_zone", "area_wkt": zone, "permits": "medical"},
+            {"rule_id": "R1", "kind": "closure", "road": "Ring Road", "start": "2020-02-20T00:00:00"},
+        ]
+    )
+    vehicles = pd.DataFrame(
+        [
+            {"vehicle_id": "V1", "depot_id": "D1", "capacity_kg": 2000, "capacity_m3": 10, "permits": "medical",
+             "available_from": "2020-02-10T08:00:00", "available_to": "2020-02-10T20:00:00"},
+            {"vehicle_id": "V2", "depot_id": "D1", "capacity_kg": 1000, "capacity_m3": 6, "permits": "",
+             "available_from": "2020-02-10T08:00:00", "available_to": "2020-02-10T14:00:00"},
+        ]
+    )
+    items = pd.DataFrame(
+        [("n95", "N95 respirator", "respirator", "medical", 0.01, 0.1),
+         ("suit", "Medical protective suit", "suit", "medical", 0.5, 4.0)],
+        columns=["item_id", "name", "category", "grade", "unit_weight_kg", "unit_volume_l"],
+    )
+    return from_tables(
+        {
+            "items": items,
+            "sites": pd.DataFrame(
+                [
+                    _site("H1", "designated_hospital", 30.509, 114.310),
+                    _site("H2", "designated_hospital", 30.527, 114.310),
+                    _site("Q1", "quarantine_site", 30.518, 114.300),
+                ]
+            ),
+            "depots": pd.DataFrame([_depot("D1", 30.500, 114.300)]),
+            "stock": pd.DataFrame(
+                [{"lot_id": "L1", "depot_id": "D1", "item_id": "n95", "quantity": 20000},
+                 {"lot_id": "L2", "depot_id": "D1", "item_id": "suit", "quantity": 3000}]
+            ),
+            "needs": pd.DataFrame(
+                [{"site_id": "H1", "item_id": "n95", "quantity": 8000},
+                 {"site_id": "H2", "item_id": "suit", "quantity": 1500},
+                 {"site_id": "Q1", "item_id": "n95", "quantity": 3000}]
+            ),
+            "road_nodes": nodes,
+            "roads": roads,
+            "traffic_control": control,
+            "vehicles": vehicles,
+        },
+        name="ring-road",
+        as_of=AS_OF,
+    )
+
+
+ALL["ring_road"] = ring_road
+
+
 def donated_city() -> Scenario:
     """Two hospitals, a quarantine hotel and two depots with donated lots, roads and traffic control.
 
