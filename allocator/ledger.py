@@ -27,9 +27,6 @@ import csv
 import hashlib
 import io
 import json
-import os
-import shutil
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from allocator.errors import StoreError
+from allocator.fsutil import atomic_folder
 
 GENESIS = "0" * 64
 #: Events, in the order of a donation's life.
@@ -357,26 +355,10 @@ def _sha(data: bytes) -> str:
 
 def write_atomically(out: Path, files: Mapping[str, bytes]) -> Path:
     """Write ``files`` into folder ``out`` all at once: a reader sees the old folder or the new one."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_folder(out) as tmp:
         for name, data in files.items():
-            with open(tmp / name, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-        if out.exists():
-            old = out.with_name(f".{out.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out
+            (tmp / name).write_bytes(data)
+    return Path(out)
 
 
 @dataclass(frozen=True)
