@@ -11,6 +11,7 @@ The fixed pipeline of :func:`allocate`:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -151,7 +152,7 @@ def allocate(
             "transport_cost": float((alloc.quantity * data.items.weight.reindex(alloc.item_id).to_numpy()
                                      * alloc.travel_min).sum()) if len(alloc) else 0.0,
         },
-        "locks": [str(lk) for lk in data.locks],
+        "locks": [dataclasses.asdict(lk) for lk in data.locks],
         "excluded": sorted(data.excluded),
     }
     return RoundResult(allocations=alloc, fill=fill, routes=routes, donation_usage=usage,

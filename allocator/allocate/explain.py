@@ -56,6 +56,11 @@ def reasons(data: RoundData, fill: pd.DataFrame, alloc: pd.DataFrame) -> pd.Seri
     shipped = alloc.merge(data.lots[["lot_id", "group"]], on="lot_id").groupby("group").quantity.sum()
     left = (g.quantity - shipped.reindex(g.group).fillna(0).to_numpy()).to_numpy() if len(g) else np.zeros(0)
     g = g.assign(left=left)
+    # the lowest-priority tier each group shipped to: stock an earmark or a grade kept from
+    # this site counts when it is left over or went to a lower tier
+    at = alloc.merge(data.lots[["lot_id", "group"]], on="lot_id")
+    at = at.assign(tier=data.sites.tier.reindex(at.site_id).to_numpy())
+    g = g.assign(max_tier=at.groupby("group").tier.max().reindex(g.group).fillna(0).to_numpy())
     cap_used = (alloc.merge(data.items[["weight"]], left_on="item_id", right_index=True)
                 .assign(kg=lambda d: d.quantity * d.weight).groupby("depot_id").kg.sum())
     cov = pd.DataFrame(
@@ -77,14 +82,15 @@ def reasons(data: RoundData, fill: pd.DataFrame, alloc: pd.DataFrame) -> pd.Seri
     s["em_ok"] = [allows(es, ek, site, kind[site]) for es, ek, site in zip(s.em_sites, s.em_kinds, s.site_id)]
     s["grade_ok"] = ~((s.grade == "civil") & clinical.reindex(s.site_id).to_numpy())
     s["has_left"] = s.left >= 1
+    s["kept"] = s.has_left | (s.max_tier > fill.tier.reindex(s["index"]).to_numpy())
     cap = pd.Series(data.capacity)
     room = (cap - cap_used.reindex(cap.index).fillna(0.0)).astype(float).reindex(s.depot_id).to_numpy(float)
     s["cap_stop"] = np.nan_to_num(room, nan=np.inf) < s.weight.to_numpy(float)
     s["r"] = s.reach
     s["re"] = s.reach & s.em_ok
     s["reg"] = s.re & s.grade_ok
-    s["r_left"] = s.r & s.has_left
-    s["re_left"] = s.re & s.has_left
+    s["r_left"] = s.r & s.kept
+    s["re_left"] = s.re & s.kept
     s["reg_left"] = s.reg & s.has_left
     s["reg_cap"] = s.reg_left & s.cap_stop
     agg = s.groupby("index")[["r", "re", "reg", "r_left", "re_left", "reg_left", "reg_cap"]].any()
