@@ -193,7 +193,7 @@ def _priorities(sc: Scenario, result: RoundResult, minutes: pd.DataFrame, ratio:
         site = sites.loc[r.site_id]
         for lot_id, lot in _covering(usable, ratio, r.item_id):
             rt = ratio[(r.item_id, lot.item_id)]
-            if float(r.shortage) * rt < 1 - TOL:
+            if float(r.shortage) * rt < 1 - TOL or (lot.depot_id, r.site_id, lot.item_id) in locked:
                 continue
             if lot.depot_id not in minutes.index or r.site_id not in minutes.columns:
                 continue
@@ -228,7 +228,8 @@ def _priorities(sc: Scenario, result: RoundResult, minutes: pd.DataFrame, ratio:
         for hi in df.iloc[1:].itertuples(index=False):
             rows = a[(a.site_id == hi.site_id) & (a.need_item_id == item)]
             for x in rows.itertuples(index=False):
-                if (x.depot_id, x.site_id, x.item_id) in locked or x.lot_id not in usable.index:
+                if ((x.depot_id, x.site_id, x.item_id) in locked or (x.depot_id, lo.site_id, x.item_id) in locked
+                        or x.lot_id not in usable.index):
                     continue
                 rt = ratio[(item, x.item_id)]
                 after_hi = (float(hi.filled) - 1.0 / rt) / float(hi.need)

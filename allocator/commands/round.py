@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from allocator.allocate import SOLVERS, allocate
 from allocator.allocate.result import _jsonable
