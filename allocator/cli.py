@@ -21,6 +21,7 @@ from allocator.errors import AllocatorError, ScenarioError
 #: Command modules, in the order ``allocator --help`` lists them.
 COMMAND_MODULES = [
     "allocator.commands.validate",
+    "allocator.commands.schema",
     "allocator.commands.round",
 ]
 

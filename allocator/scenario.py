@@ -277,6 +277,8 @@ def from_tables(
 def _fmt(value: Any, ctype: str) -> str:
     if value is None:
         return ""
+    if isinstance(value, str):
+        return value
     if isinstance(value, tuple | list):
         return ";".join(str(v) for v in value)
     try:
@@ -298,6 +300,28 @@ def _fmt(value: Any, ctype: str) -> str:
     return str(value)
 
 
+def _fmt_column(s: pd.Series, ctype: str) -> list[str]:
+    """Format a whole column as text; fast paths for the common typed columns."""
+    if isinstance(s.dtype, pd.StringDtype) and s.notna().all():
+        return s.astype(str).tolist()
+    if pd.api.types.is_integer_dtype(s.dtype) and s.dtype != bool and s.notna().all():
+        return s.astype("int64").astype(str).tolist()
+    if pd.api.types.is_datetime64_any_dtype(s.dtype) and ctype in ("date", "datetime"):
+        return [_fmt(v, ctype) for v in s.tolist()] if len(s) < 1000 else _fmt_dates(s, ctype)
+    return [_fmt(v, ctype) for v in s.tolist()]
+
+
+def _fmt_dates(s: pd.Series, ctype: str) -> list[str]:
+    full = s.dt.strftime("%Y-%m-%dT%H:%M:%S")
+    if ctype == "date":
+        day = s.dt.strftime("%Y-%m-%d")
+        full = full.where(s != s.dt.normalize(), day)
+    micro = s.notna() & (s.dt.microsecond != 0)
+    if micro.any():
+        full = full.where(~micro, s.map(lambda t: _fmt(t, ctype)))
+    return full.fillna("").tolist()
+
+
 def to_raw(
     tables: Mapping[str, pd.DataFrame],
     *,
@@ -315,7 +339,7 @@ def to_raw(
         cols = {}
         for col in df.columns:
             ctype = spec.column(col).type if col in spec.column_names else "str"
-            cols[str(col)] = [_fmt(v, ctype) for v in df[col].tolist()]
+            cols[str(col)] = _fmt_column(df[col], ctype)
         out[tname] = pd.DataFrame(cols, dtype=object).astype(str) if cols else pd.DataFrame()
         if not cols:
             out[tname] = pd.DataFrame(index=range(len(df)))

@@ -432,8 +432,14 @@ def _ref(
                 report.add(labels[table], _row(i), col, f"refers to {target}.csv, which is not given", ";".join(vals))
                 break
         return
-    for i, v in sc.tables[table][col].items():
-        for x in v if isinstance(v, tuple) else (v,):
+    values = sc.tables[table][col]
+    if len(values) and not isinstance(values.iloc[0], tuple):
+        bad = ~values.isin(known) & (values != "")
+        for i in values.index[bad]:
+            report.add(labels[table], _row(i), col, f"unknown {target_col}", values[i])
+        return
+    for i, v in values.items():
+        for x in v:
             if x and x not in known:
                 report.add(labels[table], _row(i), col, f"unknown {target_col}", x)
 
@@ -523,11 +529,14 @@ def check_lots(sc: Scenario, labels: dict[str, str], report: Report) -> None:
     if not sc.has("stock"):
         return
     s, lab, at = sc.stock, labels["stock"], sc.at
-    for i, r in s.iterrows():
-        if pd.notna(r.expires) and r.expires <= at:
-            report.warn(lab, _row(i), "expires", f"lot {r.lot_id} has expired at {at:%Y-%m-%d %H:%M} and will not be allocated", r.expires.date())
-        elif r.status in ("quarantined", "rejected"):
-            report.warn(lab, _row(i), "status", f"lot {r.lot_id} is {r.status} and will not be allocated", r.status)
+    expired = s.expires.notna() & (s.expires <= at)
+    held = ~expired & s.status.isin(["quarantined", "rejected"])
+    for i in s.index[expired | held]:
+        lot, status = s.at[i, "lot_id"], s.at[i, "status"]
+        if expired[i]:
+            report.warn(lab, _row(i), "expires", f"lot {lot} has expired at {at:%Y-%m-%d %H:%M} and will not be allocated", s.at[i, "expires"].date())
+        else:
+            report.warn(lab, _row(i), "status", f"lot {lot} is {status} and will not be allocated", status)
 
 
 def usable_lots(sc: Scenario) -> pd.DataFrame:

@@ -184,3 +184,17 @@ def markdown() -> str:
             )
         out.append("")
     return "\n".join(out)
+
+
+BEGIN, END = "<!-- schema:begin (generated from allocator/schema/*.csv) -->", "<!-- schema:end -->"
+
+
+def render_docs(text: str) -> str:
+    """Return ``text`` with the part between the schema markers replaced by :func:`markdown`."""
+    head, sep, rest = text.partition(BEGIN)
+    if not sep:
+        raise ValueError("the document has no schema:begin marker")
+    _, sep2, tail = rest.partition(END)
+    if not sep2:
+        raise ValueError("the document has no schema:end marker")
+    return f"{head}{BEGIN}\n\n{markdown()}\n{END}{tail}"
