@@ -131,6 +131,8 @@ def to_integers(data: RoundData, x: np.ndarray) -> np.ndarray:
             d = st.dep[k]
             if d in st.cap_left and st.cap_left[d] < extra * st.w[k] - EPS:
                 continue
+            if st.need_left[st.need[k]] - extra / st.ratio[k] < -(pack[k] - 1) / st.ratio[k] - EPS:
+                continue  # the need's total excess would reach a whole pack
             others = by_group[st.group[k]]
             short = (st.need_left[st.need[others]] * st.ratio[others] >= 1 - EPS) & (tier[others] <= tier[k])
             if short.any():

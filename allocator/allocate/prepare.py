@@ -55,6 +55,7 @@ class Travel:
     minutes: pd.DataFrame
     network: Any = None  # allocator.network Travel object, when used
     fallback: bool = False
+    reason: str = ""
 
 
 @dataclass
@@ -115,11 +116,17 @@ def travel_for(sc: Scenario, travel: pd.DataFrame | None) -> Travel:
             return Travel(minutes=t.minutes.astype(float), network=t, fallback=bool(getattr(t, "fallback", False)))
     from allocator.geo import fallback_minutes
 
+    fallback_reason = FALLBACK_WARNING
+    if sc.has("roads") and not sc.roads.empty:
+        fallback_reason = FALLBACK_WARNING.replace(
+            "no road network", "the road network model (allocator.network) is not available")
+
     d, s = sc.depots, sc.sites
     m = fallback_minutes(d.lat.to_numpy(float)[:, None], d.lon.to_numpy(float)[:, None],
                          s.lat.to_numpy(float)[None, :], s.lon.to_numpy(float)[None, :])
     return Travel(minutes=pd.DataFrame(np.atleast_2d(m), index=d.depot_id.astype(str).to_list(),
-                                       columns=s.site_id.astype(str).to_list()), fallback=True)
+                                       columns=s.site_id.astype(str).to_list()), fallback=True,
+                  reason=fallback_reason)
 
 
 def _earmarks(sc: Scenario) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
@@ -170,7 +177,7 @@ def prepare(
 
     tr = travel_for(sc, travel)
     if tr.fallback:
-        warnings.append(FALLBACK_WARNING)
+        warnings.append(tr.reason or FALLBACK_WARNING)
 
     # needs
     nd = round_needs(sc)
