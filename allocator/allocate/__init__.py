@@ -102,6 +102,7 @@ def allocate(
     n_vars = n_rows = 0
     in_solver = 0.0
     build_s = solve_s = 0.0
+    stage_s: dict[str, float] = {}
     for j, rows in enumerate(parts):
         t0 = time.perf_counter()
         m = build(data, rows, name=f"round_{j}")
@@ -112,6 +113,8 @@ def allocate(
         n_vars += m.size[0]
         n_rows += m.size[1]
         in_solver += driver.seconds_in_solver
+        for k, v in driver.stage_seconds.items():
+            stage_s[k] = stage_s.get(k, 0.0) + v
         build_s += t1 - t0
         solve_s += t2 - t1
         if progress is not None:
@@ -140,6 +143,7 @@ def allocate(
         "objectives": objectives,
         "warnings": warnings,
         "seconds": {**seconds, "in_solver": in_solver},
+        "stage_seconds": stage_s,
         "counts": {
             "sites": int(len(scenario.sites)), "depots": int(len(scenario.depots)),
             "lots": int(len(scenario.stock)), "needs": int(len(data.all_needs)),

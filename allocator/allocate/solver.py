@@ -25,6 +25,8 @@ import pulp
 from allocator.errors import SolverError
 
 SOLVERS = ("highs", "cbc")
+#: A reduced cost or dual is non-zero above this, relative to the largest objective coefficient.
+HOLD_DUAL_TOL = 1e-7
 _BANNER_SHOWN = False
 
 
@@ -155,6 +157,8 @@ class StagedHiGHS(pulp.HiGHS):
         status = h.getModelStatus()
         sol = h.getSolution()
         self.col_value = np.asarray(sol.col_value, dtype=float)
+        self.col_dual = np.asarray(sol.col_dual, dtype=float)
+        self.row_value = np.asarray(sol.row_value, dtype=float)
         self.row_dual = np.asarray(sol.row_dual, dtype=float)
         if status == highspy.HighsModelStatus.kOptimal:
             return pulp.LpStatusOptimal, pulp.LpSolutionOptimal
@@ -162,10 +166,12 @@ class StagedHiGHS(pulp.HiGHS):
             return pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible
         if status == highspy.HighsModelStatus.kUnbounded:
             return pulp.LpStatusUnbounded, pulp.LpSolutionUnbounded
+        self.last_status = str(status)
         return pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound
 
     def actualSolve(self, lp: pulp.LpProblem) -> int:  # noqa: N802
         self.createAndConfigureSolver(lp)
+        self.model = lp.solverModel
         self.buildSolverModel(lp)
         return self._run(lp)
 
@@ -212,6 +218,7 @@ class Driver:
             raise SolverError(f"unknown solver {solver!r}: choose one of {', '.join(SOLVERS)}")
         self.name = solver
         self.seconds_in_solver = 0.0
+        self.stage_seconds: dict[str, float] = {}
         self._first = True
         if solver == "highs":
             self.impl: Any = StagedHiGHS()
@@ -239,8 +246,10 @@ class Driver:
             status = prob.solve(self.impl)
             self.seconds_in_solver += time.perf_counter() - t
         self._first = False
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + time.perf_counter() - t
         if status != pulp.LpStatusOptimal:
-            raise SolverError(f"stage {stage}: the solver returned {pulp.LpStatus.get(status, status)}")
+            detail = getattr(self.impl, "last_status", "")
+            raise SolverError(f"stage {stage}: the solver returned {pulp.LpStatus.get(status, status)} {detail}".rstrip())
         return self.value(prob.objective)
 
     def values(self, variables: list[pulp.LpVariable]) -> np.ndarray:
@@ -257,6 +266,60 @@ class Driver:
         if isinstance(self.impl, StagedHiGHS):
             return self.impl.row_dual[[c.index for c in rows]] if rows else np.zeros(0)
         return np.array([c.pi or 0.0 for c in rows], dtype=float)
+
+    def hold(self, prob: pulp.LpProblem) -> tuple[int, int]:
+        """Hold the optimum just found while later stages change the objective.
+
+        By complementary slackness, a feasible point is optimal for the current objective
+        exactly when every variable with a non-zero reduced cost stays at its bound and
+        every row with a non-zero dual stays at its bound. So instead of adding a dense
+        "objective >= optimum" row, this fixes those variables and rows: exact, sparse,
+        and it shrinks the later stages. A reduced cost or dual counts as non-zero above
+        :data:`HOLD_DUAL_TOL` times the largest objective coefficient.
+
+        Returns
+        -------
+        (int, int)
+            Numbers of variables and rows fixed.
+        """
+        obj = prob.objective
+        scale = max([1.0, *(abs(float(v)) for v in obj.values())]) if obj is not None and len(obj) else 1.0
+        thr = HOLD_DUAL_TOL * scale
+        variables = [v for v in prob._variables if v.upBound != v.lowBound]
+        rows = [c for c in prob._constraints.values() if c.sense != pulp.LpConstraintEQ]
+        if isinstance(self.impl, StagedHiGHS):
+            impl = self.impl
+            ci = np.fromiter((v.index for v in variables), dtype=np.int64, count=len(variables))
+            dj, val = impl.col_dual[ci], impl.col_value[ci]
+            ri = np.fromiter((c.index for c in rows), dtype=np.int64, count=len(rows))
+            pi = impl.row_dual[ri]
+        else:
+            dj = np.array([v.dj or 0.0 for v in variables], dtype=float)
+            val = np.array([v.varValue or 0.0 for v in variables], dtype=float)
+            pi = np.array([c.pi or 0.0 for c in rows], dtype=float)
+        fix_c = np.flatnonzero(np.abs(dj) > thr)
+        fix_r = np.flatnonzero(np.abs(pi) > thr)
+        at = []
+        for j in fix_c.tolist():
+            v = variables[j]
+            lb = 0.0 if v.lowBound is None else v.lowBound
+            b = v.upBound if (v.upBound is not None and abs(val[j] - v.upBound) < abs(val[j] - lb)) else lb
+            v.lowBound = v.upBound = b
+            at.append(b)
+        rb = []
+        for i in fix_r.tolist():
+            c = rows[i]
+            c.sense = pulp.LpConstraintEQ  # the row's only finite bound is its active one
+            rb.append(-c.constant)
+        if isinstance(self.impl, StagedHiGHS) and (len(fix_c) or len(fix_r)):
+            h = self.impl.model
+            if len(fix_c):
+                a = np.asarray(at, dtype=float)
+                h.changeColsBounds(len(fix_c), ci[fix_c].astype(np.int32), a, a)
+            if len(fix_r):
+                b = np.asarray(rb, dtype=float)
+                h.changeRowsBounds(len(fix_r), ri[fix_r].astype(np.int32), b, b)
+        return len(fix_c), len(fix_r)
 
     def value(self, expr: pulp.LpAffineExpression | None) -> float:
         if expr is None or not len(expr):

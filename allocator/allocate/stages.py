@@ -11,13 +11,15 @@ Stages, in order (allocation-rules.md, "Priorities"):
 4. ``fefo``: minimise units x days to the group's earliest expiry (sooner first);
 5. ``donated``: minimise units of groups that are not donated stock.
 
-After each stage its optimum is *held* by a new row before the next objective
-is set: ``hold_tier[tier=t]: filled >= F* - tol``, ``hold_fair[...]: z >= z* - tol``,
-``hold_transport: cost <= C* + tol``. The tolerance is ``HOLD_REL * |value| + HOLD_ABS``
-(1e-7 relative plus 1e-6 absolute: a tenth of a unit per million units), enough to
-absorb the solver's floating-point error and far below the one unit that rounding
-can move, which :mod:`allocator.allocate.extract` handles explicitly. No stage uses
-a weighted sum of two priorities.
+After each stage its optimum is *held* before the next objective is set, by
+complementary slackness (:meth:`allocator.allocate.solver.Driver.hold`): every
+variable whose reduced cost is non-zero is fixed at its bound and every row whose
+dual is non-zero is fixed at its bound, which keeps exactly the stage's optimal
+solutions (up to the dual tolerance ``HOLD_DUAL_TOL`` = 1e-7 of the largest
+objective coefficient: a variable whose reduced cost is below it may move, losing
+at most 1e-7 per unit of the stage's objective). Unlike an "objective >= optimum"
+row this adds nothing dense to the model and shrinks every later stage. No stage
+uses a weighted sum of two priorities.
 """
 
 from __future__ import annotations
@@ -32,14 +34,7 @@ from allocator.allocate.prepare import RoundData
 from allocator.allocate.solver import Driver
 from allocator.errors import InfeasibleError, SolverError
 
-HOLD_REL = 1e-7
-HOLD_ABS = 1e-6
 FAIR_ROUNDS = 3
-
-
-def tol(value: float) -> float:
-    """The documented tolerance with which a stage's optimum is held."""
-    return HOLD_REL * abs(value) + HOLD_ABS
 
 
 def solve_stages(
@@ -78,8 +73,8 @@ def solve_stages(
         e = _expr([m.x[i] for i in pos], inv[pos])
         prob.sense = pulp.LpMaximize
         prob.setObjective(e)
-        f = run(f"tier[{t}]")
-        m.add(_expr([m.x[i] for i in pos], inv[pos]), pulp.LpConstraintGE, f - tol(f), f"hold_tier[tier={t}]")
+        run(f"tier[{t}]")
+        driver.hold(prob)
         if tick:
             tick()
 
@@ -106,10 +101,8 @@ def solve_stages(
             prob.setObjective(pulp.LpAffineExpression([(v, 1.0) for v in z.values()]))
             run(f"fair[{t}]" if rnd == 0 else f"fair[{t}].{rnd}")
             zval = dict(zip(z, driver.values(list(z.values()))))
-            for i, v in z.items():
-                m.add(pulp.LpAffineExpression([(v, 1.0)]), pulp.LpConstraintGE, max(0.0, zval[i] - tol(zval[i])),
-                      f"hold_fair[tier={t},round={rnd},item={i}]")
             dual = dict(zip(rows, driver.duals(list(rows.values()))))
+            driver.hold(prob)
             nxt = {}
             for i, ns in active.items():
                 free = [n for n in ns if abs(dual[n]) <= 1e-9]
@@ -123,7 +116,7 @@ def solve_stages(
     cost = c.cost.to_numpy()
     prob.sense = pulp.LpMinimize
     prob.setObjective(_expr(m.x, cost))
-    tc = run("transport")
+    run("transport")
     if tick:
         tick()
 
@@ -132,12 +125,12 @@ def solve_stages(
     exp_days = g.exp_days.reindex(c.group).to_numpy()
     donated = 1.0 - g.donated_share.reindex(c.group).to_numpy()
     if np.ptp(exp_days) > 0 or np.ptp(donated) > 0:
-        m.add(_expr(m.x, cost), pulp.LpConstraintLE, tc + tol(tc), "hold_transport")
+        driver.hold(prob)
         if np.ptp(exp_days) > 0:
             prob.setObjective(_expr(m.x, exp_days))
-            fe = run("fefo")
+            run("fefo")
             if np.ptp(donated) > 0:
-                m.add(_expr(m.x, exp_days), pulp.LpConstraintLE, fe + tol(fe), "hold_fefo")
+                driver.hold(prob)
         if np.ptp(donated) > 0:
             prob.setObjective(_expr(m.x, donated))
             run("donated")
