@@ -77,9 +77,10 @@ def reasons(data: RoundData, fill: pd.DataFrame, alloc: pd.DataFrame) -> pd.Seri
     si = pd.Index(m.columns).get_indexer(s.site_id)
     tm = m.to_numpy(float)[di, si]
     s["reach"] = np.isfinite(tm) & (di >= 0) & (si >= 0)
-    kind = data.sites.kind.astype(str)
+    kind = data.sites.kind.astype(str).to_dict()
     clinical = data.sites.clinical
-    s["em_ok"] = [allows(es, ek, site, kind[site]) for es, ek, site in zip(s.em_sites, s.em_kinds, s.site_id)]
+    s["em_ok"] = [not es and not ek or allows(es, ek, site, kind[site])
+                  for es, ek, site in zip(s.em_sites, s.em_kinds, s.site_id)]
     s["grade_ok"] = ~((s.grade == "civil") & clinical.reindex(s.site_id).to_numpy())
     s["has_left"] = s.left >= 1
     s["kept"] = s.has_left | (s.max_tier > fill.tier.reindex(s["index"]).to_numpy())

@@ -82,7 +82,7 @@ def components(data: RoundData) -> list[np.ndarray]:
 
 
 def _expr(vars_: list[pulp.LpVariable], coefs: np.ndarray | list[float]) -> pulp.LpAffineExpression:
-    return pulp.LpAffineExpression(list(zip(vars_, (float(a) for a in coefs))))
+    return pulp.LpAffineExpression(list(zip(vars_, np.asarray(coefs, dtype=float).tolist())))
 
 
 def _groups(keys: np.ndarray) -> list[tuple[object, np.ndarray]]:
@@ -97,22 +97,23 @@ def define_variables(prob: pulp.LpProblem, rows: np.ndarray) -> list[pulp.LpVari
 
 def define_stock_limits(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
     """``stock[...]``: a group of lots ships at most its usable quantity."""
-    g = data.groups
+    g = data.groups.set_index("group")
+    dep, item, qty = g.depot_id.to_dict(), g.item_id.to_dict(), g.quantity.to_dict()
+    ems, emk = g.em_sites.to_dict(), g.em_kinds.to_dict()
     for gid, pos in _groups(sub.group.to_numpy()):
-        r = g.loc[int(gid)]
-        em = "+".join(r.em_sites + r.em_kinds)
-        name = f"stock[depot={r.depot_id},item={r.item_id},group={gid}" + (f",earmark={em}]" if em else "]")
-        m.add(_expr([m.x[i] for i in pos], np.ones(len(pos))), pulp.LpConstraintLE, float(r.quantity), name)
+        em = "+".join(ems[gid] + emk[gid])
+        name = f"stock[depot={dep[gid]},item={item[gid]},group={gid}" + (f",earmark={em}]" if em else "]")
+        m.add(_expr([m.x[i] for i in pos], np.ones(len(pos))), pulp.LpConstraintLE, float(qty[gid]), name)
 
 
 def define_need_limits(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
     """``need[site=S,item=I]``: units of need covered (substitutes by their ratio) <= the need."""
     inv = 1.0 / sub.ratio.to_numpy()
+    site, item, qty = (data.needs[k].to_numpy() for k in ("site_id", "item_id", "quantity"))
     for n, pos in _groups(sub.need.to_numpy()):
-        r = data.needs.loc[int(n)]
         e = _expr([m.x[i] for i in pos], inv[pos])
         m.fill[int(n)] = e
-        m.add(e, pulp.LpConstraintLE, float(r.quantity), f"need[site={r.site_id},item={r.item_id}]")
+        m.add(e, pulp.LpConstraintLE, float(qty[n]), f"need[site={site[n]},item={item[n]}]")
 
 
 def define_capacity_limits(m: Model, data: RoundData, sub: pd.DataFrame) -> None:

@@ -61,6 +61,12 @@ class StagedHiGHS(pulp.HiGHS):
     """
 
     def __init__(self, **kw: Any):
+        for kv in filter(None, os.environ.get("ALLOC_HIGHS_OPTS", "").split(",")):
+            k, v = kv.split("=")
+            kw.setdefault(k, int(v) if v.lstrip("-").isdigit() else v)
+        # primal simplex: after an objective change the previous basis stays primal
+        # feasible, so each stage continues from it (3-4x faster than dual simplex here)
+        kw.setdefault("simplex_strategy", 4)
         super().__init__(mip=False, msg=False, **kw)
         self.seconds_in_solver = 0.0
         self._vars: list[pulp.LpVariable] = []
@@ -123,7 +129,14 @@ class StagedHiGHS(pulp.HiGHS):
         cost = np.zeros(n)
         obj = lp.objective or {}
         if len(obj):
-            cost[[v.index for v in obj.keys()]] = list(obj.values())
+            idx = [getattr(v, "index", None) for v in obj.keys()]
+            if any(i is None or i >= n or self._vars[i] is not v for i, v in zip(idx, obj.keys())):
+                lp._add_variables(obj.keys())  # a variable that only the objective uses
+                self._new_columns(lp)
+                n = len(self._vars)
+                cost = np.zeros(n)
+                idx = [v.index for v in obj.keys()]
+            cost[idx] = list(obj.values())
         h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
         import highspy
 
@@ -132,7 +145,7 @@ class StagedHiGHS(pulp.HiGHS):
 
     def _sync(self, lp: pulp.LpProblem) -> None:
         # register every variable of the objective and the rows, in a stable order
-        if lp.objective is not None:
+        if lp.objective is not None and not self._vars:
             lp._add_variables(lp.objective.keys())
         for c in list(lp._constraints.values())[len(self._rows):]:
             lp._add_variables(c.keys())
@@ -149,6 +162,10 @@ class StagedHiGHS(pulp.HiGHS):
         t = time.perf_counter()
         lp.solverModel.run()
         self.seconds_in_solver += time.perf_counter() - t
+        self.iterations = lp.solverModel.getInfo().simplex_iteration_count
+        if os.environ.get("ALLOC_DEBUG"):
+            info = lp.solverModel.getInfo()
+            print("run", round(time.perf_counter() - t, 3), info.simplex_iteration_count, info.ipm_iteration_count, lp.solverModel.getModelStatus(), file=sys.stderr)
 
     def findSolutionValues(self, lp: pulp.LpProblem) -> tuple[int, int]:  # noqa: N802
         import highspy
@@ -219,6 +236,8 @@ class Driver:
         self.name = solver
         self.seconds_in_solver = 0.0
         self.stage_seconds: dict[str, float] = {}
+        self._col_fixed = np.zeros(0, dtype=bool)
+        self._row_fixed = np.zeros(0, dtype=bool)
         self._first = True
         if solver == "highs":
             self.impl: Any = StagedHiGHS()
@@ -283,43 +302,48 @@ class Driver:
             Numbers of variables and rows fixed.
         """
         obj = prob.objective
-        scale = max([1.0, *(abs(float(v)) for v in obj.values())]) if obj is not None and len(obj) else 1.0
+        scale = max(1.0, float(np.abs(np.fromiter(obj.values(), dtype=float)).max())) if obj is not None and len(obj) else 1.0
         thr = HOLD_DUAL_TOL * scale
-        variables = [v for v in prob._variables if v.upBound != v.lowBound]
-        rows = [c for c in prob._constraints.values() if c.sense != pulp.LpConstraintEQ]
         if isinstance(self.impl, StagedHiGHS):
             impl = self.impl
-            ci = np.fromiter((v.index for v in variables), dtype=np.int64, count=len(variables))
-            dj, val = impl.col_dual[ci], impl.col_value[ci]
-            ri = np.fromiter((c.index for c in rows), dtype=np.int64, count=len(rows))
-            pi = impl.row_dual[ri]
+            n, k = len(impl._vars), len(impl._rows)
+            if len(self._col_fixed) < n:
+                self._col_fixed = np.concatenate([self._col_fixed, np.zeros(n - len(self._col_fixed), dtype=bool)])
+            if len(self._row_fixed) < k:
+                self._row_fixed = np.concatenate([self._row_fixed, np.zeros(k - len(self._row_fixed), dtype=bool)])
+            fix_c = np.flatnonzero((np.abs(impl.col_dual) > thr) & ~self._col_fixed)
+            fix_r = np.flatnonzero((np.abs(impl.row_dual) > thr) & ~self._row_fixed)
+            self._col_fixed[fix_c] = True
+            self._row_fixed[fix_r] = True
+            variables = [impl._vars[j] for j in fix_c.tolist()]
+            rows = [impl._rows[i] for i in fix_r.tolist()]
+            val = impl.col_value[fix_c]
         else:
-            dj = np.array([v.dj or 0.0 for v in variables], dtype=float)
+            cand = [v for v in prob._variables if v.upBound != v.lowBound]
+            crow = [c for c in prob._constraints.values() if c.sense != pulp.LpConstraintEQ]
+            dj = np.array([v.dj or 0.0 for v in cand], dtype=float)
+            pi = np.array([c.pi or 0.0 for c in crow], dtype=float)
+            variables = [cand[j] for j in np.flatnonzero(np.abs(dj) > thr).tolist()]
+            rows = [crow[i] for i in np.flatnonzero(np.abs(pi) > thr).tolist()]
             val = np.array([v.varValue or 0.0 for v in variables], dtype=float)
-            pi = np.array([c.pi or 0.0 for c in rows], dtype=float)
-        fix_c = np.flatnonzero(np.abs(dj) > thr)
-        fix_r = np.flatnonzero(np.abs(pi) > thr)
-        at = []
-        for j in fix_c.tolist():
-            v = variables[j]
+        at = np.empty(len(variables))
+        for j, v in enumerate(variables):
             lb = 0.0 if v.lowBound is None else v.lowBound
             b = v.upBound if (v.upBound is not None and abs(val[j] - v.upBound) < abs(val[j] - lb)) else lb
             v.lowBound = v.upBound = b
-            at.append(b)
-        rb = []
-        for i in fix_r.tolist():
-            c = rows[i]
-            c.sense = pulp.LpConstraintEQ  # the row's only finite bound is its active one
-            rb.append(-c.constant)
-        if isinstance(self.impl, StagedHiGHS) and (len(fix_c) or len(fix_r)):
+            at[j] = b
+        rb = np.empty(len(rows))
+        for i, c in enumerate(rows):
+            if c.sense != pulp.LpConstraintEQ:
+                c.sense = pulp.LpConstraintEQ  # the row's only finite bound is its active one
+            rb[i] = -c.constant
+        if isinstance(self.impl, StagedHiGHS):
             h = self.impl.model
             if len(fix_c):
-                a = np.asarray(at, dtype=float)
-                h.changeColsBounds(len(fix_c), ci[fix_c].astype(np.int32), a, a)
+                h.changeColsBounds(len(fix_c), fix_c.astype(np.int32), at, at)
             if len(fix_r):
-                b = np.asarray(rb, dtype=float)
-                h.changeRowsBounds(len(fix_r), ri[fix_r].astype(np.int32), b, b)
-        return len(fix_c), len(fix_r)
+                h.changeRowsBounds(len(fix_r), fix_r.astype(np.int32), rb, rb)
+        return len(variables), len(rows)
 
     def value(self, expr: pulp.LpAffineExpression | None) -> float:
         if expr is None or not len(expr):

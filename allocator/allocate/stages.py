@@ -79,12 +79,13 @@ def solve_stages(
             tick()
 
     # 2. fairness inside each tier and item
-    needs = data.needs
+    n_tier, n_item = data.needs.tier.to_numpy(), data.needs.item_id.to_numpy()
+    n_site, n_qty = data.needs.site_id.to_numpy(), data.needs.quantity.to_numpy(float)
     for t in tier_list:
-        nrows = [n for n in m.fill if needs.at[n, "tier"] == t]
+        nrows = [n for n in m.fill if n_tier[n] == t]
         by_item: dict[str, list[int]] = {}
         for n in nrows:
-            by_item.setdefault(str(needs.at[n, "item_id"]), []).append(n)
+            by_item.setdefault(str(n_item[n]), []).append(n)
         active = {i: ns for i, ns in by_item.items() if len(ns) >= 2}
         for rnd in range(FAIR_ROUNDS):
             if not active:
@@ -94,9 +95,8 @@ def solve_stages(
             for i, ns in active.items():
                 for n in ns:
                     e = m.fill[n].copy()
-                    e.addterm(z[i], -float(needs.at[n, "quantity"]))
-                    rows[n] = m.add(e, pulp.LpConstraintGE, 0.0,
-                                    f"fair[tier={t},round={rnd},site={needs.at[n, 'site_id']},item={i}]")
+                    e.addterm(z[i], -float(n_qty[n]))
+                    rows[n] = m.add(e, pulp.LpConstraintGE, 0.0, f"fair[tier={t},round={rnd},site={n_site[n]},item={i}]")
             prob.sense = pulp.LpMaximize
             prob.setObjective(pulp.LpAffineExpression([(v, 1.0) for v in z.values()]))
             run(f"fair[{t}]" if rnd == 0 else f"fair[{t}].{rnd}")
