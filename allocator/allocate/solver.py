@@ -61,9 +61,6 @@ class StagedHiGHS(pulp.HiGHS):
     """
 
     def __init__(self, **kw: Any):
-        for kv in filter(None, os.environ.get("ALLOC_HIGHS_OPTS", "").split(",")):
-            k, v = kv.split("=")
-            kw.setdefault(k, int(v) if v.lstrip("-").isdigit() else v)
         # primal simplex: after an objective change the previous basis stays primal
         # feasible, so each stage continues from it (3-4x faster than dual simplex here)
         kw.setdefault("simplex_strategy", 4)
@@ -163,9 +160,6 @@ class StagedHiGHS(pulp.HiGHS):
         lp.solverModel.run()
         self.seconds_in_solver += time.perf_counter() - t
         self.iterations = lp.solverModel.getInfo().simplex_iteration_count
-        if os.environ.get("ALLOC_DEBUG"):
-            info = lp.solverModel.getInfo()
-            print("run", round(time.perf_counter() - t, 3), info.simplex_iteration_count, info.ipm_iteration_count, lp.solverModel.getModelStatus(), file=sys.stderr)
 
     def findSolutionValues(self, lp: pulp.LpProblem) -> tuple[int, int]:  # noqa: N802
         import highspy
