@@ -22,6 +22,10 @@ from allocator.errors import AllocatorError, ScenarioError
 COMMAND_MODULES = [
     "allocator.commands.validate",
     "allocator.commands.schema",
+    "allocator.commands.needs",
+    "allocator.commands.synth",
+    "allocator.commands.routes",
+    "allocator.commands.store",
     "allocator.commands.round",
 ]
 

@@ -150,7 +150,325 @@ def grades_and_earmarks() -> Scenario:
     )
 
 
-ALL = {"two_hospitals": two_hospitals, "three_tiers": three_tiers, "grades_and_earmarks": grades_and_earmarks}
+def _demand_items() -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            ("mask", "Surgical mask", "mask", "medical", 0.005, "piece"),
+            ("n95", "N95 respirator", "respirator", "medical", 0.01, "piece"),
+            ("gown", "Isolation gown", "gown", "medical", 0.1, "piece"),
+            ("gloves", "Examination gloves", "gloves", "medical", 0.01, "pair"),
+            ("goggles", "Goggles or face shield", "eye_protection", "medical", 0.1, "piece"),
+            ("suit", "Medical protective suit", "suit", "medical", 0.5, "piece"),
+            ("kit", "Nucleic-acid test", "test_kit", "medical", 0.02, "test"),
+            ("disinf", "Chlorine disinfectant", "disinfectant", "medical", 1.0, "litre"),
+        ],
+        columns=["item_id", "name", "category", "grade", "unit_weight_kg", "unit"],
+    )
+
+
+def demand_hospital() -> Scenario:
+    """One 100-bed designated hospital with 80 patients and 150 staff on duty, no needs.csv.
+
+    With the shipped norms (``allocator/data/norms.csv``): staff split 80/10/5/5
+    into 120 health workers, 15 cleaners, 7.5 lab technicians and 7.5 ambulance
+    crew; patients 75/25 into 60 severe and 20 critical. Masks a day:
+    120 x 4 + 15 x 4 + 7.5 x 4 + 7.5 x 4 + 80 x 2 = 760. Mask counts on hand:
+    2,000 (7 Feb), 3,000 (8 Feb, restocked), 2,240 (9 Feb), 1,520 (10 Feb):
+    burn rate (760 + 720) / 2 days = 740 a day, 1,520 / 760 = 2 days of supply,
+    and 3 days of cover need 3 x 760 - 1,520 = 760 masks.
+    """
+    return from_tables(
+        {
+            "items": _demand_items(),
+            "sites": pd.DataFrame(
+                [_site("DH100", "designated_hospital", 30.6692, 114.2814, beds=100, patients=80, staff=150)]
+            ),
+            "depots": pd.DataFrame([_depot("D1", 30.5489, 114.2376)]),
+            "stock": pd.DataFrame(
+                [{"lot_id": "L1", "depot_id": "D1", "item_id": "mask", "quantity": 10000}]
+            ),
+            "site_stock": pd.DataFrame(
+                [
+                    {"site_id": "DH100", "item_id": "mask", "date": d, "on_hand": q}
+                    for d, q in (("2020-02-07", 2000), ("2020-02-08", 3000),
+                                 ("2020-02-09", 2240), ("2020-02-10", 1520))
+                ]
+            ),
+        },
+        name="demand-hospital",
+        as_of=AS_OF,
+    )
+
+
+def demand_mixed() -> Scenario:
+    """Requested and estimated needs side by side.
+
+    - ``H1`` (designated, 100 beds, 80 patients, 150 staff) sent needs: 500
+      respirators (estimate 3 x 120 = 360: fine), 5,000 masks (estimate
+      3 x 760 = 2,280: more than 2x, flagged) and 40 antibiotics (no norm);
+    - ``S1`` (shelter, 1,000 beds, 800 patients, no staff given: 240 health
+      workers and 40 cleaners from the staffing ratios), ``Q1`` (quarantine,
+      150 people, 20 staff: 230 masks a day) and ``C1`` (community, 5,000
+      residents, 50 workers) sent nothing and get estimates;
+    - ``mask_civil`` is a second mask item: estimates go to the medical ``mask``.
+    """
+    items = pd.concat(
+        [
+            _demand_items(),
+            pd.DataFrame(
+                [
+                    ("mask_civil", "Civil mask", "mask", "civil", 0.005, "piece"),
+                    ("food", "Daily goods pack", "daily_goods", "civil", 2.0, "pack"),
+                    ("abx", "Antibiotics (course)", "medicine", "medical", 0.1, "box"),
+                ],
+                columns=["item_id", "name", "category", "grade", "unit_weight_kg", "unit"],
+            ),
+        ],
+        ignore_index=True,
+    )
+    return from_tables(
+        {
+            "items": items,
+            "sites": pd.DataFrame(
+                [
+                    _site("H1", "designated_hospital", 30.6692, 114.2814, beds=100, patients=80, staff=150),
+                    _site("S1", "shelter_hospital", 30.5900, 114.2700, beds=1000, patients=800),
+                    _site("Q1", "quarantine_site", 30.5500, 114.3000, beds=200, patients=150, staff=20),
+                    _site("C1", "community", 30.5700, 114.2500, patients=5000, staff=50),
+                ]
+            ),
+            "depots": pd.DataFrame([_depot("D1", 30.5489, 114.2376)]),
+            "stock": pd.DataFrame(
+                [
+                    {"lot_id": "L1", "depot_id": "D1", "item_id": "mask", "quantity": 20000},
+                    {"lot_id": "L2", "depot_id": "D1", "item_id": "n95", "quantity": 2000},
+                ]
+            ),
+            "needs": pd.DataFrame(
+                [
+                    {"site_id": "H1", "item_id": "n95", "quantity": 500},
+                    {"site_id": "H1", "item_id": "mask", "quantity": 5000},
+                    {"site_id": "H1", "item_id": "abx", "quantity": 40},
+                ]
+            ),
+        },
+        name="demand-mixed",
+        as_of=AS_OF,
+    )
+
+
+ALL = {
+    "two_hospitals": two_hospitals,
+    "three_tiers": three_tiers,
+    "grades_and_earmarks": grades_and_earmarks,
+    "demand_hospital": demand_hospital,
+    "demand_mixed": demand_mixed,
+}
+
+
+def small_city(seed: int = 0) -> Scenario:
+    """A small synthetic city from :func:`allocator.synth.generate`: 40 sites, 3 depots, 10 items,
+    150 lots, 400 road nodes cut by two rivers, with the traffic control of the day.
+
+    Every tier is populated, some items are short and others ample; big enough to
+    exercise every rule, small enough to solve in a blink.
+    """
+    from allocator import synth
+
+    return synth.generate(sites=40, depots=3, items=10, lots=150, road_nodes=400, seed=seed)
+
+
+ALL["small_city"] = small_city
+
+
+def ring_road() -> Scenario:
+    """A depot, three sites and a small road network under lockdown traffic control.
+
+    Roads (two-way; 30 km/h = 2 min per km unless said)::
+
+        D1=N0 --Ring Road 1 km-- N1 --Ring Road 1 km-- N3=H1 --Bridge 1 km-- N4 --Bridge 1 km-- N2=H2
+          \\                       |                     /
+           `--River Tunnel 1.5 km at 60 km/h (1.5 min)--'
+                                  N1 --Lane 1 km-- N5=Q1 (inside restricted zone Z1)
+
+    Traffic control at ``as_of`` (2020-02-10 08:00):
+
+    - ``T1`` closes the River Tunnel to everyone (from 2020-01-23): D1->H1 takes the
+      ring, 4 min instead of 1.5;
+    - ``CP1`` is a checkpoint on the Bridge, 10 min once per pass: D1->H2 is
+      4 + 2 + 2 + 10 = 18 min (H2 is reachable only through the checkpoint);
+    - ``Z1`` restricts the zone around N5 to permit ``medical``: Q1 is 4 min for a
+      vehicle with the permit and unreachable without it;
+    - ``R1`` would close the Ring Road but only from 2020-02-20: no effect yet.
+
+    Vehicles of D1: ``V1`` (2,000 kg, 10 m3, permit ``medical``, 08:00-20:00) and
+    ``V2`` (1,000 kg, 6 m3, no permit, 08:00-14:00).
+    """
+    nodes = pd.DataFrame(
+        [("N0", 30.500, 114.300), ("N1", 30.509, 114.300), ("N3", 30.509, 114.310),
+         ("N4", 30.518, 114.310), ("N2", 30.527, 114.310), ("N5", 30.518, 114.300)],
+        columns=["node_id", "lat", "lon"],
+    )
+    roads = pd.DataFrame(
+        [("N0", "N1", 1000, 30, "Ring Road", "road"), ("N1", "N3", 1000, 30, "Ring Road", "road"),
+         ("N0", "N3", 1500, 60, "River Tunnel", "tunnel"), ("N3", "N4", 1000, 30, "Bridge", "bridge"),
+         ("N4", "N2", 1000, 30, "Bridge", "bridge"), ("N1", "N5", 1000, 30, "Lane", "road")],
+        columns=["u", "v", "length_m", "speed_kmh", "name", "kind"],
+    )
+    zone = "POLYGON((114.298 30.516, 114.302 30.516, 114.302 30.520, 114.298 30.520, 114.298 30.516))"
+    control = pd.DataFrame(
+        [
+            {"rule_id": "T1", "kind": "closure", "road": "River Tunnel", "start": "2020-01-23T10:00:00"},
+            {"rule_id": "CP1", "kind": "checkpoint", "road": "Bridge", "delay_min": 10},
+            {"rule_id": "Z1", "kind": "restricted_zone", "area_wkt": zone, "permits": "medical"},
+            {"rule_id": "R1", "kind": "closure", "road": "Ring Road", "start": "2020-02-20T00:00:00"},
+        ]
+    )
+    vehicles = pd.DataFrame(
+        [
+            {"vehicle_id": "V1", "depot_id": "D1", "capacity_kg": 2000, "capacity_m3": 10, "permits": "medical",
+             "available_from": "2020-02-10T08:00:00", "available_to": "2020-02-10T20:00:00"},
+            {"vehicle_id": "V2", "depot_id": "D1", "capacity_kg": 1000, "capacity_m3": 6, "permits": "",
+             "available_from": "2020-02-10T08:00:00", "available_to": "2020-02-10T14:00:00"},
+        ]
+    )
+    items = pd.DataFrame(
+        [("n95", "N95 respirator", "respirator", "medical", 0.01, 0.1),
+         ("suit", "Medical protective suit", "suit", "medical", 0.5, 4.0)],
+        columns=["item_id", "name", "category", "grade", "unit_weight_kg", "unit_volume_l"],
+    )
+    return from_tables(
+        {
+            "items": items,
+            "sites": pd.DataFrame(
+                [
+                    _site("H1", "designated_hospital", 30.509, 114.310),
+                    _site("H2", "designated_hospital", 30.527, 114.310),
+                    _site("Q1", "quarantine_site", 30.518, 114.300),
+                ]
+            ),
+            "depots": pd.DataFrame([_depot("D1", 30.500, 114.300)]),
+            "stock": pd.DataFrame(
+                [{"lot_id": "L1", "depot_id": "D1", "item_id": "n95", "quantity": 20000},
+                 {"lot_id": "L2", "depot_id": "D1", "item_id": "suit", "quantity": 3000}]
+            ),
+            "needs": pd.DataFrame(
+                [{"site_id": "H1", "item_id": "n95", "quantity": 8000},
+                 {"site_id": "H2", "item_id": "suit", "quantity": 1500},
+                 {"site_id": "Q1", "item_id": "n95", "quantity": 3000}]
+            ),
+            "road_nodes": nodes,
+            "roads": roads,
+            "traffic_control": control,
+            "vehicles": vehicles,
+        },
+        name="ring-road",
+        as_of=AS_OF,
+    )
+
+
+ALL["ring_road"] = ring_road
+
+
+def donated_city() -> Scenario:
+    """Two hospitals, a quarantine hotel and two depots with donated lots, roads and traffic control.
+
+    Built to exercise the database and the donation ledger: every optional
+    table is given (roads, traffic control, vehicles, site stock), donations
+    carry earmarks and a donor's choice to stay anonymous (extra column
+    ``publish_name``), and stock.csv has an extra column (``pallet``).
+
+    - ``DON_A`` (Wuhan Red Cross, named): 1,000 masks in lot ``LA1`` at ``EXPO``;
+    - ``DON_B`` (a company that chose ``publish_name = false``): 200 suits in ``LB1``
+      at ``EXPO`` and 100 in ``LB2`` at ``AIRPORT``, earmarked to hospitals;
+    - ``LR1``: 500 reserve respirators at ``AIRPORT`` (not a donation).
+    """
+    nodes = pd.DataFrame(
+        [("n1", 30.549, 114.238), ("n2", 30.584, 114.276), ("n3", 30.669, 114.281),
+         ("n4", 30.604, 114.321), ("n5", 30.775, 114.213)],
+        columns=["node_id", "lat", "lon"],
+    )
+    roads = pd.DataFrame(
+        [("n1", "n2", 5200.0, 40.0, False, "Jiefang Ave", "road"),
+         ("n2", "n3", 9800.0, 50.0, False, "Second Ring", "road"),
+         ("n2", "n4", 4300.0, 40.0, False, "Second Bridge", "bridge"),
+         ("n5", "n3", 11000.0, 60.0, True, "Airport Expy", "highway")],
+        columns=["u", "v", "length_m", "speed_kmh", "oneway", "name", "kind"],
+    )
+    return from_tables(
+        {
+            "items": _items(
+                ("mask", "Surgical mask", "mask", "medical", 0.005),
+                ("suit", "Medical protective suit", "suit", "medical", 0.5),
+                ("n95", "N95 respirator", "respirator", "medical", 0.01),
+            ),
+            "sites": pd.DataFrame(
+                [
+                    _site("JYT", "designated_hospital", 30.6692, 114.2814, node_id="n3", beds=800, name_zh="金银潭医院"),
+                    _site("UNION", "designated_hospital", 30.5835, 114.2756, node_id="n2", beds=500),
+                    _site("HOTEL7", "quarantine_site", 30.6044, 114.3206, node_id="n4", district="Wuchang"),
+                ]
+            ),
+            "depots": pd.DataFrame(
+                [_depot("EXPO", 30.549, 114.238, node_id="n1", dispatch_capacity_kg=5000.0),
+                 _depot("AIRPORT", 30.775, 114.213, node_id="n5")]
+            ),
+            "donations": pd.DataFrame(
+                [
+                    {"donation_id": "DON_A", "donor": "Wuhan Red Cross", "received": "2020-02-05",
+                     "note": "via Expo hub", "publish_name": "true"},
+                    {"donation_id": "DON_B", "donor": "Example Textiles Co.", "received": "2020-02-07",
+                     "earmark_kind": "designated_hospital;backup_hospital", "publish_name": "false"},
+                ]
+            ),
+            "stock": pd.DataFrame(
+                [
+                    {"lot_id": "LA1", "depot_id": "EXPO", "item_id": "mask", "quantity": 1000,
+                     "donation_id": "DON_A", "pallet": "P-01"},
+                    {"lot_id": "LB1", "depot_id": "EXPO", "item_id": "suit", "quantity": 200,
+                     "donation_id": "DON_B", "expires": "2022-12-31", "pallet": "P-02"},
+                    {"lot_id": "LB2", "depot_id": "AIRPORT", "item_id": "suit", "quantity": 100,
+                     "donation_id": "DON_B", "pallet": ""},
+                    {"lot_id": "LR1", "depot_id": "AIRPORT", "item_id": "n95", "quantity": 500,
+                     "source": "reserve", "pallet": "R-9"},
+                ]
+            ),
+            "needs": pd.DataFrame(
+                [
+                    {"site_id": "JYT", "item_id": "mask", "quantity": 600},
+                    {"site_id": "UNION", "item_id": "mask", "quantity": 300},
+                    {"site_id": "HOTEL7", "item_id": "mask", "quantity": 200},
+                    {"site_id": "JYT", "item_id": "suit", "quantity": 150},
+                    {"site_id": "UNION", "item_id": "suit", "quantity": 100},
+                    {"site_id": "JYT", "item_id": "n95", "quantity": 300},
+                ]
+            ),
+            "substitutes": pd.DataFrame([{"item_id": "mask", "substitute_id": "n95", "ratio": 1}]),
+            "road_nodes": nodes,
+            "roads": roads,
+            "traffic_control": pd.DataFrame(
+                [{"rule_id": "TC1", "kind": "checkpoint", "road": "Second Bridge", "delay_min": 15.0,
+                  "start": "2020-01-25T00:00:00"},
+                 {"rule_id": "TC2", "kind": "closure", "u": "n2", "v": "n3", "permits": "supply;medical",
+                  "start": "2020-01-26", "end": "2020-04-08"}]
+            ),
+            "vehicles": pd.DataFrame(
+                [{"vehicle_id": "T1", "depot_id": "EXPO", "capacity_kg": 2000.0, "permits": "supply"},
+                 {"vehicle_id": "T2", "depot_id": "AIRPORT", "capacity_kg": 3500.5, "capacity_m3": 18.0,
+                  "available_from": "2020-02-10T06:00:00"}]
+            ),
+            "site_stock": pd.DataFrame(
+                [{"site_id": "JYT", "item_id": "mask", "date": "2020-02-09", "on_hand": 120}]
+            ),
+        },
+        name="donated-city",
+        description="Donations, roads and traffic control for the database and ledger tests",
+        as_of=AS_OF,
+        meta={"source": "examples.donated_city"},
+    )
+
+
+ALL["donated_city"] = donated_city
 
 
 # --------------------------------------------------------------------------- allocation (issue 3)

@@ -25,7 +25,7 @@ def haversine_km(
     Examples
     --------
     >>> round(float(haversine_km(30.6692, 114.2814, 30.5291, 114.0822)), 1)
-    24.2
+    24.6
     """
     la1, lo1, la2, lo2 = (np.radians(np.asarray(x, dtype=float)) for x in (lat1, lon1, lat2, lon2))
     a = np.sin((la2 - la1) / 2) ** 2 + np.cos(la1) * np.cos(la2) * np.sin((lo2 - lo1) / 2) ** 2

@@ -19,6 +19,7 @@ import pandas as pd
 
 from allocator import schema
 from allocator.errors import ScenarioError, ScenarioFormatError
+from allocator.fsutil import atomic_folder
 
 TOML_NAME = "scenario.toml"
 
@@ -388,11 +389,10 @@ def save(scenario: Scenario, path: str | Path) -> Path:
     >>> from allocator import examples
     >>> import tempfile, pathlib
     >>> out = save(examples.two_hospitals(), pathlib.Path(tempfile.mkdtemp()) / "s")
-    >>> load(out).needs.quantity.sum() == examples.two_hospitals().needs.quantity.sum()
+    >>> bool(load(out).needs.quantity.sum() == examples.two_hospitals().needs.quantity.sum())
     True
     """
     import os
-    import shutil
     import tempfile
 
     p = Path(path)
@@ -414,19 +414,8 @@ def save(scenario: Scenario, path: str | Path) -> Path:
             ).to_excel(xw, sheet_name="scenario", index=False)
         os.replace(tmp, p)
         return p
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{p.name}.", dir=p.parent))
-    try:
+    with atomic_folder(p) as tmpdir:
         for tname, df in raw.tables.items():
             df.to_csv(tmpdir / f"{tname}.csv", index=False, encoding="utf-8", lineterminator="\n")
         (tmpdir / TOML_NAME).write_text(_toml(raw.meta), encoding="utf-8")
-        if p.exists():
-            old = p.with_name(f".{p.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(p, old)
-            os.replace(tmpdir, p)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmpdir, p)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
     return p

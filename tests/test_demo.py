@@ -65,3 +65,26 @@ def test_demo_roads_regenerate_byte_for_byte(demo_path: Path, tmp_path: Path):
     )
     for f in ("road_nodes.csv", "roads.csv"):
         assert (tmp_path / f).read_bytes() == (demo_path / f).read_bytes(), f
+
+
+def test_demo_traffic_control_matters(demo_path: Path):
+    """Some sites are reachable only through a checkpoint, and the tunnel closures cost time."""
+    import numpy as np
+
+    from allocator.network import travel_times
+
+    sc = load(demo_path)
+    base = travel_times(sc).minutes
+    assert np.isfinite(base.to_numpy()).all()
+    tc = sc.traffic_control
+    # turn every checkpoint into a closure: sites across the Yangtze become unreachable
+    no_checkpoints = sc.replace(traffic_control=tc.assign(kind=tc.kind.replace("checkpoint", "closure")))
+    cut = travel_times(no_checkpoints).minutes
+    only_via_checkpoint = [s for s in cut.columns if np.isinf(cut[s]).all()]
+    assert only_via_checkpoint, "no site depends on a checkpointed crossing"
+    assert "H09" in only_via_checkpoint  # Leishenshan, in Wuchang, across the Yangtze from every depot
+    # lifting the tunnel closures shortens some routes
+    tunnels = set(sc.roads.loc[sc.roads.kind == "tunnel", "name"])
+    open_tunnels = sc.replace(traffic_control=tc[~((tc.kind == "closure") & tc.road.isin(tunnels))])
+    faster = travel_times(open_tunnels).minutes
+    assert (faster <= base + 1e-9).all().all() and (faster < base - 1).to_numpy().any()

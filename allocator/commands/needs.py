@@ -1,0 +1,86 @@
+"""``allocator needs SCENARIO --days 3 --out needs.csv``: write the needs of a round.
+
+Explicit needs are kept for the sites that sent them; every other site gets
+the estimate from beds, patients, staff and the consumption norms. The file is
+the contract's ``needs.csv`` (``site_id, item_id, quantity``) with extra
+columns the loader keeps and ignores: ``origin, estimate, daily_use, on_hand,
+review``. ``--detail`` also writes the full estimate table (one row per site
+and item, including items a requesting site left out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from allocator import demand
+from allocator.scenario import load
+
+#: At most this many review lines are printed.
+MAX_REVIEW_LINES = 30
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("needs", help="estimate needs from beds, patients and staff; write needs.csv")
+    p.add_argument("scenario", help="folder of CSV files or .xlsx workbook")
+    p.add_argument("--days", type=float, default=3.0, help="days of cover (default 3)")
+    p.add_argument("--out", required=True, help="needs.csv to write")
+    p.add_argument("--norms", default=None, help="consumption norms CSV (default: the shipped WHO ESFT-based table)")
+    p.add_argument("--detail", default=None, help="also write the full estimate table here")
+    p.set_defaults(func=run)
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        df.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def needs_table(scenario, days: float, norms: demand.Norms) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(needs.csv rows with explanatory columns, full estimate)."""
+    est = demand.estimate(scenario, days_of_cover=days, norms=norms)
+    rnd = demand.needs_for_round(scenario, days_of_cover=days, norms=norms)
+    detail = est[["site_id", "item_id", "estimate", "daily_use", "on_hand", "review"]]
+    out = rnd.merge(detail, on=["site_id", "item_id"], how="left")
+    out["daily_use"] = out.daily_use.round(4)
+    return out, est
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.days < 0:
+        raise ValueError(f"--days must be >= 0 (got {args.days:g})")
+    norms = demand.load_norms(args.norms)
+    sc = load(args.scenario)
+    out, est = needs_table(sc, args.days, norms)
+    _write_csv(out, Path(args.out))
+    if args.detail:
+        _write_csv(est, Path(args.detail))
+    n_req = int((out.origin == demand.ORIGIN_REQUESTED).sum())
+    n_est = int((out.origin == demand.ORIGIN_ESTIMATED).sum())
+    est_sites = out.loc[out.origin == demand.ORIGIN_ESTIMATED, "site_id"].nunique()
+    print(f"wrote {args.out}: {len(out)} needs ({n_req} requested, {n_est} estimated for "
+          f"{est_sites} site(s)), {args.days:g} days of cover, norms {norms.path}")
+    for w in est.attrs.get("warnings", []):
+        print(f"warning: {w}")
+    flagged = est[est.review]
+    groups = list(flagged.groupby(["site_id", "category"], sort=False))
+    if groups:
+        print(f"{len(groups)} request(s) to review (requests outside 0.5x-2x of the estimate):")
+    for (site_id, cat), part in groups[:MAX_REVIEW_LINES]:
+        req = int(part.requested.fillna(0).sum())
+        est_q = int(part.estimate.fillna(0).sum())
+        asked = ", ".join(f"{r.item_id} {int(r.requested)}" for r in part.itertuples() if not pd.isna(r.requested))
+        print(f"review: {site_id} {cat}: requested {req}{f' ({asked})' if asked else ''}, estimate {est_q}")
+    if len(groups) > MAX_REVIEW_LINES:
+        print(f"... and {len(groups) - MAX_REVIEW_LINES} more (column review of --out and --detail)")
+    return 0

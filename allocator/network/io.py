@@ -1,0 +1,762 @@
+"""Reading and writing road networks.
+
+Readers (:func:`read_roads` picks one by the file's name):
+
+- the contract's CSV pair ``road_nodes.csv`` + ``roads.csv`` (a folder, or the
+  path of ``roads.csv``); a ``roads.csv`` with a ``wkt``/``geometry`` column of
+  LINESTRINGs instead of ``u``/``v`` is read as lines;
+- GeoJSON (``.geojson``/``.json``): LineString and MultiLineString features;
+- OSM XML (``.osm``): ways with a drivable ``highway`` tag, ``oneway`` and ``maxspeed``;
+- OSM PBF (``.osm.pbf``) through the optional ``osmium`` package;
+- ESRI shapefiles (``.shp``) of road centre-lines, through ``pyshp``;
+- GraphML (``.graphml``) as written by :func:`write_graphml`.
+
+Line formats (GeoJSON, shapefile, WKT) become arcs between consecutive
+vertices; lines that share a vertex join there, and vertices closer than
+``tolerance_m`` (default 0.5 m) are merged into one node (a KD-tree finds them),
+which joins near-misses of digitised centre-lines.
+
+Writers: :func:`write_csv_pair` and :func:`write_graphml`; reading what they
+wrote gives the same network.
+
+Every problem in a file is collected and raised together as a
+:class:`RoadFileError`, whose report prints in the contract's format
+``FILE:ROW: COLUMN: what is wrong (got VALUE)``. ROW is the line number for CSV
+files (header = line 1) and the 1-based feature / record number for GeoJSON and
+shapefiles; OSM problems name the element in COLUMN.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from allocator.errors import NetworkError
+from allocator.geo import EARTH_RADIUS_KM, haversine_km, unit_vectors
+from allocator.network.model import RoadNetwork, default_speed
+from allocator.validate import Report
+
+#: Default snapping tolerance for line formats, metres.
+TOLERANCE_M = 0.5
+
+#: OSM highway values that are not for trucks.
+OSM_EXCLUDED = {
+    "footway", "path", "cycleway", "steps", "pedestrian", "bridleway", "track", "corridor",
+    "proposed", "construction", "abandoned", "platform", "raceway", "bus_guideway", "elevator",
+    "via_ferrata", "escape", "emergency_bay", "rest_area", "services",
+}
+_TRUE = {"yes", "true", "1", "y", "t"}
+_FALSE = {"no", "false", "0", "n", "f", ""}
+
+
+class RoadFileError(NetworkError):
+    """A road file is malformed; ``report`` lists every problem found.
+
+    Examples
+    --------
+    >>> r = Report(); r.add("roads.csv", 3, "length_m", "must be > 0", "0")
+    >>> print(RoadFileError(r))
+    road file is invalid: 1 error(s)
+    roads.csv:3: length_m: must be > 0 (got 0)
+    """
+
+    def __init__(self, report: Report):
+        self.report = report
+        errs = report.errors
+        lines = [str(p) for p in errs[:20]]
+        if len(errs) > 20:
+            lines.append(f"... and {len(errs) - 20} more")
+        super().__init__("\n".join([f"road file is invalid: {len(errs)} error(s)", *lines]))
+
+
+def _raise(report: Report) -> None:
+    if report.errors:
+        raise RoadFileError(report)
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def read_roads(path: str | Path, *, tolerance_m: float = TOLERANCE_M, name_field: str | None = None) -> RoadNetwork:
+    """Read a road network from any supported file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A folder with ``road_nodes.csv`` and ``roads.csv``, or a ``roads.csv``,
+        ``.geojson``/``.json``, ``.osm``, ``.osm.pbf``, ``.shp`` or ``.graphml`` file.
+    tolerance_m : float
+        Line formats: vertices closer than this are joined.
+    name_field : str, optional
+        Shapefiles: the attribute holding the road name (default: the first
+        field whose name contains ``name`` or ``street``).
+
+    Raises
+    ------
+    RoadFileError
+        Listing every problem of a malformed file.
+    NetworkError
+        When the file is of no supported kind.
+
+    Examples
+    --------
+    >>> net = read_roads("../shared/data/wuhan-roads/WHroad.shp")  # doctest: +SKIP
+    >>> net.graph.number_of_nodes()  # doctest: +SKIP
+    30521
+    """
+    p = Path(path)
+    name = p.name.lower()
+    if p.is_dir():
+        return read_csv_pair(p / "road_nodes.csv", p / "roads.csv")
+    if not p.exists():
+        raise NetworkError(f"{p}: no such file or folder")
+    if name.endswith(".osm.pbf") or name.endswith(".pbf"):
+        return read_pbf(p)
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        return read_csv_pair(p.with_name("road_nodes.csv"), p, tolerance_m=tolerance_m)
+    if suffix in (".geojson", ".json"):
+        return read_geojson(p, tolerance_m=tolerance_m)
+    if suffix in (".osm", ".xml"):
+        return read_osm(p)
+    if suffix == ".shp":
+        return read_shapefile(p, tolerance_m=tolerance_m, name_field=name_field)
+    if suffix == ".graphml":
+        return read_graphml(p)
+    raise NetworkError(
+        f"{p}: unsupported road file (use a road_nodes.csv + roads.csv folder, .geojson, .osm, .osm.pbf, .shp or .graphml)"
+    )
+
+
+# --------------------------------------------------------------------------- CSV pair
+
+
+def _read_text_csv(path: Path) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        r = Report()
+        r.add(path.name, None, None, f"cannot be read as CSV: {str(exc).splitlines()[0]}")
+        raise RoadFileError(r) from None
+    return df.rename(columns=lambda c: str(c).strip())
+
+
+def _num(df: pd.DataFrame, col: str, label: str, report: Report, *, required: bool, default: float | None = None,
+         low: float | None = None, low_open: bool = False, high: float | None = None) -> pd.Series:
+    if col not in df:
+        return pd.Series(default if default is not None else np.nan, index=df.index, dtype=float)
+    text = df[col].astype(str).str.strip()
+    out = pd.to_numeric(text, errors="coerce")
+    for i in df.index:
+        t = text[i]
+        if t == "":
+            if required:
+                report.add(label, i + 2, col, "required value is empty", "")
+            elif default is not None:
+                out[i] = default
+            continue
+        x = out[i]
+        if pd.isna(x) or not math.isfinite(x):
+            report.add(label, i + 2, col, "not a number", t)
+        elif low is not None and (x <= low if low_open else x < low):
+            report.add(label, i + 2, col, f"must be {'>' if low_open else '>='} {low:g}", t)
+        elif high is not None and x > high:
+            report.add(label, i + 2, col, f"must be <= {high:g}", t)
+    return out.astype(float)
+
+
+def _bools(df: pd.DataFrame, col: str, label: str, report: Report) -> pd.Series:
+    if col not in df:
+        return pd.Series(False, index=df.index)
+    out = []
+    for i, t in df[col].astype(str).str.strip().str.lower().items():
+        if t in _TRUE:
+            out.append(True)
+        elif t in _FALSE:
+            out.append(False)
+        else:
+            report.add(label, i + 2, col, "not a boolean (true/false)", df.at[i, col])
+            out.append(False)
+    return pd.Series(out, index=df.index, dtype=bool)
+
+
+def read_csv_pair(nodes_path: str | Path, roads_path: str | Path, *, tolerance_m: float = TOLERANCE_M) -> RoadNetwork:
+    """Read the contract's ``road_nodes.csv`` + ``roads.csv``.
+
+    A ``roads.csv`` that has a ``wkt`` or ``geometry`` column (LINESTRING in
+    lon lat) and no ``u``/``v`` columns is read as lines and needs no nodes file.
+
+    Raises
+    ------
+    RoadFileError
+        Missing files or columns, values that do not parse, unknown node ids,
+        lengths or speeds <= 0, self-loops.
+    """
+    nodes_path, roads_path = Path(nodes_path), Path(roads_path)
+    report = Report()
+    nl, rl = nodes_path.name, roads_path.name
+    if not roads_path.is_file():
+        report.add(rl, None, None, "file not found")
+        _raise(report)
+    roads = _read_text_csv(roads_path)
+    geom_col = next((c for c in ("wkt", "geometry") if c in roads.columns), None)
+    if geom_col and not {"u", "v"} <= set(roads.columns):
+        return _read_wkt_roads(roads, geom_col, rl, tolerance_m)
+    if not nodes_path.is_file():
+        report.add(nl, None, None, "file not found (required with roads.csv)")
+        _raise(report)
+    nodes = _read_text_csv(nodes_path)
+    for col in ("node_id", "lat", "lon"):
+        if col not in nodes.columns:
+            report.add(nl, 1, col, "required column is missing", ",".join(nodes.columns))
+    for col in ("u", "v", "length_m", "speed_kmh"):
+        if col not in roads.columns:
+            report.add(rl, 1, col, "required column is missing", ",".join(roads.columns))
+    _raise(report)
+    tn = pd.DataFrame({"node_id": nodes["node_id"].astype(str).str.strip()})
+    tn["lat"] = _num(nodes, "lat", nl, report, required=True, low=-90, high=90)
+    tn["lon"] = _num(nodes, "lon", nl, report, required=True, low=-180, high=180)
+    for i in tn.index[tn.node_id == ""]:
+        report.add(nl, i + 2, "node_id", "required value is empty", "")
+    tr = pd.DataFrame({"u": roads["u"].astype(str).str.strip(), "v": roads["v"].astype(str).str.strip()})
+    tr["length_m"] = _num(roads, "length_m", rl, report, required=True, low=0, low_open=True)
+    tr["speed_kmh"] = _num(roads, "speed_kmh", rl, report, required=True, low=0, low_open=True)
+    tr["oneway"] = _bools(roads, "oneway", rl, report)
+    tr["name"] = roads["name"].astype(str) if "name" in roads else ""
+    tr["kind"] = (roads["kind"].astype(str).replace("", "road")) if "kind" in roads else "road"
+    check_tables(tn, tr, nl, rl, report)
+    return RoadNetwork.from_arrays(
+        tn.node_id.to_numpy(object), tn.lat.to_numpy(float), tn.lon.to_numpy(float),
+        tr.u.to_numpy(object), tr.v.to_numpy(object), tr.length_m.to_numpy(float),
+        tr.speed_kmh.to_numpy(float), tr.oneway.to_numpy(bool), tr.name.to_numpy(object),
+        tr.kind.to_numpy(object), source=str(roads_path),
+    )
+
+
+def check_tables(nodes: pd.DataFrame, roads: pd.DataFrame, nodes_label: str, roads_label: str,
+                 report: Report | None = None) -> None:
+    """Check typed node and road tables; raise :class:`RoadFileError` listing every problem.
+
+    Checks: duplicate node ids, unknown node ids in ``u``/``v``, lengths and
+    speeds that are missing or <= 0, and self-loops.
+    """
+    report = report if report is not None else Report()
+    ids = nodes["node_id"].astype(str)
+    for i in ids.index[ids.duplicated() & (ids != "")]:
+        report.add(nodes_label, i + 2, "node_id", "duplicate node id", ids[i])
+    known = set(ids)
+    for col in ("u", "v"):
+        s = roads[col].astype(str)
+        for i in s.index[~s.isin(known) & (s != "")]:
+            report.add(roads_label, i + 2, col, "unknown node id (not in road_nodes)", s[i])
+        for i in s.index[s == ""]:
+            if not any(p.row == i + 2 and p.column == col for p in report.errors):
+                report.add(roads_label, i + 2, col, "required value is empty", "")
+    for col in ("length_m", "speed_kmh"):
+        x = pd.to_numeric(roads[col], errors="coerce")
+        for i in x.index[x.notna() & (x <= 0)]:
+            if not any(p.row == i + 2 and p.column == col for p in report.errors):
+                report.add(roads_label, i + 2, col, "must be > 0", roads.at[i, col])
+    loops = roads.index[(roads["u"].astype(str) == roads["v"].astype(str)) & (roads["u"].astype(str) != "")]
+    for i in loops:
+        report.add(roads_label, i + 2, "v", "self-loop: u and v are the same node", roads.at[i, "v"])
+    _raise(report)
+
+
+def write_csv_pair(net: RoadNetwork, folder: str | Path) -> tuple[Path, Path]:
+    """Write ``road_nodes.csv`` and ``roads.csv`` into ``folder`` (created if needed).
+
+    Examples
+    --------
+    >>> from allocator import examples
+    >>> import tempfile
+    >>> sc = examples.ring_road()
+    >>> a, b = write_csv_pair(RoadNetwork.from_tables(sc.road_nodes, sc.roads), tempfile.mkdtemp())
+    >>> read_csv_pair(a, b).graph.number_of_edges()
+    12
+    """
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    nodes, roads = net.to_tables()
+    a, b = out / "road_nodes.csv", out / "roads.csv"
+    nodes.to_csv(a, index=False, lineterminator="\n", float_format="%.9g")
+    r = roads.copy()
+    r["oneway"] = r["oneway"].map({True: "true", False: "false"})
+    r.to_csv(b, index=False, lineterminator="\n", float_format="%.10g")
+    return a, b
+
+
+# --------------------------------------------------------------------------- GraphML
+
+
+def write_graphml(net: RoadNetwork, path: str | Path) -> Path:
+    """Write the graph as GraphML (node ``lat``/``lon``; arc ``length_m``, ``speed_kmh``, ``name``, ``kind``)."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_nodes_from((n, {"lat": float(d["lat"]), "lon": float(d["lon"])}) for n, d in net.graph.nodes(data=True))
+    g.add_edges_from(
+        (a, b, {"length_m": float(d["length_m"]), "speed_kmh": float(d["speed_kmh"]),
+                "name": str(d.get("name", "")), "kind": str(d.get("kind", "road"))})
+        for a, b, d in net.graph.edges(data=True)
+    )
+    p = Path(path)
+    nx.write_graphml(g, p)
+    return p
+
+
+def read_graphml(path: str | Path) -> RoadNetwork:
+    """Read a GraphML file written by :func:`write_graphml` (or with the same attributes)."""
+    import networkx as nx
+
+    p = Path(path)
+    try:
+        g = nx.read_graphml(p, node_type=str)
+    except (ET.ParseError, nx.NetworkXError, ValueError, KeyError) as exc:
+        r = Report()
+        r.add(p.name, None, None, f"cannot be read as GraphML: {exc}")
+        raise RoadFileError(r) from None
+    report = Report()
+    ids = list(g.nodes)
+    lat = [g.nodes[n].get("lat") for n in ids]
+    lon = [g.nodes[n].get("lon") for n in ids]
+    for n, a, b in zip(ids, lat, lon):
+        if a is None or b is None:
+            report.add(p.name, None, f"node {n}", "lat and lon are required")
+    rows = []
+    for a, b, d in g.edges(data=True):
+        if "length_m" not in d:
+            report.add(p.name, None, f"edge {a}-{b}", "length_m is required")
+            continue
+        rows.append((a, b, float(d["length_m"]), float(d.get("speed_kmh", default_speed(d.get("kind", "road")))),
+                     str(d.get("name", "")), str(d.get("kind", "road"))))
+    _raise(report)
+    tn = pd.DataFrame({"node_id": ids, "lat": lat, "lon": lon})
+    tr = pd.DataFrame(rows, columns=["u", "v", "length_m", "speed_kmh", "name", "kind"])
+    tr["oneway"] = True  # GraphML keeps both arcs of a two-way road
+    check_tables(tn, tr, p.name, p.name)
+    return RoadNetwork.from_arrays(
+        tn.node_id.to_numpy(object), tn.lat.to_numpy(float), tn.lon.to_numpy(float),
+        tr.u.to_numpy(object), tr.v.to_numpy(object), tr.length_m.to_numpy(float),
+        tr.speed_kmh.to_numpy(float), tr.oneway.to_numpy(bool), tr.name.to_numpy(object),
+        tr.kind.to_numpy(object), source=str(p),
+    )
+
+
+# --------------------------------------------------------------------------- lines
+
+
+def from_lines(
+    lines: list[np.ndarray],
+    attrs: list[dict[str, Any]],
+    *,
+    tolerance_m: float = TOLERANCE_M,
+    source: str = "",
+) -> RoadNetwork:
+    """Build a network from polylines: arcs between consecutive vertices.
+
+    Parameters
+    ----------
+    lines : list of ndarray
+        Each an (n, 2) array of (lon, lat) vertices, n >= 2.
+    attrs : list of dict
+        Per line: ``name``, ``kind``, ``speed_kmh`` (None: by kind) and
+        ``oneway`` (``True``; ``"-1"`` for reversed; else two-way).
+    tolerance_m : float
+        Vertices closer than this become one node (shared vertices always do).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    lens = np.array([len(x) for x in lines], dtype=np.int64)
+    xy = np.concatenate(lines) if lines else np.empty((0, 2))
+    # exact joins: vertices equal to ~1 cm
+    key = np.round(xy * 1e7).astype(np.int64)
+    uniq, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    pts = xy[first]
+    label = np.arange(len(pts))
+    merged = 0
+    if tolerance_m > 0 and len(pts) > 1:
+        tree = cKDTree(unit_vectors(pts[:, 1], pts[:, 0]))
+        chord = 2 * math.sin(tolerance_m / 1000.0 / EARTH_RADIUS_KM / 2)
+        pairs = tree.query_pairs(chord, output_type="ndarray")
+        if len(pairs):
+            adj = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(pts), len(pts)))
+            _, label = connected_components(adj, directed=False)
+            merged = len(pts) - (label.max() + 1)
+    # relabel nodes in order of first appearance
+    _, node_first, node_of_pt = np.unique(label, return_index=True, return_inverse=True)
+    node_xy = pts[node_first]
+    node = node_of_pt[inv]  # node of every vertex
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    # arcs: vertex k -> k+1 inside each line
+    is_last = np.zeros(len(xy), bool)
+    is_last[starts + lens - 1] = True
+    k = np.nonzero(~is_last)[0]
+    a, b = node[k], node[k + 1]
+    line_of = np.repeat(np.arange(len(lines)), lens)[k]
+    length = haversine_km(xy[k, 1], xy[k, 0], xy[k + 1, 1], xy[k + 1, 0]) * 1000.0
+    keep = (a != b) & (length > 0)
+    dropped = int((~keep).sum())
+    a, b, line_of, length = a[keep], b[keep], line_of[keep], length[keep]
+    names = np.array([str(at.get("name", "") or "") for at in attrs], dtype=object)
+    kinds = np.array([str(at.get("kind", "") or "road") for at in attrs], dtype=object)
+    speeds = np.array(
+        [float(at["speed_kmh"]) if at.get("speed_kmh") else default_speed(str(at.get("kind", "road"))) for at in attrs]
+    )
+    ow = [at.get("oneway") for at in attrs]
+    rev = np.array([o == "-1" for o in ow], bool)[line_of]
+    oneway = np.array([o is True or o == "-1" for o in ow], bool)[line_of]
+    a, b = np.where(rev, b, a), np.where(rev, a, b)
+    warn = []
+    if merged:
+        warn.append(f"{merged} vertex/vertices within {tolerance_m:g} m of another joined")
+    if dropped:
+        warn.append(f"{dropped} zero-length segment(s) dropped")
+    ids = np.array([f"n{i}" for i in range(len(node_xy))], dtype=object)
+    return RoadNetwork.from_arrays(
+        ids, node_xy[:, 1], node_xy[:, 0], ids[a], ids[b], length, speeds[line_of], oneway,
+        names[line_of], kinds[line_of], source=source, warnings=warn,
+    )
+
+
+def _coords(obj: Any) -> np.ndarray | None:
+    try:
+        arr = np.asarray(obj, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    if arr.ndim != 2 or arr.shape[0] < 2 or arr.shape[1] < 2 or not np.isfinite(arr[:, :2]).all():
+        return None
+    arr = arr[:, :2]
+    if (np.abs(arr[:, 0]) > 180).any() or (np.abs(arr[:, 1]) > 90).any():
+        return None
+    return arr
+
+
+def _speed(value: Any) -> float | None:
+    """Parse a speed such as ``50``, ``"50 km/h"`` or ``"30 mph"``; None when not given or invalid."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return float(value) if value > 0 else None
+    m = re.match(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(km/h|kmh|kph|mph)?\s*$", str(value).lower())
+    if not m:
+        return None
+    x = float(m.group(1))
+    return x * 1.609344 if m.group(2) == "mph" else (x if x > 0 else None)
+
+
+def _oneway(value: Any) -> bool | str:
+    s = str(value).strip().lower() if value is not None else ""
+    if s == "-1" or s == "reverse":
+        return "-1"
+    return s in _TRUE or value is True
+
+
+def read_geojson(path: str | Path, *, tolerance_m: float = TOLERANCE_M) -> RoadNetwork:
+    """Read LineString / MultiLineString features of a GeoJSON file (lon, lat).
+
+    Properties used: ``name``; ``kind`` or ``highway``; ``speed_kmh`` or ``maxspeed``;
+    ``oneway`` (true / yes / 1; -1 for reversed).
+    """
+    p = Path(path)
+    report = Report()
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        report.add(p.name, getattr(exc, "lineno", None), None, f"not valid JSON: {getattr(exc, 'msg', exc)}")
+        raise RoadFileError(report) from None
+    if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
+        feats = doc.get("features")
+    elif isinstance(doc, dict) and doc.get("type") == "Feature":
+        feats = [doc]
+    else:
+        feats = None
+    if not isinstance(feats, list):
+        report.add(p.name, None, "type", "expected a GeoJSON FeatureCollection or Feature",
+                   doc.get("type") if isinstance(doc, dict) else type(doc).__name__)
+        raise RoadFileError(report)
+    lines, attrs = [], []
+    for i, f in enumerate(feats, start=1):
+        if not isinstance(f, dict):
+            report.add(p.name, i, "feature", "not a GeoJSON feature", type(f).__name__)
+            continue
+        geom = f.get("geometry") or {}
+        props = f.get("properties") or {}
+        gtype = geom.get("type") if isinstance(geom, dict) else None
+        if gtype == "LineString":
+            parts = [geom.get("coordinates")]
+        elif gtype == "MultiLineString":
+            parts = geom.get("coordinates") or []
+        else:
+            report.warn(p.name, i, "geometry", "not a line: skipped", gtype)
+            continue
+        kind = str(props.get("kind") or props.get("highway") or "road")
+        sp_raw = props.get("speed_kmh", props.get("maxspeed"))
+        sp = _speed(sp_raw)
+        if sp_raw not in (None, "") and sp is None:
+            report.add(p.name, i, "speed_kmh", "not a positive speed", sp_raw)
+        at = {"name": props.get("name") or "", "kind": kind, "speed_kmh": sp, "oneway": _oneway(props.get("oneway"))}
+        for part in parts:
+            c = _coords(part)
+            if c is None:
+                report.add(p.name, i, "coordinates", "a line needs at least 2 valid lon/lat positions",
+                           json.dumps(part)[:60])
+                continue
+            lines.append(c)
+            attrs.append(at)
+    if not lines and not report.errors:
+        report.add(p.name, None, "geometry", "no LineString features")
+    _raise(report)
+    return from_lines(lines, attrs, tolerance_m=tolerance_m, source=str(p))
+
+
+def _read_wkt_roads(roads: pd.DataFrame, col: str, label: str, tolerance_m: float) -> RoadNetwork:
+    from shapely import wkt
+    from shapely.errors import ShapelyError
+
+    report = Report()
+    lines, attrs = [], []
+    for i, text in roads[col].items():
+        try:
+            g = wkt.loads(text)
+        except (ShapelyError, ValueError, TypeError):
+            report.add(label, i + 2, col, "invalid WKT", text[:60])
+            continue
+        if g.geom_type == "LineString":
+            parts = [g]
+        elif g.geom_type == "MultiLineString":
+            parts = list(g.geoms)
+        else:
+            report.add(label, i + 2, col, "not a LINESTRING", g.geom_type)
+            continue
+        sp = _speed(roads.at[i, "speed_kmh"]) if "speed_kmh" in roads else None
+        if "speed_kmh" in roads and roads.at[i, "speed_kmh"].strip() and sp is None:
+            report.add(label, i + 2, "speed_kmh", "must be > 0", roads.at[i, "speed_kmh"])
+        at = {
+            "name": roads.at[i, "name"] if "name" in roads else "",
+            "kind": (roads.at[i, "kind"] if "kind" in roads else "") or "road",
+            "speed_kmh": sp,
+            "oneway": _oneway(roads.at[i, "oneway"]) if "oneway" in roads else False,
+        }
+        for part in parts:
+            c = _coords(np.asarray(part.coords))
+            if c is None:
+                report.add(label, i + 2, col, "a line needs at least 2 valid lon/lat positions", text[:60])
+                continue
+            lines.append(c)
+            attrs.append(at)
+    if not lines and not report.errors:
+        report.add(label, None, col, "no lines")
+    _raise(report)
+    return from_lines(lines, attrs, tolerance_m=tolerance_m, source=label)
+
+
+# --------------------------------------------------------------------------- shapefile
+
+
+def read_shapefile(path: str | Path, *, tolerance_m: float = TOLERANCE_M, name_field: str | None = None) -> RoadNetwork:
+    """Read an ESRI shapefile of road centre-lines (polylines in WGS-84 degrees)."""
+    import shapefile
+
+    p = Path(path)
+    report = Report()
+    try:
+        sf = shapefile.Reader(str(p))
+    except (shapefile.ShapefileException, OSError, ValueError, struct_error()) as exc:
+        report.add(p.name, None, None, f"cannot be read as a shapefile: {exc}")
+        raise RoadFileError(report) from None
+    with sf:
+        if sf.shapeType not in (shapefile.POLYLINE, shapefile.POLYLINEZ, shapefile.POLYLINEM):
+            report.add(p.name, None, "shape type", "a road shapefile must hold lines", sf.shapeTypeName)
+            raise RoadFileError(report)
+        if len(sf) == 0:
+            report.add(p.name, None, None, "the shapefile has no lines")
+            raise RoadFileError(report)
+        bbox = sf.bbox
+        if abs(bbox[0]) > 180 or abs(bbox[2]) > 180 or abs(bbox[1]) > 90 or abs(bbox[3]) > 90:
+            report.add(p.name, None, "coordinates", "not WGS-84 degrees (reproject to EPSG:4326 first)",
+                       ", ".join(f"{x:.0f}" for x in bbox))
+            raise RoadFileError(report)
+        fields = [f[0] for f in sf.fields[1:]]
+        if name_field is None:
+            name_field = next((f for f in fields if "name" in f.lower()), None) or next(
+                (f for f in fields if "street" in f.lower()), None)
+        elif name_field not in fields:
+            report.add(p.name, None, name_field, "no such attribute field", ", ".join(fields))
+            raise RoadFileError(report)
+        kind_field = next((f for f in fields if f.lower() in ("highway", "kind", "fclass", "type")), None)
+        lines, attrs = [], []
+        for i, sr in enumerate(sf.iterShapeRecords(), start=1):
+            shp, rec = sr.shape, sr.record
+            if shp.shapeType == shapefile.NULL:
+                continue
+            pts = np.asarray(shp.points, dtype=float)
+            bounds = list(shp.parts) + [len(pts)]
+            nm = rec[name_field] if name_field else ""
+            at = {"name": "" if nm is None else str(nm), "kind": str(rec[kind_field]) if kind_field else "road",
+                  "speed_kmh": None, "oneway": False}
+            for s, e in zip(bounds[:-1], bounds[1:]):
+                c = _coords(pts[s:e])
+                if c is None:
+                    report.add(p.name, i, "geometry", "a line needs at least 2 valid lon/lat positions", e - s)
+                    continue
+                lines.append(c)
+                attrs.append(at)
+    if not lines and not report.errors:
+        report.add(p.name, None, None, "the shapefile has no lines")
+    _raise(report)
+    return from_lines(lines, attrs, tolerance_m=tolerance_m, source=str(p))
+
+
+def struct_error() -> type[Exception]:
+    import struct
+
+    return struct.error
+
+
+# --------------------------------------------------------------------------- OSM
+
+
+def _osm_way(tags: dict[str, str], refs: list[str]) -> tuple[str, float | None, bool | str, str] | None:
+    hw = tags.get("highway")
+    if not hw or hw in OSM_EXCLUDED or len(refs) < 2:
+        return None
+    kind = "tunnel" if tags.get("tunnel", "no") not in ("no", "") else (
+        "bridge" if tags.get("bridge", "no") not in ("no", "") else hw)
+    ow: bool | str = _oneway(tags.get("oneway"))
+    if ow is False and (tags.get("junction") == "roundabout" or hw == "motorway") and tags.get("oneway") != "no":
+        ow = True
+    sp = _speed(tags.get("maxspeed"))
+    if sp is None:
+        sp = default_speed(hw)
+    return kind, sp, ow, tags.get("name", "")
+
+
+def _osm_network(nodes: dict[str, tuple[float, float]], ways: list[tuple[str, list[str], dict[str, str]]],
+                 label: str, report: Report) -> RoadNetwork:
+    us, vs, sp, ow, nm, kd = [], [], [], [], [], []
+    for wid, refs, tags in ways:
+        parsed = _osm_way(tags, refs)
+        if parsed is None:
+            continue
+        kind, speed, oneway, name = parsed
+        missing = [r for r in refs if r not in nodes]
+        if missing:
+            report.add(label, None, f"way {wid}", "refers to unknown node id", missing[0])
+            continue
+        seq = refs[::-1] if oneway == "-1" else refs
+        for a, b in zip(seq[:-1], seq[1:]):
+            if a == b:
+                continue
+            us.append(a)
+            vs.append(b)
+            sp.append(speed)
+            ow.append(bool(oneway))
+            nm.append(name)
+            kd.append(kind)
+    if not us and not report.errors:
+        report.add(label, None, "highway", "no drivable ways (with a highway tag)")
+    _raise(report)
+    used = sorted(set(us) | set(vs))
+    lat = np.array([nodes[n][0] for n in used])
+    lon = np.array([nodes[n][1] for n in used])
+    idx = {n: i for i, n in enumerate(used)}
+    ia = np.array([idx[a] for a in us])
+    ib = np.array([idx[b] for b in vs])
+    length = haversine_km(lat[ia], lon[ia], lat[ib], lon[ib]) * 1000.0
+    keep = length > 0
+    return RoadNetwork.from_arrays(
+        np.array(used, object), lat, lon, np.array(us, object)[keep], np.array(vs, object)[keep], length[keep],
+        np.array(sp)[keep], np.array(ow)[keep], np.array(nm, object)[keep], np.array(kd, object)[keep],
+        source=label,
+        warnings=[f"{int((~keep).sum())} zero-length segment(s) dropped"] if (~keep).any() else [],
+    )
+
+
+def read_osm(path: str | Path) -> RoadNetwork:
+    """Read an OpenStreetMap XML file: ways with a drivable ``highway`` tag.
+
+    ``oneway=yes/true/1`` (and roundabouts, motorways) give one-way arcs,
+    ``oneway=-1`` reverses the way; ``maxspeed`` (km/h or mph) sets the speed,
+    else a default by highway class. Bridges and tunnels get that kind.
+    """
+    p = Path(path)
+    report = Report()
+    nodes: dict[str, tuple[float, float]] = {}
+    ways: list[tuple[str, list[str], dict[str, str]]] = []
+    saw_root = False
+    try:
+        for event, el in ET.iterparse(p, events=("start", "end")):
+            if event == "start":
+                if not saw_root:
+                    saw_root = True
+                    if el.tag != "osm":
+                        report.add(p.name, None, None, "not an OSM XML file (root element is not <osm>)", el.tag)
+                        raise RoadFileError(report)
+                continue
+            if el.tag == "node":
+                nid = el.get("id")
+                try:
+                    la, lo = float(el.get("lat")), float(el.get("lon"))
+                    if not (-90 <= la <= 90 and -180 <= lo <= 180):
+                        raise ValueError
+                    nodes[nid] = (la, lo)
+                except (TypeError, ValueError):
+                    report.add(p.name, None, f"node {nid}", "invalid lat/lon", f"{el.get('lat')}, {el.get('lon')}")
+                el.clear()
+            elif el.tag == "way":
+                refs = [nd.get("ref") for nd in el.iter("nd")]
+                tags = {t.get("k"): t.get("v") for t in el.iter("tag")}
+                if "highway" in tags:
+                    ways.append((el.get("id"), refs, tags))
+                el.clear()
+            elif el.tag == "relation":
+                el.clear()
+    except ET.ParseError as exc:
+        report.add(p.name, exc.position[0], None, f"malformed XML: {exc}")
+        raise RoadFileError(report) from None
+    return _osm_network(nodes, ways, p.name, report)
+
+
+def read_pbf(path: str | Path) -> RoadNetwork:
+    """Read an OpenStreetMap ``.osm.pbf`` extract (needs the optional ``osmium`` package)."""
+    p = Path(path)
+    try:
+        import osmium
+    except ImportError:
+        raise NetworkError(
+            f"{p}: reading .osm.pbf needs the osmium package (pip install 'supply-allocator[pbf]')"
+        ) from None
+    nodes: dict[str, tuple[float, float]] = {}
+    ways: list[tuple[str, list[str], dict[str, str]]] = []
+    try:
+        fp = osmium.FileProcessor(str(p)).with_filter(osmium.filter.KeyFilter("highway")).with_locations()
+        for obj in fp:
+            if obj.is_way():
+                refs = []
+                for n in obj.nodes:
+                    if n.location.valid():
+                        nodes[str(n.ref)] = (n.location.lat, n.location.lon)
+                    refs.append(str(n.ref))
+                ways.append((str(obj.id), refs, {t.k: t.v for t in obj.tags}))
+    except RuntimeError as exc:
+        r = Report()
+        r.add(p.name, None, None, f"cannot be read as OSM PBF: {exc}")
+        raise RoadFileError(r) from None
+    return _osm_network(nodes, ways, p.name, Report())
+
+
+def iter_lines(values: Iterable[Any]) -> list[np.ndarray]:
+    """Coordinates arrays of an iterable of shapely lines (helper for notebooks)."""
+    return [np.asarray(g.coords)[:, :2] for g in values]

@@ -1,0 +1,414 @@
+"""Import a scenario into the database and export the stored state as a scenario.
+
+The round trip is lossless: ``export_scenario(import_scenario(load(p)))`` has
+the same tables, columns (extras included), dtypes and values as ``load(p)``.
+Export goes through the contract's text form and the same parser as
+:func:`allocator.scenario.load`, so what comes out of the database is checked
+exactly like a file would be.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from allocator import schema
+from allocator.errors import StoreError
+from allocator.scenario import RawScenario, Scenario, _fmt
+from allocator.store import models as m
+from allocator.store.db import checkpoint
+from allocator.store.time import utcnow
+
+#: Tables with their own model, keyed by the contract's key column.
+KEYED = {
+    "items": (m.Item, "item_id"),
+    "sites": (m.Site, "site_id"),
+    "depots": (m.Depot, "depot_id"),
+    "donations": (m.Donation, "donation_id"),
+    "stock": (m.Lot, "lot_id"),
+}
+#: Tables with their own model and no key.
+LISTED = {"needs": m.Need, "substitutes": m.Substitute}
+#: Tables stored generically, every cell as the contract's text.
+GENERIC = ("road_nodes", "roads", "traffic_control", "vehicles", "site_stock")
+#: Import order (references first).
+ORDER = ("items", "sites", "depots", "donations", "stock", "needs", "substitutes", *GENERIC)
+
+_FALSE = {"false", "no", "0", "n", "f"}
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What an import changed: rows per table, and ledger entries appended."""
+
+    rows: dict[str, int]
+    retired: dict[str, int]
+    ledger_entries: int
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _py(value: Any, ctype: str) -> Any:
+    """A typed cell as a plain Python value for the database (None for not given)."""
+    if isinstance(value, tuple | list):
+        return [str(v) for v in value]
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):
+            return [] if ctype in ("list", "enum_list") else None
+    except (TypeError, ValueError):
+        pass
+    if ctype in ("date", "datetime"):
+        return pd.Timestamp(value).to_pydatetime()
+    if ctype == "bool":
+        return bool(value)
+    if ctype == "int":
+        return int(value)
+    if ctype == "float":
+        return float(value)
+    return str(value)
+
+
+def _text(value: Any, ctype: str) -> str:
+    if isinstance(value, datetime):
+        value = pd.Timestamp(value)
+    if isinstance(value, list):
+        value = tuple(value)
+    return _fmt(value, ctype)
+
+
+def _ctypes(table: str) -> dict[str, str]:
+    return {c.name: c.type for c in schema.tables()[table].columns}
+
+
+def _record(table: str, row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Split one typed row into model columns and the extras (kept as text)."""
+    types = _ctypes(table)
+    cols = {k: _py(v, types[k]) for k, v in row.items() if k in types}
+    extra = {str(k): _text(v, "str") for k, v in row.items() if k not in types}
+    return cols, extra
+
+
+# --------------------------------------------------------------------------- import
+
+
+def _info(session: Session) -> m.ScenarioInfo:
+    info = session.get(m.ScenarioInfo, 1)
+    if info is None:
+        info = m.ScenarioInfo(id=1, name="scenario", description="", meta={}, tables={})
+        session.add(info)
+    return info
+
+
+def import_scenario(session: Session, scenario: Scenario, *, user: str = "import") -> ImportSummary:
+    """Store ``scenario`` as the current state (one transaction: the caller commits).
+
+    Keyed rows (items, sites, depots, donations, lots) are inserted or updated
+    by id; keyed rows absent from ``scenario`` are retired (kept for history,
+    left out of exports). Needs, substitutes and the network tables are
+    replaced. ``stock.quantity`` is the count on hand in the depot. Every
+    donation event this implies is appended to the ledger: ``pledged`` for a
+    new donation, ``received`` and ``inspected`` for a new donated lot, a
+    further ``received`` when a count rises, ``written_off`` (reason "stock
+    count") when it falls, ``inspected`` when a lot's status changes.
+
+    A ``publish_name`` extra column in ``donations.csv`` (``false`` / ``no`` /
+    ``0``) records the donor's choice to be published as "anonymous".
+
+    Examples
+    --------
+    >>> from allocator import examples
+    >>> from allocator.store import memory_store, transaction
+    >>> eng = memory_store()
+    >>> with transaction(eng) as s:
+    ...     summary = import_scenario(s, examples.two_hospitals())
+    >>> summary.rows["stock"]
+    1
+    """
+    from allocator import ledger
+
+    now = utcnow()
+    info = _info(session)
+    info.name = scenario.name
+    info.description = scenario.description
+    info.as_of = scenario.as_of.to_pydatetime() if scenario.as_of is not None else None
+    info.meta = json.loads(json.dumps(scenario.meta, default=str))
+    info.tables = {t: [str(c) for c in df.columns] for t, df in scenario.tables.items()}
+    info.imported_at = now
+    n_before = ledger.head(session)[0]
+    rows: dict[str, int] = {}
+    retired: dict[str, int] = {}
+    for table in ORDER:
+        df = scenario.tables.get(table)
+        records = [] if df is None else df.to_dict("records")
+        if table in KEYED:
+            model, key = KEYED[table]
+            existing = {getattr(o, key): o for o in session.scalars(select(model))}
+            seen = set()
+            for pos, row in enumerate(records):
+                cols, extra = _record(table, row)
+                kid = cols[key]
+                seen.add(kid)
+                obj = existing.get(kid)
+                if table == "stock":
+                    cols["donation_id"] = cols["donation_id"] or None
+                    _import_lot(session, obj, cols, extra, pos, now, user)
+                    continue
+                if table == "donations":
+                    cols["publish_name"] = str(extra.get("publish_name", "")).strip().lower() not in _FALSE
+                if obj is None:
+                    obj = model(**cols, extra=extra, position=pos, retired=False)
+                    session.add(obj)
+                    if table == "donations":
+                        session.flush()
+                        ledger.append(session, "pledged", **ledger.pledge_fields(obj))
+                else:
+                    for k, v in cols.items():
+                        if table == "donations" and k == "publish_name":
+                            continue  # the donor's choice was recorded when pledged
+                        setattr(obj, k, v)
+                    obj.extra, obj.position, obj.retired = extra, pos, False
+            session.flush()
+            gone = [o for k, o in existing.items() if k not in seen and not o.retired]
+            for o in gone:
+                o.retired = True
+            rows[table], retired[table] = len(records), len(gone)
+        elif table in LISTED:
+            model = LISTED[table]
+            session.execute(delete(model))
+            for pos, row in enumerate(records):
+                cols, extra = _record(table, row)
+                session.add(model(**cols, extra=extra, position=pos))
+            rows[table] = len(records)
+        else:
+            session.execute(delete(m.TableRow).where(m.TableRow.table_name == table))
+            if df is not None:
+                types = _ctypes(table)
+                for pos, row in enumerate(records):
+                    cells = {str(k): _text(v, types.get(str(k), "str")) for k, v in row.items()}
+                    session.add(m.TableRow(table_name=table, position=pos, cells=cells))
+            rows[table] = len(records)
+        session.flush()
+        checkpoint(f"import:{table}")
+    checkpoint("import")
+    return ImportSummary(rows=rows, retired=retired, ledger_entries=ledger.head(session)[0] - n_before)
+
+
+def _import_lot(
+    session: Session, lot: m.Lot | None, cols: dict[str, Any], extra: dict[str, str],
+    pos: int, now: datetime, user: str,
+) -> None:
+    from allocator import ledger
+
+    qty = int(cols["quantity"])
+    if lot is None:
+        lot = m.Lot(**cols, received_quantity=qty, extra=extra, position=pos, retired=False)
+        session.add(lot)
+        session.flush()
+        if lot.donation_id:
+            ledger.append(session, "received", **ledger.lot_fields(session, lot), quantity=qty)
+            ledger.append(session, "inspected", **ledger.lot_fields(session, lot),
+                          result=ledger.inspection(lot.status))
+        return
+    reserved = reserved_by_lot(session).get(lot.lot_id, 0)
+    if qty < reserved:
+        raise StoreError(
+            f"stock.csv: lot {lot.lot_id}: quantity {qty} is below the {reserved} units "
+            "reserved by approved rounds; dispatch or cancel them first"
+        )
+    delta = qty - lot.quantity
+    old_status = lot.status
+    for k, v in cols.items():
+        if k != "quantity":
+            setattr(lot, k, v)
+    lot.extra, lot.position, lot.retired = extra, pos, False
+    if delta > 0:
+        lot.quantity = qty
+        lot.received_quantity += delta
+        if lot.donation_id:
+            ledger.append(session, "received", **ledger.lot_fields(session, lot), quantity=delta)
+    elif delta < 0:
+        write_off(session, lot, -delta, reason="stock count on import", by=user, origin="stock", at=now)
+    if lot.donation_id and old_status != lot.status:
+        ledger.append(session, "inspected", **ledger.lot_fields(session, lot),
+                      result=ledger.inspection(lot.status))
+
+
+def write_off(
+    session: Session, lot: m.Lot, quantity: int, *, reason: str, by: str,
+    origin: str = "stock", delivery_id: int | None = None, at: datetime | None = None,
+) -> m.WriteOff:
+    """Record ``quantity`` units of ``lot`` as written off (from stock: the count falls)."""
+    from allocator import ledger
+
+    if quantity <= 0:
+        raise StoreError(f"lot {lot.lot_id}: a write-off needs a positive quantity (got {quantity})")
+    if not reason.strip():
+        raise StoreError(f"lot {lot.lot_id}: a write-off needs a reason")
+    if origin == "stock":
+        free = lot.quantity - reserved_by_lot(session).get(lot.lot_id, 0)
+        if quantity > free:
+            raise StoreError(
+                f"lot {lot.lot_id}: cannot write off {quantity} units, only {free} are in stock and not reserved"
+            )
+        lot.quantity -= quantity
+    wo = m.WriteOff(lot_id=lot.lot_id, quantity=quantity, origin=origin, delivery_id=delivery_id,
+                    reason=reason, by=by, at=at or utcnow())
+    session.add(wo)
+    session.flush()
+    if lot.donation_id:
+        ledger.append(session, "written_off", **ledger.lot_fields(session, lot), quantity=quantity,
+                      origin=origin, reason=reason)
+    return wo
+
+
+# --------------------------------------------------------------------------- stock
+
+
+def reserved_by_lot(session: Session) -> dict[str, int]:
+    """Units reserved per lot by approved (not yet dispatched) rounds."""
+    q = (
+        select(m.Allocation.lot_id, func.sum(m.Allocation.quantity))
+        .join(m.Round, m.Round.id == m.Allocation.round_id)
+        .where(m.Round.state == "approved")
+        .group_by(m.Allocation.lot_id)
+    )
+    return {lot: int(n) for lot, n in session.execute(q)}
+
+
+def stock_fingerprint(stock: pd.DataFrame | Iterable[tuple]) -> str:
+    """SHA-256 of the stock a round is computed on (lot, depot, item, quantity, expiry, status).
+
+    A round remembers the fingerprint of its scenario's stock; approval
+    compares it with the fingerprint of the stock available now.
+
+    Examples
+    --------
+    >>> from allocator import examples
+    >>> len(stock_fingerprint(examples.two_hospitals().stock))
+    64
+    """
+    if isinstance(stock, pd.DataFrame):
+        rows = [
+            (str(r.lot_id), str(r.depot_id), str(r.item_id), int(r.quantity),
+             "" if pd.isna(r.expires) else pd.Timestamp(r.expires).isoformat(), str(r.status))
+            for r in stock.itertuples(index=False)
+        ]
+    else:
+        rows = [tuple(r) for r in stock]
+    rows.sort()
+    text = json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def available_rows(session: Session) -> list[tuple]:
+    """The fingerprint rows of the stock available for a new round (on hand minus reserved)."""
+    reserved = reserved_by_lot(session)
+    out = []
+    for lot in session.scalars(select(m.Lot).where(m.Lot.retired.is_(False))):
+        exp = "" if lot.expires is None else pd.Timestamp(lot.expires).isoformat()
+        out.append((lot.lot_id, lot.depot_id, lot.item_id, lot.quantity - reserved.get(lot.lot_id, 0),
+                    exp, lot.status))
+    return out
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _rows(session: Session, table: str) -> list[dict[str, str]]:
+    types = _ctypes(table)
+    if table in KEYED or table in LISTED:
+        model = KEYED[table][0] if table in KEYED else LISTED[table]
+        q = select(model).order_by(model.position)
+        if table in KEYED:
+            q = q.where(model.retired.is_(False))
+        out = []
+        for obj in session.scalars(q):
+            rec = {}
+            for col, ctype in types.items():
+                v = getattr(obj, col)
+                if col == "donation_id" and v is None:
+                    v = ""
+                rec[col] = _text(v, ctype)
+            rec.update(obj.extra or {})
+            out.append(rec)
+        return out
+    q = select(m.TableRow).where(m.TableRow.table_name == table).order_by(m.TableRow.position)
+    return [dict(r.cells) for r in session.scalars(q)]
+
+
+def export_scenario(session: Session, *, available: bool = False) -> Scenario:
+    """The stored state as a scenario (the contract), checked like a loaded file.
+
+    Parameters
+    ----------
+    available : bool
+        When true, each lot's quantity is what a new round may allocate (on
+        hand minus what approved rounds reserve); see :func:`current_scenario`.
+
+    Raises
+    ------
+    StoreError
+        When nothing was imported yet.
+
+    Examples
+    --------
+    >>> from allocator import examples
+    >>> from allocator.store import memory_store, transaction, import_scenario
+    >>> eng = memory_store()
+    >>> with transaction(eng) as s:
+    ...     _ = import_scenario(s, examples.two_hospitals())
+    ...     int(export_scenario(s).stock.quantity.sum())
+    1000
+    """
+    from allocator.validate import parse
+
+    info = session.get(m.ScenarioInfo, 1)
+    if info is None:
+        raise StoreError("the database holds no scenario yet: run `allocator import SCENARIO` first")
+    reserved = reserved_by_lot(session) if available else {}
+    tables: dict[str, pd.DataFrame] = {}
+    for table, columns in info.tables.items():
+        recs = _rows(session, table)
+        if available and table == "stock":
+            for r in recs:
+                r["quantity"] = str(int(r["quantity"]) - reserved.get(r["lot_id"], 0))
+        df = pd.DataFrame({c: [r.get(c, "") for r in recs] for c in columns}, dtype=object)
+        tables[table] = df.astype(str) if len(columns) else pd.DataFrame(index=range(len(recs)))
+    meta = dict(info.meta or {})
+    meta["name"] = info.name
+    if info.description:
+        meta["description"] = info.description
+    if info.as_of is not None:
+        meta["as_of"] = _fmt(pd.Timestamp(info.as_of), "datetime")
+    labels = {t: f"{t}.csv" for t in schema.tables()}
+    sc, report = parse(RawScenario(tables=tables, labels=labels, meta=meta, source="<database>"))
+    if report.errors:
+        raise StoreError("the stored scenario does not pass validation: " + str(report.errors[0]))
+    return sc
+
+
+def current_scenario(session: Session) -> Scenario:
+    """The scenario a new round runs on: the stored state with the stock still available.
+
+    Lots reserved by approved rounds show only their unreserved units; units
+    dispatched have already left the lots' counts.
+    """
+    return export_scenario(session, available=True)
+
+
+def _finite(x: Any) -> Any:
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
