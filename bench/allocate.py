@@ -19,6 +19,9 @@ import gc
 import resource
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 ROUNDS = {
     "city": dict(sites=300, depots=10, items=15, lots=1500, target_s=2.0, target_gb=None),
