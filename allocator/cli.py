@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "allocator.commands.synth",
     "allocator.commands.routes",
     "allocator.commands.store",
+    "allocator.commands.round",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2

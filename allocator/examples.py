@@ -469,3 +469,111 @@ def donated_city() -> Scenario:
 
 
 ALL["donated_city"] = donated_city
+
+
+# --------------------------------------------------------------------------- allocation (issue 3)
+
+
+def earmark_vs_tier() -> Scenario:
+    """A donation earmarked for a quarantine site stays there while a designated hospital is short.
+
+    Depot D1 holds 300 reserve suits and 200 donated suits earmarked (by site) for Q1.
+    H1 (tier 1) needs 400, Q1 (tier 3) needs 200: H1 gets the 300 reserve suits and
+    is short 100 (``earmarked``); Q1 gets its 200 donated suits.
+    """
+    return from_tables(
+        {
+            "items": _items(("suit", "Medical protective suit", "suit", "medical", 0.5)),
+            "sites": pd.DataFrame([
+                _site("H1", "designated_hospital", 30.60, 114.27),
+                _site("Q1", "quarantine_site", 30.55, 114.30),
+            ]),
+            "depots": pd.DataFrame([_depot("D1", 30.55, 114.23)]),
+            "donations": pd.DataFrame([
+                {"donation_id": "DON_Q", "donor": "Residents' committee", "received": "2020-02-05",
+                 "earmark_site_id": "Q1"},
+            ]),
+            "stock": pd.DataFrame([
+                {"lot_id": "L_RES", "depot_id": "D1", "item_id": "suit", "quantity": 300},
+                {"lot_id": "L_DON", "depot_id": "D1", "item_id": "suit", "quantity": 200, "donation_id": "DON_Q"},
+            ]),
+            "needs": pd.DataFrame([
+                {"site_id": "H1", "item_id": "suit", "quantity": 400},
+                {"site_id": "Q1", "item_id": "suit", "quantity": 200},
+            ]),
+        },
+        name="earmark-vs-tier",
+        as_of=AS_OF,
+    )
+
+
+def capacity_limited(capacity_kg: float = 3.0) -> Scenario:
+    """A depot full of respirators whose dispatch capacity (3 kg = 300 respirators) stops it.
+
+    H1 needs 800, the depot holds 2,000: H1 gets 300 and the reason of its shortage is ``capacity``.
+    """
+    return from_tables(
+        {
+            "items": _items(("n95", "N95 respirator", "respirator", "medical", 0.01)),
+            "sites": pd.DataFrame([_site("H1", "designated_hospital", 30.60, 114.27)]),
+            "depots": pd.DataFrame([_depot("D1", 30.55, 114.23, dispatch_capacity_kg=capacity_kg)]),
+            "stock": pd.DataFrame([{"lot_id": "L1", "depot_id": "D1", "item_id": "n95", "quantity": 2000}]),
+            "needs": pd.DataFrame([{"site_id": "H1", "item_id": "n95", "quantity": 800}]),
+        },
+        name="capacity-limited",
+        as_of=AS_OF,
+    )
+
+
+def packs(supply: int = 500) -> Scenario:
+    """Gloves in boxes of 100: H1 (tier 1) needs 250, Q1 (tier 3) needs 130.
+
+    With 500 in stock the whole-unit allocation 250 / 130 rounds up to whole boxes
+    300 / 200; with 400 in stock there are not enough units left to round up either.
+    """
+    items = pd.DataFrame([{"item_id": "gloves", "name": "Examination gloves (box)", "category": "gloves",
+                           "unit_weight_kg": 0.01, "pack_size": 100}])
+    return from_tables(
+        {
+            "items": items,
+            "sites": pd.DataFrame([
+                _site("H1", "designated_hospital", 30.60, 114.27),
+                _site("Q1", "quarantine_site", 30.55, 114.30),
+            ]),
+            "depots": pd.DataFrame([_depot("D1", 30.55, 114.23)]),
+            "stock": pd.DataFrame([{"lot_id": "L1", "depot_id": "D1", "item_id": "gloves", "quantity": supply}]),
+            "needs": pd.DataFrame([
+                {"site_id": "H1", "item_id": "gloves", "quantity": 250},
+                {"site_id": "Q1", "item_id": "gloves", "quantity": 130},
+            ]),
+        },
+        name="packs",
+        as_of=AS_OF,
+    )
+
+
+def fefo() -> Scenario:
+    """Two lots of masks in one depot: the one expiring first ships first; donated before reserve.
+
+    H1 needs 300; L_LATE (reserve, expires 2021) 500, L_SOON (reserve, expires 2020-06) 200,
+    L_DON (donated, no expiry) 100: H1 gets L_SOON's 200 and then 100 from L_LATE.
+    """
+    return from_tables(
+        {
+            "items": _items(("mask", "Surgical mask", "mask", "medical", 0.005)),
+            "sites": pd.DataFrame([_site("H1", "designated_hospital", 30.60, 114.27)]),
+            "depots": pd.DataFrame([_depot("D1", 30.55, 114.23)]),
+            "donations": pd.DataFrame([{"donation_id": "DON_M", "donor": "anonymous", "received": "2020-02-02"}]),
+            "stock": pd.DataFrame([
+                {"lot_id": "L_LATE", "depot_id": "D1", "item_id": "mask", "quantity": 500, "expires": "2021-01-01"},
+                {"lot_id": "L_SOON", "depot_id": "D1", "item_id": "mask", "quantity": 200, "expires": "2020-06-01"},
+                {"lot_id": "L_DON", "depot_id": "D1", "item_id": "mask", "quantity": 100, "donation_id": "DON_M"},
+            ]),
+            "needs": pd.DataFrame([{"site_id": "H1", "item_id": "mask", "quantity": 300}]),
+        },
+        name="fefo",
+        as_of=AS_OF,
+    )
+
+
+ALL.update({"earmark_vs_tier": earmark_vs_tier, "capacity_limited": capacity_limited, "packs": packs, "fefo": fefo})

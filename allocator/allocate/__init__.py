@@ -1,0 +1,197 @@
+"""Allocation rounds: the linear program with treatment priority, fairness and every hard rule.
+
+The fixed pipeline of :func:`allocate`:
+
+1. **validate** the scenario and prepare the arrays (:mod:`.prepare`), check the locks (:mod:`.overrides`);
+2. **build** one PuLP model per independent part (:mod:`.model`);
+3. **solve** stage by stage: tiers, fairness, transport, tie-breaks (:mod:`.stages`);
+4. **extract** whole units, whole packs and lots (:mod:`.extract`);
+5. **explain**: fill table with reasons, routes, donation usage, summary (:mod:`.explain`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from allocator.allocate.explain import fill_table, reasons, summary_text
+from allocator.allocate.extract import assign_lots, to_integers
+from allocator.allocate.model import build, components
+from allocator.allocate.overrides import check_locks
+from allocator.allocate.prepare import Lock, RoundData, prepare
+from allocator.allocate.result import RoundResult
+from allocator.allocate.solver import SOLVERS, Driver
+from allocator.allocate.stages import solve_stages
+from allocator.scenario import Scenario
+
+__all__ = ["allocate", "RoundResult", "Lock", "SOLVERS"]
+
+Progress = Callable[[str, float], None]
+
+
+def allocate(
+    scenario: Scenario,
+    travel: pd.DataFrame | None = None,
+    locks: Iterable[Lock | tuple[str, str, str, int]] = (),
+    exclude: Iterable[str] = (),
+    solver: str = "highs",
+    progress: Progress | None = None,
+) -> RoundResult:
+    """Run one allocation round.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The round's tables (``allocator.scenario.load`` or ``from_tables``).
+    travel : DataFrame, optional
+        Minutes depot (index) x site (columns), ``inf`` = unreachable. Default: the road
+        network's travel times when the scenario has roads, else the great-circle fallback.
+    locks : iterable of Lock or (depot_id, site_id, item_id, quantity)
+        Exact quantities an officer has fixed.
+    exclude : iterable of str
+        Depot or site ids left out of the round.
+    solver : {"highs", "cbc"}
+        The LP solver.
+    progress : callable(phase, fraction), optional
+        Called as phases complete.
+
+    Returns
+    -------
+    RoundResult
+
+    Raises
+    ------
+    ScenarioError
+        The scenario is invalid (every problem listed).
+    InfeasibleError
+        A lock cannot hold; the message names it and the rule it breaks.
+    SolverError
+        The solver failed.
+
+    Examples
+    --------
+    >>> from allocator import allocate, examples
+    >>> r = allocate(examples.three_tiers())
+    >>> r.fill.set_index("site_id").filled.to_dict()
+    {'DH': 800, 'BH': 200, 'CM': 0}
+    """
+    seconds: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def phase(name: str, frac: float) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = seconds.get(name, 0.0) + now - clock
+        clock = now
+        if progress is not None:
+            progress(name, frac)
+
+    driver_check = Driver(solver)  # fail early on an unknown solver
+    data = prepare(scenario, travel=travel, locks=locks, exclude=exclude)
+    check_locks(data)
+    phase("validate", 0.1)
+
+    parts = components(data)
+    x = np.zeros(len(data.cand))
+    objectives: dict[str, float] = {}
+    n_vars = n_rows = 0
+    in_solver = 0.0
+    build_s = solve_s = 0.0
+    stage_s: dict[str, float] = {}
+    for j, rows in enumerate(parts):
+        t0 = time.perf_counter()
+        m = build(data, rows, name=f"round_{j}")
+        t1 = time.perf_counter()
+        driver = driver_check if j == 0 else Driver(solver)
+        x[rows] = solve_stages(m, data, driver, objectives)
+        t2 = time.perf_counter()
+        n_vars += m.size[0]
+        n_rows += m.size[1]
+        in_solver += driver.seconds_in_solver
+        for k, v in driver.stage_seconds.items():
+            stage_s[k] = stage_s.get(k, 0.0) + v
+        build_s += t1 - t0
+        solve_s += t2 - t1
+        if progress is not None:
+            progress("solve", 0.1 + 0.7 * (j + 1) / len(parts))
+    seconds["build"] = build_s
+    seconds["solve"] = solve_s
+    clock = time.perf_counter()
+
+    q = to_integers(data, x)
+    alloc = assign_lots(data, q)
+    phase("extract", 0.9)
+
+    fill = fill_table(data, alloc)
+    fill["reason"] = reasons(data, fill, alloc)
+    routes = _routes(data, alloc)
+    usage = _donation_usage(data, alloc)
+    warnings = list(dict.fromkeys(data.warnings))
+    text = summary_text(data, fill, alloc, warnings)
+    phase("explain", 1.0)
+
+    summary: dict[str, Any] = {
+        "status": "optimal",
+        "scenario": scenario.name,
+        "as_of": scenario.at.isoformat(),
+        "solver": solver,
+        "objectives": objectives,
+        "warnings": warnings,
+        "seconds": {**seconds, "in_solver": in_solver},
+        "stage_seconds": stage_s,
+        "counts": {
+            "sites": int(len(scenario.sites)), "depots": int(len(scenario.depots)),
+            "lots": int(len(scenario.stock)), "needs": int(len(data.all_needs)),
+            "usable_lots": int(len(data.lots)), "allocations": int(len(alloc)),
+        },
+        "model": {"variables": n_vars, "constraints": n_rows, "components": len(parts)},
+        "totals": {
+            "need": float(fill.need.sum()), "filled": float(fill.filled.sum()),
+            "shortage": float(fill.shortage.sum()),
+            "transport_cost": float((alloc.quantity * data.items.weight.reindex(alloc.item_id).to_numpy()
+                                     * alloc.travel_min).sum()) if len(alloc) else 0.0,
+        },
+        "locks": [dataclasses.asdict(lk) for lk in data.locks],
+        "excluded": sorted(data.excluded),
+    }
+    return RoundResult(allocations=alloc, fill=fill, routes=routes, donation_usage=usage,
+                       summary=summary, text=text, extra={"data": data, "lp": x, "units": q})
+
+
+def _routes(data: RoundData, alloc: pd.DataFrame) -> pd.DataFrame:
+    cols = ["depot_id", "site_id", "travel_min", "distance_km", "checkpoints", "path"]
+    pairs = alloc[["depot_id", "site_id"]].drop_duplicates().sort_values(["depot_id", "site_id"])
+    if pairs.empty:
+        return pd.DataFrame({c: pd.Series(dtype="float64" if c in ("travel_min", "distance_km") else "object")
+                             for c in cols})
+    net = data.travel.network
+    if net is not None and hasattr(net, "routes"):
+        r = net.routes(list(zip(pairs.depot_id, pairs.site_id)))
+        return r[cols].reset_index(drop=True)
+    from allocator.geo import FALLBACK_DETOUR, haversine_km
+
+    d = data.depots.reindex(pairs.depot_id)
+    s = data.sites.reindex(pairs.site_id)
+    km = haversine_km(d.lat.to_numpy(float), d.lon.to_numpy(float), s.lat.to_numpy(float), s.lon.to_numpy(float))
+    m = data.travel.minutes
+    tm = [float(m.at[a, b]) for a, b in zip(pairs.depot_id, pairs.site_id)]
+    return pd.DataFrame({
+        "depot_id": pairs.depot_id.to_numpy(), "site_id": pairs.site_id.to_numpy(), "travel_min": tm,
+        "distance_km": np.round(km * FALLBACK_DETOUR, 3), "checkpoints": [()] * len(pairs), "path": [()] * len(pairs),
+    })
+
+
+def _donation_usage(data: RoundData, alloc: pd.DataFrame) -> pd.DataFrame:
+    cols = ["donation_id", "donor", "lot_id", "item_id", "site_id", "quantity"]
+    lots = data.lots[["lot_id", "donation_id"]]
+    a = alloc.merge(lots, on="lot_id")
+    a = a[a.donation_id != ""]
+    donors = data.scenario.donations.set_index("donation_id").donor
+    a = a.assign(donor=donors.reindex(a.donation_id).fillna("").to_numpy())
+    a = a.groupby(["donation_id", "donor", "lot_id", "item_id", "site_id"], as_index=False, sort=True).quantity.sum()
+    return a[cols].reset_index(drop=True)

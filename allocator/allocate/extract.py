@@ -1,0 +1,178 @@
+"""From the LP's solution to whole units, whole packs and lots.
+
+:func:`to_integers` rounds the LP's shipments (units of the shipped item) so that
+every hard rule still holds and no unit moves from a higher tier to a lower one:
+
+1. every shipment is rounded down (stock, need and capacity stay satisfied);
+2. locks are topped back up to their locked quantity;
+3. tier by tier, highest first, the fractional units the LP wanted are restored,
+   then any need that can still take a whole unit from a group with stock left
+   gets it (lowest fill ratio first, shortest travel first), so a unit of stock
+   goes to a lower tier only when no higher-tier need can take it;
+4. a shipment of an item with ``pack_size > 1`` is rounded up to a whole pack when
+   the group has the units and capacity left and no site of the same or a higher
+   tier that the group can serve is still short.
+
+:func:`assign_lots` then splits each group's shipments over its lots, earliest
+expiry first, donated before reserve.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from allocator.allocate.prepare import RoundData
+
+EPS = 1e-6
+
+
+class _State:
+    def __init__(self, data: RoundData, q: np.ndarray):
+        c = data.cand
+        self.c = c
+        self.q = q
+        self.group = c.group.to_numpy()
+        self.need = c.need.to_numpy()
+        self.ratio = c.ratio.to_numpy()
+        self.w = c.weight.to_numpy()
+        self.dep = c.depot_id.to_numpy()
+        gq = data.groups.set_index("group").quantity
+        self.stock_left = np.zeros(int(gq.index.max()) + 1 if len(gq) else 0)
+        self.stock_left[gq.index.to_numpy()] = gq.to_numpy(float)
+        np.subtract.at(self.stock_left, self.group, q)
+        nq = data.needs.quantity.to_numpy(float)
+        self.need_left = nq.copy()
+        np.subtract.at(self.need_left, self.need, q / self.ratio)
+        self.cap_left = dict(data.capacity)
+        for d, v in pd.Series(q * self.w).groupby(self.dep).sum().items():
+            if d in self.cap_left:
+                self.cap_left[d] -= v
+
+    def room(self, k: int) -> int:
+        """Whole units candidate ``k`` can still take without breaking stock, need or capacity."""
+        r = min(self.stock_left[self.group[k]], np.floor(self.need_left[self.need[k]] * self.ratio[k] + EPS))
+        d = self.dep[k]
+        if d in self.cap_left and self.w[k] > 0:
+            r = min(r, np.floor(self.cap_left[d] / self.w[k] + EPS))
+        return max(int(np.floor(r + EPS)), 0)
+
+    def give(self, k: int, units: int) -> None:
+        if units <= 0:
+            return
+        self.q[k] += units
+        self.stock_left[self.group[k]] -= units
+        self.need_left[self.need[k]] -= units / self.ratio[k]
+        d = self.dep[k]
+        if d in self.cap_left:
+            self.cap_left[d] -= units * self.w[k]
+
+
+def to_integers(data: RoundData, x: np.ndarray) -> np.ndarray:
+    """Whole-unit shipments per candidate from the LP's values ``x`` (see the module docstring)."""
+    c = data.cand
+    if c.empty:
+        return np.zeros(0, dtype=np.int64)
+    q = np.floor(x + EPS)
+    st = _State(data, q)
+    frac = x - q
+    tier = c.tier.to_numpy()
+    travel = c.travel_min.to_numpy()
+
+    # 2. locks back to their quantity
+    for lk in data.locks:
+        ks = np.flatnonzero((c.depot_id.to_numpy() == lk.depot_id) & (c.site_id.to_numpy() == lk.site_id)
+                            & (c.item_id.to_numpy() == lk.item_id))
+        deficit = lk.quantity - int(round(q[ks].sum()))
+        for k in ks[np.argsort(-frac[ks])]:
+            if deficit <= 0:
+                break
+            u = min(deficit, st.room(int(k)))
+            st.give(int(k), u)
+            deficit -= u
+    locked = np.zeros(len(c), dtype=bool)
+    if data.locks:
+        key = set((lk.depot_id, lk.site_id, lk.item_id) for lk in data.locks)
+        locked = np.array([(d, s, i) in key for d, s, i in zip(c.depot_id, c.site_id, c.item_id)])
+
+    # 3. tier by tier: restore the LP's fractional units (larger fractions first), then
+    #    give any need that can still take a whole unit (lowest fill ratio first)
+    nq = data.needs.quantity.to_numpy(float)
+    need_of = c.need.to_numpy()
+    order = np.lexsort((travel, need_of))
+    starts = np.searchsorted(need_of[order], np.arange(len(nq) + 1))
+    ntier = data.needs.tier.to_numpy()
+    fk = np.flatnonzero((frac > EPS) & ~locked)
+    for t in sorted(set(ntier.tolist())):
+        ft = fk[tier[fk] == t]
+        for k in ft[np.argsort(-frac[ft], kind="stable")]:
+            st.give(int(k), min(1, st.room(int(k))))
+        open_ = [n for n in np.flatnonzero(ntier == t) if st.need_left[n] > EPS]
+        open_.sort(key=lambda n: 1 - st.need_left[n] / nq[n])
+        for n in open_:
+            ks = order[starts[n]:starts[n + 1]]
+            for k in ks[st.stock_left[st.group[ks]] >= 1 - EPS]:
+                if st.need_left[n] * st.ratio[k] < 1 - EPS:
+                    break
+                if locked[k]:
+                    continue
+                st.give(int(k), st.room(int(k)))
+
+    # 4. whole packs
+    pack = data.items.pack_size.reindex(c.item_id).to_numpy()
+    ks = np.flatnonzero((pack > 1) & (st.q > 0) & ~locked)
+    if len(ks):
+        by_group: dict[int, np.ndarray] = pd.Series(np.arange(len(c))).groupby(st.group).indices
+        for k in ks:
+            k = int(k)
+            extra = int(-st.q[k] % pack[k])
+            if extra == 0 or st.stock_left[st.group[k]] < extra - EPS:
+                continue
+            d = st.dep[k]
+            if d in st.cap_left and st.cap_left[d] < extra * st.w[k] - EPS:
+                continue
+            if st.need_left[st.need[k]] - extra / st.ratio[k] < -(pack[k] - 1) / st.ratio[k] - EPS:
+                continue  # the need's total excess would reach a whole pack
+            others = by_group[st.group[k]]
+            short = (st.need_left[st.need[others]] * st.ratio[others] >= 1 - EPS) & (tier[others] <= tier[k])
+            if short.any():
+                continue
+            st.q[k] += extra
+            st.stock_left[st.group[k]] -= extra
+            st.need_left[st.need[k]] -= extra / st.ratio[k]
+            if d in st.cap_left:
+                st.cap_left[d] -= extra * st.w[k]
+    return st.q.astype(np.int64)
+
+
+def assign_lots(data: RoundData, q: np.ndarray) -> pd.DataFrame:
+    """Allocation rows (one per lot, site and need) from whole-unit shipments per candidate."""
+    c = data.cand.assign(quantity=q)
+    c = c[c.quantity > 0]
+    cols = ["lot_id", "depot_id", "site_id", "item_id", "need_item_id", "quantity", "travel_min"]
+    if c.empty:
+        return pd.DataFrame({k: pd.Series(dtype="int64" if k == "quantity" else ("float64" if k == "travel_min" else "string")) for k in cols})
+    lots = data.lots.assign(_never=data.lots.expires.isna(), _reserve=~data.lots.donated)
+    lots = lots.sort_values(["group", "_never", "expires", "_reserve", "lot_id"])
+    by_group = {g: list(zip(df.lot_id, df.quantity)) for g, df in lots.groupby("group", sort=False)}
+    c = c.sort_values(["group", "tier", "travel_min", "site_id", "need_item_id"])
+    out = []
+    for g, df in c.groupby("group", sort=False):
+        queue = [[lid, int(qty)] for lid, qty in by_group[g]]
+        li = 0
+        for r in df.itertuples(index=False):
+            left = int(r.quantity)
+            while left > 0:
+                take = min(left, queue[li][1])
+                if take > 0:
+                    out.append((queue[li][0], r.depot_id, r.site_id, r.item_id, r.need_item_id, take, float(r.travel_min)))
+                    queue[li][1] -= take
+                    left -= take
+                if queue[li][1] == 0:
+                    li += 1
+    df = pd.DataFrame(out, columns=cols)
+    df = df.groupby(cols[:5] + ["travel_min"], as_index=False, sort=False).quantity.sum()[cols]
+    for k in ("lot_id", "depot_id", "site_id", "item_id", "need_item_id"):
+        df[k] = df[k].astype("string")
+    df["quantity"] = df.quantity.astype("int64")
+    return df.sort_values(["site_id", "need_item_id", "depot_id", "lot_id"]).reset_index(drop=True)

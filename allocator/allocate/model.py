@@ -1,0 +1,154 @@
+"""Build the linear program of a round: variables and one function per constraint family.
+
+Variables exist only for candidate shipments (see :mod:`allocator.allocate.prepare`):
+``x[k]`` is the number of units of the group's item shipped for candidate ``k``
+(a group, a site and the need item it covers). Every constraint is named after
+its index (``stock[depot=D1,item=n95,group=3]``, ``need[site=H1,item=mask]``,
+``capacity[depot=EXPO]``, ``lock[depot=D1,site=H1,item=n95]``) so that an
+infeasibility or a dual points at something a person can read. PuLP replaces
+brackets and some other characters in names by ``_``; :attr:`Model.names` keeps the
+readable name of every row.
+
+The model decomposes into independent *components*: items are linked when one
+substitutes for another and when a depot with a finite dispatch capacity holds
+both; items in different components share no constraint, so each component is
+its own (smaller) problem and the lexicographic optimum of the whole is that of
+each part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pulp
+
+from allocator.allocate.prepare import RoundData
+
+
+@dataclass
+class Model:
+    """One independent part of a round's linear program."""
+
+    prob: pulp.LpProblem
+    cand: np.ndarray  # global candidate row of each variable
+    x: list[pulp.LpVariable]
+    fill: dict[int, pulp.LpAffineExpression]  # need row -> units of need covered
+    names: dict[str, str] = field(default_factory=dict)  # PuLP name -> readable name
+
+    def add(self, expr: pulp.LpAffineExpression, sense: int, rhs: float, name: str) -> pulp.LpConstraint:
+        c = pulp.LpConstraint(expr, sense, rhs=rhs, name=name)
+        self.prob.addConstraint(c)
+        self.names[c.name] = name
+        return c
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(variables, constraints)."""
+        return len(self.prob._variables), len(self.prob._constraints)
+
+
+def components(data: RoundData) -> list[np.ndarray]:
+    """Candidate rows of each independent part (items linked by substitutes and shared capacity)."""
+    c = data.cand
+    if c.empty:
+        return []
+    parent: dict[str, str] = {}
+
+    def find(a: str) -> str:
+        root = a
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(a, a) != root:
+            parent[a], a = root, parent[a]
+        return root
+
+    def union(a: str, b: str) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[ra] = rb
+
+    pairs = c[["item_id", "need_item_id"]].drop_duplicates()
+    for a, b in zip(pairs.item_id, pairs.need_item_id):
+        union(a, b)
+    capped = c[c.depot_id.isin(list(data.capacity))]
+    for _, items in capped.groupby("depot_id").item_id:
+        u = list(dict.fromkeys(items))
+        for b in u[1:]:
+            union(u[0], b)
+    root = c.item_id.map(find)
+    return [np.asarray(ix) for _, ix in sorted(root.groupby(root).indices.items())]
+
+
+def _expr(vars_: list[pulp.LpVariable], coefs: np.ndarray | list[float]) -> pulp.LpAffineExpression:
+    return pulp.LpAffineExpression(list(zip(vars_, np.asarray(coefs, dtype=float).tolist())))
+
+
+def _groups(keys: np.ndarray) -> list[tuple[object, np.ndarray]]:
+    """(key, positions) for each distinct key, positions in ascending order."""
+    return list(pd.Series(np.arange(len(keys))).groupby(keys, sort=True).indices.items()) if len(keys) else []
+
+
+def define_variables(prob: pulp.LpProblem, rows: np.ndarray) -> list[pulp.LpVariable]:
+    """One non-negative variable per candidate shipment, named ``x_<candidate row>``."""
+    return [prob.add_variable(f"x_{k}", lowBound=0) for k in rows.tolist()]
+
+
+def define_stock_limits(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
+    """``stock[...]``: a group of lots ships at most its usable quantity."""
+    g = data.groups.set_index("group")
+    dep, item, qty = g.depot_id.to_dict(), g.item_id.to_dict(), g.quantity.to_dict()
+    ems, emk = g.em_sites.to_dict(), g.em_kinds.to_dict()
+    for gid, pos in _groups(sub.group.to_numpy()):
+        em = "+".join(ems[gid] + emk[gid])
+        name = f"stock[depot={dep[gid]},item={item[gid]},group={gid}" + (f",earmark={em}]" if em else "]")
+        m.add(_expr([m.x[i] for i in pos], np.ones(len(pos))), pulp.LpConstraintLE, float(qty[gid]), name)
+
+
+def define_need_limits(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
+    """``need[site=S,item=I]``: units of need covered (substitutes by their ratio) <= the need."""
+    inv = 1.0 / sub.ratio.to_numpy()
+    site, item, qty = (data.needs[k].to_numpy() for k in ("site_id", "item_id", "quantity"))
+    for n, pos in _groups(sub.need.to_numpy()):
+        e = _expr([m.x[i] for i in pos], inv[pos])
+        m.fill[int(n)] = e
+        m.add(e, pulp.LpConstraintLE, float(qty[n]), f"need[site={site[n]},item={item[n]}]")
+
+
+def define_capacity_limits(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
+    """``capacity[depot=D]``: weight shipped from a depot <= its dispatch capacity."""
+    w = sub.weight.to_numpy()
+    capped = sub.depot_id.isin(list(data.capacity)).to_numpy()
+    if not capped.any():
+        return
+    for d, pos in _groups(np.where(capped, sub.depot_id.to_numpy(), "")):
+        if d == "":
+            continue
+        m.add(_expr([m.x[i] for i in pos], w[pos]), pulp.LpConstraintLE, data.capacity[str(d)],
+              f"capacity[depot={d}]")
+
+
+def define_locks(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
+    """``lock[depot=D,site=S,item=I]``: exactly the locked quantity ships (any need it covers)."""
+    if not data.locks:
+        return
+    key = pd.Series(list(zip(sub.depot_id, sub.site_id, sub.item_id)))
+    for lk in data.locks:
+        pos = np.flatnonzero((key == (lk.depot_id, lk.site_id, lk.item_id)).to_numpy())
+        if len(pos) == 0:
+            continue  # a zero lock without candidates, or another component's lock
+        m.add(_expr([m.x[i] for i in pos], np.ones(len(pos))), pulp.LpConstraintEQ, float(lk.quantity),
+              f"lock[depot={lk.depot_id},site={lk.site_id},item={lk.item_id}]")
+
+
+def build(data: RoundData, rows: np.ndarray, name: str = "round") -> Model:
+    """The model of one component (candidate rows ``rows``), every hard rule as a constraint."""
+    prob = pulp.LpProblem(name, pulp.LpMaximize)
+    sub = data.cand.iloc[rows].reset_index(drop=True)
+    m = Model(prob=prob, cand=rows, x=define_variables(prob, rows), fill={})
+    define_stock_limits(m, data, sub)
+    define_need_limits(m, data, sub)
+    define_capacity_limits(m, data, sub)
+    define_locks(m, data, sub)
+    return m

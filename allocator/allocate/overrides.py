@@ -1,0 +1,75 @@
+"""Check an officer's locks before solving, so an impossible lock is named with the rule it breaks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from allocator.allocate.prepare import Lock, RoundData, allows
+from allocator.errors import InfeasibleError
+
+
+def _fail(lk: Lock, rule: str, why: str) -> None:
+    raise InfeasibleError(f"{lk} breaks the {rule} rule: {why}")
+
+
+def check_locks(data: RoundData) -> None:
+    """Raise :class:`InfeasibleError` naming the first lock that cannot hold and the rule it breaks.
+
+    Checked one lock at a time and per depot: existence and exclusion, reachability,
+    grade, need (counting substitutes by their ratio), stock, earmarks, capacity.
+    Combinations that only fail together are reported by the solve stage.
+    """
+    sc = data.scenario
+    sites, depots = set(sc.sites.site_id), set(sc.depots.depot_id)
+    items = data.items
+    lots = data.lots
+    per_depot_item: dict[tuple[str, str], int] = {}
+    per_depot_kg: dict[str, float] = {}
+    for lk in data.locks:
+        if lk.depot_id not in depots:
+            _fail(lk, "reachability", f"there is no depot {lk.depot_id}")
+        if lk.site_id not in sites:
+            _fail(lk, "need", f"there is no site {lk.site_id}")
+        if lk.item_id not in items.index:
+            _fail(lk, "substitution", f"there is no item {lk.item_id}")
+        if lk.quantity == 0:
+            continue
+        if lk.depot_id in data.excluded:
+            _fail(lk, "exclusion", f"depot {lk.depot_id} is excluded from this round")
+        if lk.site_id in data.excluded:
+            _fail(lk, "exclusion", f"site {lk.site_id} is excluded from this round")
+        m = data.travel.minutes
+        t = m.at[lk.depot_id, lk.site_id] if (lk.depot_id in m.index and lk.site_id in m.columns) else math.inf
+        if not np.isfinite(t):
+            _fail(lk, "reachability", f"no vehicle of {lk.depot_id} can reach {lk.site_id} under the traffic control in force")
+        site = data.sites.loc[lk.site_id]
+        if items.at[lk.item_id, "grade"] == "civil" and bool(site.clinical):
+            _fail(lk, "grade", f"{lk.item_id} is civil-grade and {lk.site_id} is a clinical site")
+        nd = data.needs[data.needs.site_id == lk.site_id]
+        room = 0.0
+        for n, q in zip(nd.item_id, nd.quantity):
+            for s, ratio in data.subs.get(str(n), []):
+                if s == lk.item_id:
+                    room += float(q) * ratio
+        if lk.quantity > room + 1e-9:
+            _fail(lk, "need", f"{lk.site_id} needs at most {room:g} units of {lk.item_id} (its needs, counting substitutes)")
+        mine = lots[(lots.depot_id == lk.depot_id) & (lots.item_id == lk.item_id)]
+        have = int(mine.quantity.sum())
+        key = (lk.depot_id, lk.item_id)
+        per_depot_item[key] = per_depot_item.get(key, 0) + lk.quantity
+        if per_depot_item[key] > have:
+            _fail(lk, "stock", f"{lk.depot_id} holds {have} usable units of {lk.item_id} "
+                  f"and the locks on it ask for {per_depot_item[key]}")
+        ok = [allows(es, ek, lk.site_id, str(site.kind)) for es, ek in zip(mine.em_sites, mine.em_kinds)]
+        allowed = int(mine.quantity[np.array(ok, dtype=bool)].sum()) if len(mine) else 0
+        if lk.quantity > allowed:
+            _fail(lk, "earmark", f"only {allowed} of {lk.depot_id}'s {lk.item_id} may go to {lk.site_id}; "
+                  "the rest is earmarked for other sites")
+        kg = lk.quantity * float(items.at[lk.item_id, "weight"])
+        per_depot_kg[lk.depot_id] = per_depot_kg.get(lk.depot_id, 0.0) + kg
+        cap = data.capacity.get(lk.depot_id, math.inf)
+        if per_depot_kg[lk.depot_id] > cap + 1e-9:
+            _fail(lk, "capacity", f"the locks on {lk.depot_id} weigh {per_depot_kg[lk.depot_id]:g} kg, "
+                  f"above its dispatch capacity of {cap:g} kg")

@@ -1,0 +1,273 @@
+"""Validate and prepare the data of a round: needs, usable lot groups, travel, candidate shipments.
+
+Everything the model needs is computed here as plain arrays, so that the model
+builder (:mod:`allocator.allocate.model`) only turns them into PuLP objects.
+
+A *group* is a set of interchangeable lots: same depot, item and earmark
+(earmarked sites and kinds of the donation). The LP decides how much of a group
+goes where; lots are assigned afterwards, earliest expiry first, donated before
+reserve (:mod:`allocator.allocate.extract`). A *candidate* is a (group, site,
+need item) triple that may carry a non-zero shipment: the site needs the need
+item, the group's item is that item or a listed substitute, the depot reaches
+the site, the grade and the earmark allow it, and neither end is excluded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from allocator.errors import AllocatorError, ScenarioError
+from allocator.scenario import Scenario
+from allocator.validate import usable_lots, validate
+
+FALLBACK_WARNING = (
+    "no road network: travel times are the great-circle distance x 1.3 at 30 km/h "
+    "(traffic control is not taken into account)"
+)
+
+
+@dataclass(frozen=True)
+class Lock:
+    """An officer's lock: exactly ``quantity`` units of ``item_id`` from ``depot_id`` to ``site_id``.
+
+    ``item_id`` is the item shipped (a substitute may be locked to cover a need).
+    """
+
+    depot_id: str
+    site_id: str
+    item_id: str
+    quantity: int
+
+    def __str__(self) -> str:
+        return f"lock[depot={self.depot_id},site={self.site_id},item={self.item_id},quantity={self.quantity}]"
+
+
+@dataclass
+class Travel:
+    """Travel minutes used by a round and where they come from."""
+
+    minutes: pd.DataFrame
+    network: Any = None  # allocator.network Travel object, when used
+    fallback: bool = False
+    reason: str = ""
+
+
+@dataclass
+class RoundData:
+    """Arrays describing one round, ready for the model builder."""
+
+    scenario: Scenario
+    needs: pd.DataFrame  # site_id, item_id, quantity, tier, clinical, kind (need > 0, sites kept)
+    all_needs: pd.DataFrame  # every need row of kept sites, including zeros
+    lots: pd.DataFrame  # usable lots of kept depots, with group index
+    groups: pd.DataFrame  # group_id, depot_id, item_id, quantity, earmark sites/kinds, weight, ...
+    cand: pd.DataFrame  # group, need (row of needs), site_id, item_id, need_item_id, ratio, depot_id, travel_min, weight, cost
+    travel: Travel
+    capacity: dict[str, float]  # finite dispatch capacities by depot
+    items: pd.DataFrame  # indexed by item_id
+    sites: pd.DataFrame  # indexed by site_id (kept sites)
+    depots: pd.DataFrame  # indexed by depot_id (kept depots)
+    subs: dict[str, list[tuple[str, float]]]  # need item -> [(shipped item, ratio)] incl. itself
+    locks: list[Lock]
+    excluded: set[str]
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_scenario(sc: Scenario) -> None:
+    """Raise :class:`ScenarioError` listing every problem when ``sc`` is invalid."""
+    report = validate(sc)
+    if report.errors:
+        raise ScenarioError(report)
+
+
+def round_needs(sc: Scenario) -> pd.DataFrame:
+    """The needs of the round: ``needs.csv`` or, without it, the demand estimate."""
+    if sc.has("needs"):
+        return sc.needs[["site_id", "item_id", "quantity"]].copy()
+    try:
+        from allocator.demand import needs_for_round  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise AllocatorError(
+            "the scenario has no needs.csv and demand estimation (allocator.demand) is not available"
+        ) from exc
+    return needs_for_round(sc)[["site_id", "item_id", "quantity"]].copy()
+
+
+def travel_for(sc: Scenario, travel: pd.DataFrame | None) -> Travel:
+    """Travel minutes depot x site: given, from the road network, or the great-circle fallback."""
+    if travel is not None:
+        m = travel.copy()
+        m.index = m.index.astype(str)
+        m.columns = m.columns.astype(str)
+        return Travel(minutes=m.astype(float))
+    if sc.has("roads") and not sc.roads.empty:
+        try:
+            from allocator.network import travel_times  # type: ignore[attr-defined]
+        except ImportError:
+            travel_times = None
+        if travel_times is not None:
+            t = travel_times(sc)
+            return Travel(minutes=t.minutes.astype(float), network=t, fallback=bool(getattr(t, "fallback", False)))
+    from allocator.geo import fallback_minutes
+
+    fallback_reason = FALLBACK_WARNING
+    if sc.has("roads") and not sc.roads.empty:
+        fallback_reason = FALLBACK_WARNING.replace(
+            "no road network", "the road network model (allocator.network) is not available")
+
+    d, s = sc.depots, sc.sites
+    m = fallback_minutes(d.lat.to_numpy(float)[:, None], d.lon.to_numpy(float)[:, None],
+                         s.lat.to_numpy(float)[None, :], s.lon.to_numpy(float)[None, :])
+    return Travel(minutes=pd.DataFrame(np.atleast_2d(m), index=d.depot_id.astype(str).to_list(),
+                                       columns=s.site_id.astype(str).to_list()), fallback=True,
+                  reason=fallback_reason)
+
+
+def _earmarks(sc: Scenario) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    out = {}
+    for r in sc.donations.itertuples(index=False):
+        out[str(r.donation_id)] = (tuple(sorted(r.earmark_site_id or ())), tuple(sorted(r.earmark_kind or ())))
+    return out
+
+
+def allows(earmark_sites: tuple[str, ...], earmark_kinds: tuple[str, ...], site_id: str, kind: str) -> bool:
+    """Whether an earmark (sites, kinds) lets a lot go to a site (both must hold when both given)."""
+    return (not earmark_sites or site_id in earmark_sites) and (not earmark_kinds or kind in earmark_kinds)
+
+
+def as_locks(locks: Iterable[Any]) -> list[Lock]:
+    out = []
+    for lk in locks:
+        if isinstance(lk, Lock):
+            out.append(lk)
+        else:
+            d, s, i, q = lk
+            qf = float(q)
+            if not qf.is_integer() or qf < 0:
+                raise AllocatorError(f"lock ({d}, {s}, {i}, {q}): the quantity must be a whole number >= 0")
+            out.append(Lock(str(d), str(s), str(i), int(qf)))
+    return out
+
+
+def prepare(
+    sc: Scenario,
+    travel: pd.DataFrame | None = None,
+    locks: Iterable[Any] = (),
+    exclude: Iterable[str] = (),
+) -> RoundData:
+    """Check the scenario and compute the round's arrays (see the module docstring)."""
+    check_scenario(sc)
+    excluded = {str(x) for x in exclude}
+    known = set(sc.sites.site_id) | set(sc.depots.depot_id)
+    unknown = sorted(excluded - known)
+    if unknown:
+        raise AllocatorError(f"exclude: no site or depot with id {', '.join(unknown)}")
+    warnings: list[str] = list(sc.warnings)
+
+    items = sc.items.set_index("item_id")
+    weight = items.unit_weight_kg.fillna(1.0).astype(float)
+    sites = sc.sites[~sc.sites.site_id.isin(excluded)].set_index("site_id")
+    depots = sc.depots[~sc.depots.depot_id.isin(excluded)].set_index("depot_id")
+
+    tr = travel_for(sc, travel)
+    if tr.fallback:
+        warnings.append(tr.reason or FALLBACK_WARNING)
+
+    # needs
+    nd = round_needs(sc)
+    nd = nd[nd.site_id.isin(sites.index)].reset_index(drop=True)
+    nd["quantity"] = nd.quantity.astype("int64")
+    nd["tier"] = sites.tier.reindex(nd.site_id).to_numpy().astype(int)
+    nd["clinical"] = sites.clinical.reindex(nd.site_id).to_numpy().astype(bool)
+    nd["kind"] = sites.kind.reindex(nd.site_id).astype(str).to_numpy()
+    all_needs = nd.copy()
+    needs = nd[nd.quantity > 0].reset_index(drop=True)
+
+    # lots and groups
+    lots = usable_lots(sc)
+    lots = lots[lots.depot_id.isin(depots.index)].copy()
+    em = _earmarks(sc)
+    none = ((), ())
+    sig = [em.get(str(x), none) if x else none for x in lots.donation_id]
+    lots["em_sites"] = [s for s, _ in sig]
+    lots["em_kinds"] = [k for _, k in sig]
+    lots["donated"] = (lots.source == "donation") | (lots.donation_id != "")
+    key = ["depot_id", "item_id", "em_sites", "em_kinds"]
+    if lots.empty:
+        groups = pd.DataFrame(columns=[*key, "quantity", "group"])
+        lots["group"] = pd.Series(dtype="int64")
+    else:
+        codes = lots.groupby(key, sort=True, dropna=False).ngroup()
+        lots["group"] = codes.to_numpy()
+        horizon = sc.at + pd.Timedelta(days=3650)
+        lots["_exp_days"] = ((lots.expires.fillna(horizon).clip(upper=horizon) - sc.at).dt.total_seconds() / 86400.0)
+        g = lots.groupby("group", sort=True)
+        groups = g[key].first()
+        groups["quantity"] = g.quantity.sum().astype("int64")
+        groups["exp_days"] = g._exp_days.min()
+        groups["donated_share"] = g.apply(lambda x: float((x.quantity * x.donated).sum()) / float(x.quantity.sum()), include_groups=False)
+        groups["group"] = groups.index
+        groups = groups.reset_index(drop=True)
+    groups["weight"] = weight.reindex(groups.item_id).to_numpy() if len(groups) else []
+    groups["grade"] = items.grade.reindex(groups.item_id).astype(str).to_numpy() if len(groups) else []
+
+    # substitutes: need item -> shipped items with ratio
+    subs: dict[str, list[tuple[str, float]]] = {i: [(i, 1.0)] for i in items.index}
+    for r in sc.substitutes.itertuples(index=False):
+        if r.substitute_id != r.item_id:
+            subs.setdefault(str(r.item_id), []).append((str(r.substitute_id), float(r.ratio)))
+
+    # candidates: (group, need) with the need item covered by the group's item
+    cov = pd.DataFrame(
+        [(n, s, ratio) for n, lst in subs.items() for s, ratio in lst],
+        columns=["need_item_id", "ship_item_id", "ratio"],
+    ).drop_duplicates(["need_item_id", "ship_item_id"])
+    nidx = needs.reset_index().rename(columns={"index": "need", "item_id": "need_item_id"})
+    a = nidx[["need", "site_id", "need_item_id", "tier", "clinical", "kind"]].merge(cov, on="need_item_id")
+    gg = groups[["group", "depot_id", "item_id", "em_sites", "em_kinds", "weight", "grade"]].rename(
+        columns={"item_id": "ship_item_id"})
+    c = a.merge(gg, on="ship_item_id")
+    c = c[~((c.grade == "civil") & c.clinical)]
+    # earmarks (vectorised over the distinct signatures)
+    if len(c):
+        ok = np.ones(len(c), dtype=bool)
+        marked = (c.em_sites.map(len) > 0) | (c.em_kinds.map(len) > 0)
+        if marked.any():
+            sub = c[marked]
+            ok[np.flatnonzero(marked.to_numpy())] = [
+                allows(es, ek, s, k) for es, ek, s, k in zip(sub.em_sites, sub.em_kinds, sub.site_id, sub.kind)
+            ]
+        c = c[ok]
+    # travel
+    m = tr.minutes
+    missing_d = sorted(set(depots.index) - set(m.index))
+    missing_s = sorted(set(sites.index) - set(m.columns))
+    if missing_d or missing_s:
+        warnings.append(
+            "travel times missing for " + ", ".join(missing_d + missing_s) + ": treated as unreachable"
+        )
+    m = m.reindex(index=list(depots.index), columns=list(sites.index))
+    di = pd.Index(m.index).get_indexer(c.depot_id)
+    si = pd.Index(m.columns).get_indexer(c.site_id)
+    tm = m.to_numpy(dtype=float)[di, si] if len(c) else np.zeros(0)
+    c = c.assign(travel_min=tm)
+    c = c[np.isfinite(c.travel_min.to_numpy())]
+    c = c.rename(columns={"ship_item_id": "item_id"})
+    c = c[["group", "need", "depot_id", "site_id", "item_id", "need_item_id", "ratio", "tier", "weight", "travel_min"]]
+    c = c.sort_values(["need", "group"]).reset_index(drop=True)
+    c["cost"] = c.weight.to_numpy() * c.travel_min.to_numpy()
+
+    capacity = {
+        str(d): float(v) for d, v in depots.dispatch_capacity_kg.items() if pd.notna(v) and math.isfinite(v)
+    }
+    return RoundData(
+        scenario=sc, needs=needs, all_needs=all_needs, lots=lots, groups=groups, cand=c, travel=tr,
+        capacity=capacity, items=items.assign(weight=weight), sites=sites, depots=depots, subs=subs,
+        locks=as_locks(locks), excluded=excluded, warnings=warnings,
+    )

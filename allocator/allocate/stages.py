@@ -1,0 +1,139 @@
+"""Solve a round's model stage by stage (lexicographic priorities).
+
+Stages, in order (allocation-rules.md, "Priorities"):
+
+1. ``tier[t]`` for each tier, 1 first: maximise the units of need filled in the tier;
+2. ``fair[t]`` for each tier: maximise, for every item, the smallest fill ratio among
+   the tier's sites needing it (max-min), repeated for the sites that are not the
+   bottleneck (progressive filling, at most :data:`FAIR_ROUNDS` rounds; a site is the
+   bottleneck when its fairness row has a non-zero dual);
+3. ``transport``: minimise the sum of q x w_i x t_ds;
+4. ``fefo``: minimise units x days to the group's earliest expiry (sooner first);
+5. ``donated``: minimise units of groups that are not donated stock.
+
+After each stage its optimum is *held* before the next objective is set, by
+complementary slackness (:meth:`allocator.allocate.solver.Driver.hold`): every
+variable whose reduced cost is non-zero is fixed at its bound and every row whose
+dual is non-zero is fixed at its bound, which keeps exactly the stage's optimal
+solutions (up to the dual tolerance ``HOLD_DUAL_TOL`` = 1e-7 of the largest
+objective coefficient: a variable whose reduced cost is below it may move, losing
+at most 1e-7 per unit of the stage's objective). Unlike an "objective >= optimum"
+row this adds nothing dense to the model and shrinks every later stage. No stage
+uses a weighted sum of two priorities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pulp
+
+from allocator.allocate.model import Model, _expr
+from allocator.allocate.prepare import RoundData
+from allocator.allocate.solver import Driver
+from allocator.errors import InfeasibleError, SolverError
+
+FAIR_ROUNDS = 3
+
+
+def solve_stages(
+    m: Model, data: RoundData, driver: Driver, objectives: dict[str, float], tick: Callable[[], None] | None = None
+) -> np.ndarray:
+    """Run every stage on model ``m``; return the LP value of each variable.
+
+    ``objectives`` accumulates each stage's optimum (summed over components).
+    """
+    c = data.cand.iloc[m.cand]
+    tiers = c.tier.to_numpy()
+    inv = 1.0 / c.ratio.to_numpy()
+    prob = m.prob
+    first = True
+
+    def run(stage: str) -> float:
+        nonlocal first
+        try:
+            v = driver.solve(prob, stage)
+        except SolverError as exc:
+            if first and any(k.startswith("lock[") for k in m.names.values()):
+                locks = sorted(v for v in m.names.values() if v.startswith("lock["))
+                raise InfeasibleError(
+                    "the locks " + ", ".join(locks) + " cannot hold together with the hard rules "
+                    "(stock, need, capacity): remove or reduce one"
+                ) from exc
+            raise
+        first = False
+        objectives[stage] = objectives.get(stage, 0.0) + v
+        return v
+
+    # 1. treatment first, tier by tier
+    tier_list = sorted(set(tiers.tolist()))
+    for t in tier_list:
+        pos = np.flatnonzero(tiers == t)
+        e = _expr([m.x[i] for i in pos], inv[pos])
+        prob.sense = pulp.LpMaximize
+        prob.setObjective(e)
+        run(f"tier[{t}]")
+        driver.hold(prob)
+        if tick:
+            tick()
+
+    # 2. fairness inside each tier and item
+    n_tier, n_item = data.needs.tier.to_numpy(), data.needs.item_id.to_numpy()
+    n_site, n_qty = data.needs.site_id.to_numpy(), data.needs.quantity.to_numpy(float)
+    for t in tier_list:
+        nrows = [n for n in m.fill if n_tier[n] == t]
+        by_item: dict[str, list[int]] = {}
+        for n in nrows:
+            by_item.setdefault(str(n_item[n]), []).append(n)
+        active = {i: ns for i, ns in by_item.items() if len(ns) >= 2}
+        for rnd in range(FAIR_ROUNDS):
+            if not active:
+                break
+            z = {i: prob.add_variable(f"z_t{t}_r{rnd}_{i}", lowBound=0, upBound=1) for i in active}
+            rows: dict[int, pulp.LpConstraint] = {}
+            for i, ns in active.items():
+                for n in ns:
+                    e = m.fill[n].copy()
+                    e.addterm(z[i], -float(n_qty[n]))
+                    rows[n] = m.add(e, pulp.LpConstraintGE, 0.0, f"fair[tier={t},round={rnd},site={n_site[n]},item={i}]")
+            prob.sense = pulp.LpMaximize
+            prob.setObjective(pulp.LpAffineExpression([(v, 1.0) for v in z.values()]))
+            run(f"fair[{t}]" if rnd == 0 else f"fair[{t}].{rnd}")
+            zval = dict(zip(z, driver.values(list(z.values()))))
+            dual = dict(zip(rows, driver.duals(list(rows.values()))))
+            driver.hold(prob)
+            nxt = {}
+            for i, ns in active.items():
+                free = [n for n in ns if abs(dual[n]) <= 1e-9]
+                if zval[i] < 1 - 1e-9 and free and len(free) < len(ns):
+                    nxt[i] = free
+            active = nxt
+        if tick:
+            tick()
+
+    # 3. transport
+    cost = c.cost.to_numpy()
+    prob.sense = pulp.LpMinimize
+    prob.setObjective(_expr(m.x, cost))
+    run("transport")
+    if tick:
+        tick()
+
+    # 4-5. tie-breaks, only when they can change something
+    g = data.groups.set_index("group")
+    exp_days = g.exp_days.reindex(c.group).to_numpy()
+    donated = 1.0 - g.donated_share.reindex(c.group).to_numpy()
+    if np.ptp(exp_days) > 0 or np.ptp(donated) > 0:
+        driver.hold(prob)
+        if np.ptp(exp_days) > 0:
+            prob.setObjective(_expr(m.x, exp_days))
+            run("fefo")
+            if np.ptp(donated) > 0:
+                driver.hold(prob)
+        if np.ptp(donated) > 0:
+            prob.setObjective(_expr(m.x, donated))
+            run("donated")
+    if tick:
+        tick()
+    return np.maximum(driver.values(m.x), 0.0)
