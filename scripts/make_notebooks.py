@@ -36,23 +36,28 @@ WHAT_IF = [
     new_markdown_cell("## The baseline round\n\nTravel times come from the road network under the traffic control in force at `as_of`."),
     new_code_cell(
         "travel = travel_times(sc)\n"
-        "base = allocator.allocate(sc, travel=travel.minutes)\n"
+        "base = allocator.allocate(sc, travel=travel)\n"
         "print(base.text)\n"
         "base.fill.groupby('tier')[['need', 'filled', 'shortage']].sum()"
     ),
     new_markdown_cell(
-        "## What if the Wuhan Yangtze River Bridge closes too?\n\n"
-        "With the tunnels already closed, every crossing of the Yangtze goes over a bridge. "
-        "`replan` recomputes only the depots whose routes the closure can change and lists the routes that changed."
+        "## What if the busiest bridge closes too?\n\n"
+        "With the tunnels already closed, every crossing of the Yangtze goes over a checkpointed bridge. "
+        "Find the checkpoint that the round's trucks pass most often, close its road, and let "
+        "`replan` recompute only the depots whose routes the closure can change."
     ),
     new_code_cell(
-        "closure = Rule('WHATIF1', 'closure', road='Wuhan Yangtze River Bridge')\n"
-        "plan = replan(travel, add=[closure])\n"
+        "passes = base.routes.explode('checkpoints').dropna(subset=['checkpoints'])\n"
+        "rules = sc.traffic_control.set_index('rule_id')\n"
+        "busiest = rules.loc[passes.checkpoints.value_counts().index[0], 'road']\n"
+        "print('closing', busiest, '- passed by', passes.checkpoints.value_counts().iloc[0], 'planned routes')\n"
+        "plan = replan(travel, add=[Rule('WHATIF1', 'closure', road=busiest)])\n"
         "print(f'{len(plan.changes)} depot-site routes changed; recomputed: {plan.recomputed}')\n"
+        "assert len(plan.changes) > 0\n"
         "plan.changes.sort_values('change_min', ascending=False).head(10)"
     ),
     new_code_cell(
-        "closed = allocator.allocate(sc, travel=plan.travel.minutes)\n"
+        "closed = allocator.allocate(sc, travel=plan.travel)\n"
         "cmp = base.fill.merge(closed.fill, on=['site_id', 'item_id', 'tier'], suffixes=('_base', '_closed'))\n"
         "cmp['delta'] = cmp.filled_closed - cmp.filled_base\n"
         "cost = lambda r: r.summary['objectives'].get('transport')\n"
@@ -74,7 +79,7 @@ WHAT_IF = [
         "wuchang = set(sc.sites.loc[sc.sites.district == 'Wuchang', 'site_id'])\n"
         "needs = sc.needs.copy()\n"
         "needs.loc[needs.site_id.isin(wuchang), 'quantity'] *= 2\n"
-        "surge = allocator.allocate(sc.replace(needs=needs), travel=travel.minutes)\n"
+        "surge = allocator.allocate(sc.replace(needs=needs), travel=travel)\n"
         "short = surge.fill.query('shortage > 0')\n"
         "pd.crosstab(short.tier, short.reason, values=short.shortage, aggfunc='sum').fillna(0)"
     ),

@@ -27,6 +27,7 @@ from allocator.allocate.prepare import Lock, RoundData, prepare
 from allocator.allocate.result import RoundResult
 from allocator.allocate.solver import SOLVERS, Driver
 from allocator.allocate.stages import solve_stages
+from allocator.network import Travel
 from allocator.scenario import Scenario
 
 __all__ = ["allocate", "RoundResult", "Lock", "SOLVERS"]
@@ -36,7 +37,7 @@ Progress = Callable[[str, float], None]
 
 def allocate(
     scenario: Scenario,
-    travel: pd.DataFrame | None = None,
+    travel: pd.DataFrame | Travel | None = None,
     locks: Iterable[Lock | tuple[str, str, str, int]] = (),
     exclude: Iterable[str] = (),
     solver: str = "highs",
@@ -48,9 +49,12 @@ def allocate(
     ----------
     scenario : Scenario
         The round's tables (``allocator.scenario.load`` or ``from_tables``).
-    travel : DataFrame, optional
-        Minutes depot (index) x site (columns), ``inf`` = unreachable. Default: the road
-        network's travel times when the scenario has roads, else the great-circle fallback.
+    travel : DataFrame or allocator.network.Travel, optional
+        Minutes depot (index) x site (columns), ``inf`` = unreachable, or the road
+        network's :class:`~allocator.network.Travel` (for example after
+        :func:`~allocator.network.replan.replan`), whose routes then give paths and
+        checkpoints. Default: the road network's travel times under the traffic
+        control in force when the scenario has roads, else the great-circle fallback.
     locks : iterable of Lock or (depot_id, site_id, item_id, quantity)
         Exact quantities an officer has fixed.
     exclude : iterable of str

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allocator.demand import needs_for_round
 from allocator.errors import AllocatorError, ScenarioError
 from allocator.scenario import Scenario
 from allocator.validate import usable_lots, validate
@@ -90,43 +91,32 @@ def round_needs(sc: Scenario) -> pd.DataFrame:
     """The needs of the round: ``needs.csv`` or, without it, the demand estimate."""
     if sc.has("needs"):
         return sc.needs[["site_id", "item_id", "quantity"]].copy()
-    try:
-        from allocator.demand import needs_for_round  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise AllocatorError(
-            "the scenario has no needs.csv and demand estimation (allocator.demand) is not available"
-        ) from exc
     return needs_for_round(sc)[["site_id", "item_id", "quantity"]].copy()
 
 
-def travel_for(sc: Scenario, travel: pd.DataFrame | None) -> Travel:
-    """Travel minutes depot x site: given, from the road network, or the great-circle fallback."""
-    if travel is not None:
+def travel_for(sc: Scenario, travel: Any = None) -> Travel:
+    """Travel minutes depot x site for a round.
+
+    ``travel`` may be a depot x site DataFrame of minutes, an
+    :class:`allocator.network.Travel` (its routes then give paths and checkpoints),
+    or None: the road network's travel times under the traffic control in force,
+    or the contract's great-circle fallback when the scenario has no roads.
+    """
+    from allocator.network import Travel as NetworkTravel
+    from allocator.network import travel_times
+
+    if isinstance(travel, NetworkTravel):
+        net = travel
+    elif travel is not None:
         m = travel.copy()
         m.index = m.index.astype(str)
         m.columns = m.columns.astype(str)
         return Travel(minutes=m.astype(float))
-    if sc.has("roads") and not sc.roads.empty:
-        try:
-            from allocator.network import travel_times  # type: ignore[attr-defined]
-        except ImportError:
-            travel_times = None
-        if travel_times is not None:
-            t = travel_times(sc)
-            return Travel(minutes=t.minutes.astype(float), network=t, fallback=bool(getattr(t, "fallback", False)))
-    from allocator.geo import fallback_minutes
-
-    fallback_reason = FALLBACK_WARNING
-    if sc.has("roads") and not sc.roads.empty:
-        fallback_reason = FALLBACK_WARNING.replace(
-            "no road network", "the road network model (allocator.network) is not available")
-
-    d, s = sc.depots, sc.sites
-    m = fallback_minutes(d.lat.to_numpy(float)[:, None], d.lon.to_numpy(float)[:, None],
-                         s.lat.to_numpy(float)[None, :], s.lon.to_numpy(float)[None, :])
-    return Travel(minutes=pd.DataFrame(np.atleast_2d(m), index=d.depot_id.astype(str).to_list(),
-                                       columns=s.site_id.astype(str).to_list()), fallback=True,
-                  reason=fallback_reason)
+    else:
+        net = travel_times(sc)
+    if net.fallback:
+        return Travel(minutes=net.minutes.astype(float), network=net, fallback=True, reason=FALLBACK_WARNING)
+    return Travel(minutes=net.minutes.astype(float), network=net)
 
 
 def _earmarks(sc: Scenario) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
