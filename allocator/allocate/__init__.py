@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allocator.allocate.colgen import ColumnPool, initial_columns
 from allocator.allocate.explain import fill_table, reasons, summary_text
 from allocator.allocate.extract import assign_lots, to_integers
 from allocator.allocate.model import build, components
@@ -42,6 +43,7 @@ def allocate(
     exclude: Iterable[str] = (),
     solver: str = "highs",
     progress: Progress | None = None,
+    column_generation: bool = True,
 ) -> RoundResult:
     """Run one allocation round.
 
@@ -63,6 +65,10 @@ def allocate(
         The LP solver.
     progress : callable(phase, fraction), optional
         Called as phases complete.
+    column_generation : bool
+        With HiGHS, start from the nearest candidates and generate the others as
+        their reduced costs ask (exact; :mod:`allocator.allocate.colgen`). False
+        builds every candidate up front (CBC always does).
 
     Returns
     -------
@@ -107,12 +113,20 @@ def allocate(
     in_solver = 0.0
     build_s = solve_s = 0.0
     stage_s: dict[str, float] = {}
+    columns = {"candidates": 0, "generated": 0, "banned": 0}
     for j, rows in enumerate(parts):
         t0 = time.perf_counter()
-        m = build(data, rows, name=f"round_{j}")
-        t1 = time.perf_counter()
         driver = driver_check if j == 0 else Driver(solver)
-        x[rows] = solve_stages(m, data, driver, objectives)
+        colgen = solver == "highs" and column_generation
+        m = build(data, initial_columns(data, rows) if colgen else rows, name=f"round_{j}")
+        pool = ColumnPool(data, rows, m, driver) if colgen else None
+        t1 = time.perf_counter()
+        vals = solve_stages(m, data, driver, objectives, pool=pool)
+        x[m.cand] = vals
+        if pool is not None:
+            columns["candidates"] += len(rows)
+            columns["generated"] += pool.added
+            columns["banned"] += int(pool.banned.sum())
         t2 = time.perf_counter()
         n_vars += m.size[0]
         n_rows += m.size[1]
@@ -153,7 +167,8 @@ def allocate(
             "lots": int(len(scenario.stock)), "needs": int(len(data.all_needs)),
             "usable_lots": int(len(data.lots)), "allocations": int(len(alloc)),
         },
-        "model": {"variables": n_vars, "constraints": n_rows, "components": len(parts)},
+        "model": {"variables": n_vars, "constraints": n_rows, "components": len(parts),
+                  "candidates": int(len(data.cand)), "column_generation": columns},
         "totals": {
             "need": float(fill.need.sum()), "filled": float(fill.filled.sum()),
             "shortage": float(fill.shortage.sum()),

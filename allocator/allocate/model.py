@@ -36,6 +36,10 @@ class Model:
     x: list[pulp.LpVariable]
     fill: dict[int, pulp.LpAffineExpression]  # need row -> units of need covered
     names: dict[str, str] = field(default_factory=dict)  # PuLP name -> readable name
+    stock_rows: dict[int, pulp.LpConstraint] = field(default_factory=dict)  # group -> stock row
+    need_rows: dict[int, pulp.LpConstraint] = field(default_factory=dict)  # need row -> need row
+    cap_rows: dict[str, pulp.LpConstraint] = field(default_factory=dict)  # depot -> capacity row
+    fair_rows: dict[int, list[pulp.LpConstraint]] = field(default_factory=dict)  # need row -> fairness rows
 
     def add(self, expr: pulp.LpAffineExpression, sense: int, rhs: float, name: str) -> pulp.LpConstraint:
         c = pulp.LpConstraint(expr, sense, rhs=rhs, name=name)
@@ -103,7 +107,8 @@ def define_stock_limits(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
     for gid, pos in _groups(sub.group.to_numpy()):
         em = "+".join(ems[gid] + emk[gid])
         name = f"stock[depot={dep[gid]},item={item[gid]},group={gid}" + (f",earmark={em}]" if em else "]")
-        m.add(_expr([m.x[i] for i in pos], np.ones(len(pos))), pulp.LpConstraintLE, float(qty[gid]), name)
+        m.stock_rows[int(gid)] = m.add(_expr([m.x[i] for i in pos], np.ones(len(pos))), pulp.LpConstraintLE,
+                                       float(qty[gid]), name)
 
 
 def define_need_limits(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
@@ -113,7 +118,7 @@ def define_need_limits(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
     for n, pos in _groups(sub.need.to_numpy()):
         e = _expr([m.x[i] for i in pos], inv[pos])
         m.fill[int(n)] = e
-        m.add(e, pulp.LpConstraintLE, float(qty[n]), f"need[site={site[n]},item={item[n]}]")
+        m.need_rows[int(n)] = m.add(e, pulp.LpConstraintLE, float(qty[n]), f"need[site={site[n]},item={item[n]}]")
 
 
 def define_capacity_limits(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
@@ -125,8 +130,8 @@ def define_capacity_limits(m: Model, data: RoundData, sub: pd.DataFrame) -> None
     for d, pos in _groups(np.where(capped, sub.depot_id.to_numpy(), "")):
         if d == "":
             continue
-        m.add(_expr([m.x[i] for i in pos], w[pos]), pulp.LpConstraintLE, data.capacity[str(d)],
-              f"capacity[depot={d}]")
+        m.cap_rows[str(d)] = m.add(_expr([m.x[i] for i in pos], w[pos]), pulp.LpConstraintLE,
+                                   data.capacity[str(d)], f"capacity[depot={d}]")
 
 
 def define_locks(m: Model, data: RoundData, sub: pd.DataFrame) -> None:

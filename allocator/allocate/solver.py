@@ -205,6 +205,13 @@ def highspy_inf() -> float:
     return highspy.kHighsInf
 
 
+def hold_threshold(prob: pulp.LpProblem) -> float:
+    """A reduced cost or dual above this is non-zero: :data:`HOLD_DUAL_TOL` x the largest objective coefficient."""
+    obj = prob.objective
+    scale = max(1.0, float(np.abs(np.fromiter(obj.values(), dtype=float)).max())) if obj is not None and len(obj) else 1.0
+    return HOLD_DUAL_TOL * scale
+
+
 class Driver:
     """Solve one PuLP problem stage after stage with the chosen solver.
 
@@ -295,9 +302,7 @@ class Driver:
         (int, int)
             Numbers of variables and rows fixed.
         """
-        obj = prob.objective
-        scale = max(1.0, float(np.abs(np.fromiter(obj.values(), dtype=float)).max())) if obj is not None and len(obj) else 1.0
-        thr = HOLD_DUAL_TOL * scale
+        thr = hold_threshold(prob)
         if isinstance(self.impl, StagedHiGHS):
             impl = self.impl
             n, k = len(impl._vars), len(impl._rows)

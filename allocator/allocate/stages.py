@@ -29,52 +29,82 @@ from collections.abc import Callable
 import numpy as np
 import pulp
 
-from allocator.allocate.model import Model, _expr
+from allocator.allocate.colgen import ColumnPool
+from allocator.allocate.model import Model
 from allocator.allocate.prepare import RoundData
-from allocator.allocate.solver import Driver
+from allocator.allocate.solver import Driver, hold_threshold
 from allocator.errors import InfeasibleError, SolverError
 
 FAIR_ROUNDS = 3
+#: Column generation adds a column whose gain per unit exceeds this fraction of the hold threshold.
+PRICE_TOL = 1e-2
 
 
 def solve_stages(
-    m: Model, data: RoundData, driver: Driver, objectives: dict[str, float], tick: Callable[[], None] | None = None
+    m: Model, data: RoundData, driver: Driver, objectives: dict[str, float], tick: Callable[[], None] | None = None,
+    pool: ColumnPool | None = None,
 ) -> np.ndarray:
-    """Run every stage on model ``m``; return the LP value of each variable.
+    """Run every stage on model ``m``; return the LP value of each variable (in the order of ``m.cand``).
 
-    ``objectives`` accumulates each stage's optimum (summed over components).
+    ``objectives`` accumulates each stage's optimum (summed over components). With a
+    ``pool`` (:class:`~allocator.allocate.colgen.ColumnPool`), ``m`` is a restricted
+    model and each stage is solved by column generation over the pool; columns are
+    appended to ``m.cand`` and ``m.x`` as they enter.
     """
-    c = data.cand.iloc[m.cand]
-    tiers = c.tier.to_numpy()
-    inv = 1.0 / c.ratio.to_numpy()
+    cand = data.cand
     prob = m.prob
     first = True
 
-    def run(stage: str) -> float:
+    def run(stage: str, coef: np.ndarray | None, maximize: bool, extra: pulp.LpAffineExpression | None = None) -> float:
+        """Solve one stage with objective ``coef`` (by candidate row) plus ``extra``."""
         nonlocal first
-        try:
-            v = driver.solve(prob, stage)
-        except SolverError as exc:
-            if first and any(k.startswith("lock[") for k in m.names.values()):
-                locks = sorted(v for v in m.names.values() if v.startswith("lock["))
-                raise InfeasibleError(
-                    "the locks " + ", ".join(locks) + " cannot hold together with the hard rules "
-                    "(stock, need, capacity): remove or reduce one"
-                ) from exc
-            raise
-        first = False
+        prob.sense = pulp.LpMaximize if maximize else pulp.LpMinimize
+        terms = [] if coef is None else [(v, a) for v, a in zip(m.x, coef[m.cand].tolist()) if a != 0.0]
+        obj = pulp.LpAffineExpression(terms)
+        if extra is not None:
+            obj.addInPlace(extra)
+        prob.setObjective(obj)
+        while True:
+            try:
+                v = driver.solve(prob, stage)
+            except SolverError as exc:
+                if first and any(k.startswith("lock[") for k in m.names.values()):
+                    locks = sorted(v for v in m.names.values() if v.startswith("lock["))
+                    raise InfeasibleError(
+                        "the locks " + ", ".join(locks) + " cannot hold together with the hard rules "
+                        "(stock, need, capacity): remove or reduce one"
+                    ) from exc
+                raise
+            first = False
+            if pool is None:
+                break
+            pc = np.zeros(len(pool.rows)) if coef is None else coef[pool.rows]
+            pos = pool.price(pc, maximize, PRICE_TOL * hold_threshold(prob))
+            if not len(pos):
+                break
+            new = pool.add(pos)
+            if coef is not None:
+                for var, a in zip(new, pc[pos].tolist()):
+                    if a != 0.0:
+                        prob.objective[var] = a
         objectives[stage] = objectives.get(stage, 0.0) + v
         return v
 
-    # 1. treatment first, tier by tier
-    tier_list = sorted(set(tiers.tolist()))
-    for t in tier_list:
-        pos = np.flatnonzero(tiers == t)
-        e = _expr([m.x[i] for i in pos], inv[pos])
-        prob.sense = pulp.LpMaximize
-        prob.setObjective(e)
-        run(f"tier[{t}]")
+    def hold(coef: np.ndarray | None) -> None:
+        thr = hold_threshold(prob)
         driver.hold(prob)
+        if pool is not None:
+            pool.ban(np.zeros(len(pool.rows)) if coef is None else coef[pool.rows], thr)
+
+    # 1. treatment first, tier by tier
+    all_tiers = cand.tier.to_numpy()
+    all_inv = 1.0 / cand.ratio.to_numpy()
+    present = pool.rows if pool is not None else m.cand
+    tier_list = sorted(set(all_tiers[present].tolist()))
+    for t in tier_list:
+        coef = np.where(all_tiers == t, all_inv, 0.0)
+        run(f"tier[{t}]", coef, True)
+        hold(coef)
         if tick:
             tick()
 
@@ -97,12 +127,12 @@ def solve_stages(
                     e = m.fill[n].copy()
                     e.addterm(z[i], -float(n_qty[n]))
                     rows[n] = m.add(e, pulp.LpConstraintGE, 0.0, f"fair[tier={t},round={rnd},site={n_site[n]},item={i}]")
-            prob.sense = pulp.LpMaximize
-            prob.setObjective(pulp.LpAffineExpression([(v, 1.0) for v in z.values()]))
-            run(f"fair[{t}]" if rnd == 0 else f"fair[{t}].{rnd}")
+                    m.fair_rows.setdefault(n, []).append(rows[n])
+            run(f"fair[{t}]" if rnd == 0 else f"fair[{t}].{rnd}", None, True,
+                pulp.LpAffineExpression([(v, 1.0) for v in z.values()]))
             zval = dict(zip(z, driver.values(list(z.values()))))
             dual = dict(zip(rows, driver.duals(list(rows.values()))))
-            driver.hold(prob)
+            hold(None)
             nxt = {}
             for i, ns in active.items():
                 free = [n for n in ns if abs(dual[n]) <= 1e-9]
@@ -113,27 +143,23 @@ def solve_stages(
             tick()
 
     # 3. transport
-    cost = c.cost.to_numpy()
-    prob.sense = pulp.LpMinimize
-    prob.setObjective(_expr(m.x, cost))
-    run("transport")
+    cost = cand.cost.to_numpy()
+    run("transport", cost, False)
     if tick:
         tick()
 
     # 4-5. tie-breaks, only when they can change something
     g = data.groups.set_index("group")
-    exp_days = g.exp_days.reindex(c.group).to_numpy()
-    donated = 1.0 - g.donated_share.reindex(c.group).to_numpy()
-    if np.ptp(exp_days) > 0 or np.ptp(donated) > 0:
-        driver.hold(prob)
-        if np.ptp(exp_days) > 0:
-            prob.setObjective(_expr(m.x, exp_days))
-            run("fefo")
-            if np.ptp(donated) > 0:
-                driver.hold(prob)
-        if np.ptp(donated) > 0:
-            prob.setObjective(_expr(m.x, donated))
-            run("donated")
+    exp_days = g.exp_days.reindex(cand.group).to_numpy()
+    donated = 1.0 - g.donated_share.reindex(cand.group).to_numpy()
+    if np.ptp(exp_days[present]) > 0 or np.ptp(donated[present]) > 0:
+        hold(cost)
+        if np.ptp(exp_days[present]) > 0:
+            run("fefo", exp_days, False)
+            if np.ptp(donated[present]) > 0:
+                hold(exp_days)
+        if np.ptp(donated[present]) > 0:
+            run("donated", donated, False)
     if tick:
         tick()
     return np.maximum(driver.values(m.x), 0.0)

@@ -1,0 +1,208 @@
+"""Column generation: solve each stage over every candidate while building only a few.
+
+A province round has millions of candidate shipments (every need x every
+reachable group of its item or a substitute), but an optimal allocation uses
+few of them: mostly nearby depots. So the model starts with a *restricted* set
+of columns (:func:`initial_columns`: for every need its nearest groups, every
+group at least once, every candidate a lock touches) and each stage is solved
+by column generation, which is exact:
+
+1. solve the restricted model;
+2. *price* every omitted candidate from the row duals ``y`` (vectorised):
+   its reduced cost is ``c_j - sum_i a_ij y_i`` over the rows it would enter
+   (its group's ``stock`` row, its need's ``need`` row and fairness rows, its
+   depot's ``capacity`` row);
+3. add the candidates that would improve the objective (the best few of each
+   need), re-solve warm-started from the previous basis, and repeat until none
+   prices out: the duals are then feasible for the full model, so the
+   restricted optimum is the optimum over every candidate.
+
+Holding a stage's optimum (:meth:`allocator.allocate.solver.Driver.hold`) fixes
+the in-model columns and rows with non-zero reduced costs and duals; an omitted
+candidate whose reduced cost is non-zero is *banned* (it stays at 0, which is
+what complementary slackness asks of it), while one with a zero reduced cost
+stays eligible for the later stages. The held set is therefore exactly the set
+of the stage's optimal solutions over all candidates, as in the full model (with
+the same tolerance :data:`~allocator.allocate.solver.HOLD_DUAL_TOL`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pulp
+
+from allocator.allocate.model import Model
+from allocator.allocate.prepare import RoundData
+from allocator.allocate.solver import Driver
+
+#: Nearest groups per need in the first restricted model.
+NEAREST = 3
+#: Columns added per need and pricing round (the most improving first).
+PER_NEED = 4
+
+
+def initial_columns(data: RoundData, rows: np.ndarray, nearest: int = NEAREST) -> np.ndarray:
+    """The candidate rows (a subset of ``rows``) of a component's first restricted model.
+
+    For every need its ``nearest`` cheapest candidates of each shipped item, for every
+    group its cheapest candidate (so that every stock, need and capacity row exists),
+    and every candidate that a lock touches.
+
+    Examples
+    --------
+    >>> from allocator import examples
+    >>> from allocator.allocate.prepare import prepare
+    >>> d = prepare(examples.three_tiers())
+    >>> len(initial_columns(d, np.arange(len(d.cand)))) == len(d.cand)
+    True
+    """
+    c = data.cand.iloc[rows]
+    order = np.lexsort((c.cost.to_numpy(), c.item_id.to_numpy(), c.need.to_numpy()))
+    s = c.iloc[order]
+    rank = s.groupby(["need", "item_id"], sort=False).cumcount().to_numpy()
+    keep = np.zeros(len(rows), dtype=bool)
+    keep[order[rank < nearest]] = True
+    g = c.reset_index(drop=True)
+    keep[g.groupby("group").cost.idxmin().to_numpy()] = True
+    if data.locks:
+        key = pd.Series(list(zip(c.depot_id, c.site_id, c.item_id)))
+        locked = {(lk.depot_id, lk.site_id, lk.item_id) for lk in data.locks}
+        keep |= key.isin(locked).to_numpy()
+    return np.sort(rows[keep])
+
+
+class ColumnPool:
+    """The omitted candidates of a component and their pricing.
+
+    Parameters
+    ----------
+    data : RoundData
+    rows : ndarray
+        Every candidate row of the component.
+    m : Model
+        The restricted model (built on a subset of ``rows``).
+    driver : Driver
+        Its HiGHS driver (duals come from it).
+    """
+
+    def __init__(self, data: RoundData, rows: np.ndarray, m: Model, driver: Driver):
+        self.data, self.m, self.driver = data, m, driver
+        self.rows = np.asarray(rows)
+        c = data.cand.iloc[self.rows]
+        self.group = c.group.to_numpy(np.int64)
+        self.need = c.need.to_numpy(np.int64)
+        self.inv = 1.0 / c.ratio.to_numpy(float)
+        self.weight = c.weight.to_numpy(float)
+        depots = sorted(set(c.depot_id))
+        self.depot_names = depots
+        self.depot = pd.Index(depots).get_indexer(c.depot_id).astype(np.int64)
+        self.capped = np.array([d in data.capacity for d in depots], dtype=bool)[self.depot] if len(depots) else np.zeros(0, bool)
+        self.in_model = np.isin(self.rows, m.cand)
+        self.banned = np.zeros(len(self.rows), dtype=bool)
+        self.added = 0
+        self.rounds = 0
+
+    # -- duals ----------------------------------------------------------------------
+    def _row_duals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        y = self.driver.impl.row_dual
+        n_groups = int(self.group.max()) + 1 if len(self.group) else 0
+        n_needs = int(self.need.max()) + 1 if len(self.need) else 0
+        ys = np.zeros(n_groups)
+        for gid, con in self.m.stock_rows.items():
+            ys[gid] = y[con.index]
+        yn = np.zeros(n_needs)
+        for n, con in self.m.need_rows.items():
+            yn[n] = y[con.index]
+        for n, cons in self.m.fair_rows.items():
+            yn[n] += sum(y[con.index] for con in cons)
+        yc = np.zeros(len(self.depot_names))
+        for k, d in enumerate(self.depot_names):
+            con = self.m.cap_rows.get(d)
+            if con is not None:
+                yc[k] = y[con.index]
+        return ys, yn, yc
+
+    def reduced_costs(self, coef: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Reduced cost ``c_j - a_j^T y`` of the pool's candidates (``coef`` by pool position)."""
+        ys, yn, yc = self._row_duals()
+        sel = slice(None) if mask is None else mask
+        rc = coef[sel] - ys[self.group[sel]] - self.inv[sel] * yn[self.need[sel]]
+        cap = self.capped[sel]
+        rc = rc - np.where(cap, self.weight[sel] * yc[self.depot[sel]], 0.0)
+        return rc
+
+    # -- pricing ----------------------------------------------------------------------
+    def price(self, coef: np.ndarray, maximize: bool, thr: float, per_need: int = PER_NEED) -> np.ndarray:
+        """Pool positions of the omitted candidates that improve the objective (best ``per_need`` per need)."""
+        out = np.flatnonzero(~self.in_model & ~self.banned)
+        if not len(out):
+            return out
+        rc = self.reduced_costs(coef, out)
+        gain = rc if maximize else -rc
+        good = gain > thr
+        if not good.any():
+            return np.zeros(0, dtype=np.int64)
+        pos, gain = out[good], gain[good]
+        order = np.lexsort((-gain, self.need[pos]))
+        pos = pos[order]
+        nd = self.need[pos]
+        start = np.r_[0, np.flatnonzero(np.diff(nd)) + 1]
+        rank = np.arange(len(pos)) - np.repeat(start, np.diff(np.r_[start, len(pos)]))
+        return np.sort(pos[rank < per_need])
+
+    def ban(self, coef: np.ndarray, thr: float) -> int:
+        """After a stage's optimum: omitted candidates with a non-zero reduced cost stay at 0."""
+        out = np.flatnonzero(~self.in_model & ~self.banned)
+        if not len(out):
+            return 0
+        rc = self.reduced_costs(coef, out)
+        b = out[np.abs(rc) > thr]
+        self.banned[b] = True
+        return len(b)
+
+    # -- adding columns ------------------------------------------------------------------
+    def add(self, pos: np.ndarray) -> list[pulp.LpVariable]:
+        """Add the pool's candidates ``pos`` to the model (PuLP and HiGHS); return their variables."""
+        m, impl = self.m, self.driver.impl
+        prob = m.prob
+        rows = self.rows[pos]
+        new = [prob.add_variable(f"x_{k}", lowBound=0) for k in rows.tolist()]
+        starts, index, value = [], [], []
+        nnz = 0
+        for v, p in zip(new, pos.tolist()):
+            starts.append(nnz)
+            g, n, inv = int(self.group[p]), int(self.need[p]), float(self.inv[p])
+            entries = [(m.stock_rows[g], 1.0), (m.need_rows[n], inv)]
+            entries += [(con, inv) for con in m.fair_rows.get(n, ())]
+            if self.capped[p]:
+                entries.append((m.cap_rows[self.depot_names[self.depot[p]]], float(self.weight[p])))
+            for con, a in entries:
+                if con is m.need_rows[n]:
+                    m.fill[n][v] = a  # the need row's expression is the need's fill
+                else:
+                    con.expr[v] = a
+                index.append(con.index)
+                value.append(a)
+            nnz += len(entries)
+        prob._add_variables(new)
+        first = len(impl._vars)
+        for j, v in enumerate(new, start=first):
+            v.index = j
+        impl._vars.extend(new)
+        k = len(new)
+        prob.solverModel.addCols(
+            k, np.zeros(k), np.zeros(k), np.full(k, impl_inf()), nnz,
+            np.array(starts, dtype=np.int32), np.array(index, dtype=np.int32), np.array(value, dtype=float),
+        )
+        self.in_model[pos] = True
+        m.cand = np.concatenate([m.cand, rows])
+        m.x.extend(new)
+        self.added += k
+        return new
+
+
+def impl_inf() -> float:
+    import highspy
+
+    return highspy.kHighsInf
