@@ -101,26 +101,33 @@ class ColumnPool:
         self.in_model = np.isin(self.rows, m.cand)
         self.banned = np.zeros(len(self.rows), dtype=bool)
         self.added = 0
-        self.rounds = 0
+        self._idx: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._fair_need = np.zeros(0, dtype=np.int64)
+        self._fair_row = np.zeros(0, dtype=np.int64)
 
     # -- duals ----------------------------------------------------------------------
     def _row_duals(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         y = self.driver.impl.row_dual
-        n_groups = int(self.group.max()) + 1 if len(self.group) else 0
-        n_needs = int(self.need.max()) + 1 if len(self.need) else 0
-        ys = np.zeros(n_groups)
-        for gid, con in self.m.stock_rows.items():
-            ys[gid] = y[con.index]
-        yn = np.zeros(n_needs)
-        for n, con in self.m.need_rows.items():
-            yn[n] = y[con.index]
-        for n, cons in self.m.fair_rows.items():
-            yn[n] += sum(y[con.index] for con in cons)
-        yc = np.zeros(len(self.depot_names))
-        for k, d in enumerate(self.depot_names):
-            con = self.m.cap_rows.get(d)
-            if con is not None:
-                yc[k] = y[con.index]
+        if self._idx is None:  # row indices are known once the model is in HiGHS
+            n_groups = int(self.group.max()) + 1 if len(self.group) else 0
+            n_needs = int(self.need.max()) + 1 if len(self.need) else 0
+            si = np.full(n_groups, -1, dtype=np.int64)
+            si[list(self.m.stock_rows)] = [c.index for c in self.m.stock_rows.values()]
+            ni = np.full(n_needs, -1, dtype=np.int64)
+            ni[list(self.m.need_rows)] = [c.index for c in self.m.need_rows.values()]
+            ci = np.array([self.m.cap_rows[d].index if d in self.m.cap_rows else -1 for d in self.depot_names],
+                          dtype=np.int64)
+            self._idx = (si, ni, ci)
+        fl = self.m.fair_list
+        if len(fl) > len(self._fair_need):
+            new = fl[len(self._fair_need):]
+            self._fair_need = np.concatenate([self._fair_need, np.array([n for n, _ in new], dtype=np.int64)])
+            self._fair_row = np.concatenate([self._fair_row, np.array([c.index for _, c in new], dtype=np.int64)])
+        si, ni, ci = self._idx
+        yy = np.r_[y, 0.0]  # index -1 -> 0
+        ys, yn, yc = yy[si], yy[ni], yy[ci]
+        if len(self._fair_need):
+            yn = yn + np.bincount(self._fair_need, weights=y[self._fair_row], minlength=len(yn))
         return ys, yn, yc
 
     def reduced_costs(self, coef: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

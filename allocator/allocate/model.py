@@ -40,6 +40,7 @@ class Model:
     need_rows: dict[int, pulp.LpConstraint] = field(default_factory=dict)  # need row -> need row
     cap_rows: dict[str, pulp.LpConstraint] = field(default_factory=dict)  # depot -> capacity row
     fair_rows: dict[int, list[pulp.LpConstraint]] = field(default_factory=dict)  # need row -> fairness rows
+    fair_list: list[tuple[int, pulp.LpConstraint]] = field(default_factory=list)  # (need row, fairness row)
 
     def add(self, expr: pulp.LpAffineExpression, sense: int, rhs: float, name: str) -> pulp.LpConstraint:
         c = pulp.LpConstraint(expr, sense, rhs=rhs, name=name)
@@ -81,8 +82,9 @@ def components(data: RoundData) -> list[np.ndarray]:
         u = list(dict.fromkeys(items))
         for b in u[1:]:
             union(u[0], b)
-    root = c.item_id.map(find)
-    return [np.asarray(ix) for _, ix in sorted(root.groupby(root).indices.items())]
+    codes, uniq = pd.factorize(c.item_id)
+    root = np.array([find(str(u)) for u in uniq], dtype=object)[codes]
+    return [np.asarray(ix) for _, ix in sorted(pd.Series(root).groupby(root).indices.items())]
 
 
 def _expr(vars_: list[pulp.LpVariable], coefs: np.ndarray | list[float]) -> pulp.LpAffineExpression:

@@ -123,8 +123,22 @@ class StagedHiGHS(pulp.HiGHS):
     def _objective(self, lp: pulp.LpProblem) -> None:
         h = lp.solverModel
         n = len(self._vars)
-        cost = np.zeros(n)
         obj = lp.objective or {}
+        import highspy
+
+        sense = highspy.ObjSense.kMaximize if lp.sense == pulp.LpMaximize else highspy.ObjSense.kMinimize
+        done = getattr(self, "_obj_done", None)
+        if done is not None and done[0] is obj and done[2] == sense and len(obj) >= done[1]:
+            # the same objective, possibly with new terms at the end (column generation)
+            items = list(obj.items())[done[1]:]
+            if all(getattr(v, "index", None) is not None and v.index < n and self._vars[v.index] is v
+                   for v, _ in items):
+                if items:
+                    idx = np.array([v.index for v, _ in items], dtype=np.int32)
+                    h.changeColsCost(len(idx), idx, np.array([a for _, a in items], dtype=float))
+                self._obj_done = (obj, len(obj), sense)
+                return
+        cost = np.zeros(n)
         if len(obj):
             idx = [getattr(v, "index", None) for v in obj.keys()]
             if any(i is None or i >= n or self._vars[i] is not v for i, v in zip(idx, obj.keys())):
@@ -135,10 +149,8 @@ class StagedHiGHS(pulp.HiGHS):
                 idx = [v.index for v in obj.keys()]
             cost[idx] = list(obj.values())
         h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
-        import highspy
-
-        sense = highspy.ObjSense.kMaximize if lp.sense == pulp.LpMaximize else highspy.ObjSense.kMinimize
         h.changeObjectiveSense(sense)
+        self._obj_done = (obj, len(obj), sense)
 
     def _sync(self, lp: pulp.LpProblem) -> None:
         # register every variable of the objective and the rows, in a stable order

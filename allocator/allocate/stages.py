@@ -128,6 +128,7 @@ def solve_stages(
                     e.addterm(z[i], -float(n_qty[n]))
                     rows[n] = m.add(e, pulp.LpConstraintGE, 0.0, f"fair[tier={t},round={rnd},site={n_site[n]},item={i}]")
                     m.fair_rows.setdefault(n, []).append(rows[n])
+                    m.fair_list.append((n, rows[n]))
             run(f"fair[{t}]" if rnd == 0 else f"fair[{t}].{rnd}", None, True,
                 pulp.LpAffineExpression([(v, 1.0) for v in z.values()]))
             zval = dict(zip(z, driver.values(list(z.values()))))
