@@ -113,7 +113,7 @@ def allocate(
     in_solver = 0.0
     build_s = solve_s = 0.0
     stage_s: dict[str, float] = {}
-    columns = {"candidates": 0, "generated": 0, "banned": 0}
+    columns = {"candidates": 0, "generated": 0, "removed": 0, "banned": 0}
     for j, rows in enumerate(parts):
         t0 = time.perf_counter()
         driver = driver_check if j == 0 else Driver(solver)
@@ -126,6 +126,7 @@ def allocate(
         if pool is not None:
             columns["candidates"] += len(rows)
             columns["generated"] += pool.added
+            columns["removed"] += pool.removed
             columns["banned"] += int(pool.banned.sum())
         t2 = time.perf_counter()
         n_vars += m.size[0]

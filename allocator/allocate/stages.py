@@ -55,9 +55,12 @@ def solve_stages(
     prob = m.prob
     first = True
 
-    def run(stage: str, coef: np.ndarray | None, maximize: bool, extra: pulp.LpAffineExpression | None = None) -> float:
+    def run(stage: str, coef: np.ndarray | None, maximize: bool, extra: pulp.LpAffineExpression | None = None,
+            slim: bool = False) -> float:
         """Solve one stage with objective ``coef`` (by candidate row) plus ``extra``."""
         nonlocal first
+        if pool is not None and slim:
+            pool.slim()
         prob.sense = pulp.LpMaximize if maximize else pulp.LpMinimize
         terms = [] if coef is None else [(v, a) for v, a in zip(m.x, coef[m.cand].tolist()) if a != 0.0]
         obj = pulp.LpAffineExpression(terms)
@@ -145,7 +148,7 @@ def solve_stages(
 
     # 3. transport
     cost = cand.cost.to_numpy()
-    run("transport", cost, False)
+    run("transport", cost, False, slim=True)  # a new objective: start from the columns in use
     if tick:
         tick()
 
