@@ -85,3 +85,32 @@ def test_examples_agree():
     for make in examples.ALL.values():
         sc = make()
         _same_objectives(allocate(sc).summary["objectives"], allocate(sc, column_generation=False).summary["objectives"])
+
+
+def test_slim_keeps_pulp_and_highs_rows_equal():
+    """After the transport stage removed columns, every PuLP row equals HiGHS's row."""
+    from allocator.allocate.stages import solve_stages
+
+    sc = generate(sites=60, depots=6, items=8, lots=300, seed=7, with_roads=False)
+    data = prepare(sc)
+    rows = components(data)[0]
+    drv = Driver("highs")
+    m = build(data, initial_columns(data, rows), name="t")
+    pool = ColumnPool(data, rows, m, drv)
+    pool.slim(min_share=0.0)  # before any solve: nothing to remove (no basis)
+    assert pool.removed == 0
+    objectives: dict[str, float] = {}
+    solve_stages(m, data, drv, objectives, pool=pool)
+    assert pool.removed > 0
+    lp = m.prob.solverModel.getLp()
+    a = lp.a_matrix_
+    starts, index, value = np.array(a.start_), np.array(a.index_), np.array(a.value_)
+    dense: dict[tuple[int, int], float] = {}
+    for j in range(lp.num_col_):  # column-wise
+        for k in range(starts[j], starts[j + 1]):
+            dense[(int(index[k]), j)] = float(value[k])
+    pulp_rows = {(con.index, v.index): float(a_) for con in m.prob._constraints.values() for v, a_ in con.items()}
+    assert pulp_rows == pytest.approx(dense)
+    # the variables the model keeps are exactly HiGHS's columns, in order
+    assert [v.index for v in drv.impl._vars] == list(range(lp.num_col_))
+    assert not (pool.in_model & pool.banned).any()

@@ -40,6 +40,9 @@ from allocator.allocate.solver import Driver
 NEAREST = 3
 #: Columns added per need and pricing round (the most improving first).
 PER_NEED = 4
+#: At most this many columns per model row are added in one pricing round (and at least MIN_ADD).
+ADD_PER_ROW = 0.15
+MIN_ADD = 2000
 
 
 def initial_columns(data: RoundData, rows: np.ndarray, nearest: int = NEAREST) -> np.ndarray:
@@ -94,9 +97,10 @@ class ColumnPool:
         self.need = c.need.to_numpy(np.int64)
         self.inv = 1.0 / c.ratio.to_numpy(float)
         self.weight = c.weight.to_numpy(float)
-        depots = sorted(set(c.depot_id))
+        codes, depots = pd.factorize(c.depot_id.to_numpy(dtype=object))
+        depots = [str(d) for d in depots]
         self.depot_names = depots
-        self.depot = pd.Index(depots).get_indexer(c.depot_id).astype(np.int64)
+        self.depot = codes.astype(np.int64)
         self.capped = np.array([d in data.capacity for d in depots], dtype=bool)[self.depot] if len(depots) else np.zeros(0, bool)
         self.in_model = np.isin(self.rows, m.cand)
         self.banned = np.zeros(len(self.rows), dtype=bool)
@@ -162,7 +166,12 @@ class ColumnPool:
         nd = self.need[pos]
         start = np.r_[0, np.flatnonzero(np.diff(nd)) + 1]
         rank = np.arange(len(pos)) - np.repeat(start, np.diff(np.r_[start, len(pos)]))
-        return np.sort(pos[rank < per_need])
+        keep = rank < per_need
+        pos, gain = pos[keep], gain[order][keep]
+        cap = max(MIN_ADD, int(ADD_PER_ROW * len(self.driver.impl._rows)))
+        if len(pos) > cap:  # the most improving: a simplex iteration costs more with every column
+            pos = pos[np.argpartition(-gain, cap)[:cap]]
+        return np.sort(pos)
 
     def ban(self, coef: np.ndarray, thr: float) -> int:
         """After a stage's optimum: omitted candidates with a non-zero reduced cost stay at 0."""
@@ -210,9 +219,11 @@ class ColumnPool:
         gone = np.zeros(len(impl._vars), dtype=bool)
         gone[dcols] = True
         dead = [m.x[i] for i in np.flatnonzero(drop).tolist()]
-        for v in dead:  # keep the PuLP rows equal to the HiGHS ones
+        obj = prob.objective if prob.objective is not None else {}
+        for v in dead:  # keep the PuLP rows (and objective) equal to the HiGHS ones
             for con in self._rows_of(v):
                 con.expr.pop(v, None)
+            obj.pop(v, None)
         keep = [v for v, g in zip(impl._vars, gone.tolist()) if not g]
         for j, v in enumerate(keep):
             v.index = j

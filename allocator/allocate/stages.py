@@ -85,6 +85,8 @@ def solve_stages(
             pos = pool.price(pc, maximize, PRICE_TOL * hold_threshold(prob))
             if not len(pos):
                 break
+            if slim:  # sifting: keep the working set small while pricing brings columns in
+                pool.slim()
             new = pool.add(pos)
             if coef is not None:
                 for var, a in zip(new, pc[pos].tolist()):
