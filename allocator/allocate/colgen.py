@@ -61,13 +61,19 @@ def initial_columns(data: RoundData, rows: np.ndarray, nearest: int = NEAREST) -
     True
     """
     c = data.cand.iloc[rows]
-    order = np.lexsort((c.cost.to_numpy(), c.item_id.to_numpy(), c.need.to_numpy()))
-    s = c.iloc[order]
-    rank = s.groupby(["need", "item_id"], sort=False).cumcount().to_numpy()
+    item = pd.factorize(c.item_id.to_numpy(dtype=object))[0]
+    need = c.need.to_numpy(np.int64)
+    cost = c.cost.to_numpy(float)
+    order = np.lexsort((cost, item, need))
+    key = need[order] * (int(item.max()) + 1 if len(item) else 1) + item[order]
+    start = np.r_[0, np.flatnonzero(np.diff(key)) + 1] if len(key) else np.zeros(0, dtype=np.int64)
+    rank = np.arange(len(key)) - np.repeat(start, np.diff(np.r_[start, len(key)]))
     keep = np.zeros(len(rows), dtype=bool)
     keep[order[rank < nearest]] = True
-    g = c.reset_index(drop=True)
-    keep[g.groupby("group").cost.idxmin().to_numpy()] = True
+    grp = c.group.to_numpy(np.int64)
+    by_group = np.lexsort((cost, grp))  # the cheapest candidate of every group
+    first = np.r_[True, np.diff(grp[by_group]) != 0] if len(grp) else np.zeros(0, dtype=bool)
+    keep[by_group[first]] = True
     if data.locks:
         key = pd.Series(list(zip(c.depot_id, c.site_id, c.item_id)))
         locked = {(lk.depot_id, lk.site_id, lk.item_id) for lk in data.locks}

@@ -231,7 +231,8 @@ def prepare(
         if marked.any():
             sub = c[marked]
             ok[np.flatnonzero(marked.to_numpy())] = [
-                allows(es, ek, s, k) for es, ek, s, k in zip(sub.em_sites, sub.em_kinds, sub.site_id, sub.kind)
+                allows(es, ek, s, k) for es, ek, s, k in zip(
+                    sub.em_sites.tolist(), sub.em_kinds.tolist(), sub.site_id.tolist(), sub.kind.tolist())
             ]
         c = c[ok]
     # travel

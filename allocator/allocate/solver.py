@@ -140,14 +140,16 @@ class StagedHiGHS(pulp.HiGHS):
                 return
         cost = np.zeros(n)
         if len(obj):
-            idx = [getattr(v, "index", None) for v in obj.keys()]
-            if any(i is None or i >= n or self._vars[i] is not v for i, v in zip(idx, obj.keys())):
-                lp._add_variables(obj.keys())  # a variable that only the objective uses
+            keys = list(obj.keys())
+            idx = np.fromiter((-1 if (i := getattr(v, "index", None)) is None else i for v in keys),
+                              dtype=np.int64, count=len(keys))
+            if ((idx < 0) | (idx >= n)).any():
+                lp._add_variables(keys)  # a variable that only the objective uses
                 self._new_columns(lp)
                 n = len(self._vars)
                 cost = np.zeros(n)
-                idx = [v.index for v in obj.keys()]
-            cost[idx] = list(obj.values())
+                idx = np.fromiter((v.index for v in keys), dtype=np.int64, count=len(keys))
+            cost[idx] = np.fromiter(obj.values(), dtype=float, count=len(keys))
         h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
         h.changeObjectiveSense(sense)
         self._obj_done = (obj, len(obj), sense)
