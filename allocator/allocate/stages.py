@@ -20,6 +20,10 @@ objective coefficient: a variable whose reduced cost is below it may move, losin
 at most 1e-7 per unit of the stage's objective). Unlike an "objective >= optimum"
 row this adds nothing dense to the model and shrinks every later stage. No stage
 uses a weighted sum of two priorities.
+
+With a :class:`~allocator.allocate.colgen.ColumnPool` (HiGHS), each stage is solved by
+column generation over every candidate; the transport stage starts from the columns in
+the basis and sifts (see :mod:`allocator.allocate.colgen`).
 """
 
 from __future__ import annotations
