@@ -194,7 +194,7 @@ def test_passwords_are_hashed_and_roles_checked(engine) -> None:
     _day(engine)
     with transaction(engine) as s:
         stored = [u.password_hash for u in s.scalars(select(m.User))]
-        assert all(h.startswith("scrypt$") and "pw" not in h for h in stored)
+        assert all(h.startswith("scrypt$") and "approver-pw" not in h and "officer-pw" not in h for h in stored)
         assert authenticate(s, "li", "approver-pw").name == "li"
         with pytest.raises(StoreError, match="wrong user name or password"):
             authenticate(s, "li", "officer-pw")
@@ -613,11 +613,19 @@ def test_full_day_on_the_demo_scenario(tmp_path: Path, monkeypatch: pytest.Monke
     assert _cli("users", "add", "li", "--role", "officer", "--role", "approver", "--password-env", "PW") == 0
     assert _cli("rounds", "create", *me) == 0
     assert _cli("rounds", "approve", "1", *me) == 0
-    assert _cli("rounds", "dispatch", "1", *me) == 0
+    assert _cli("rounds", "dispatch", "1", "--trips", "greedy", "--trips-out", "trips", *me) == 0
     eng = make_engine(f"sqlite:///{tmp_path / 'day.db'}")
     with transaction(eng) as s:
         donated = [a for a in lines_frame(s, 1).itertuples() if s.get(m.Lot, a.lot_id).donation_id]
+        # every drop went on a planned truck of its depot, and the plan carries exactly the round
+        vehicles = pd.read_csv(DEMO / "vehicles.csv", dtype=str).set_index("vehicle_id").depot_id
+        for t in s.scalars(select(m.Trip).where(m.Trip.round_id == 1)):
+            assert t.vehicle_id and all(vehicles[v] == t.depot_id for v in t.vehicle_id.split(";"))
+        shipped = lines_frame(s, 1).groupby(["lot_id", "site_id"]).quantity.sum()
     eng.dispose()
+    manifest = pd.read_csv(tmp_path / "trips" / "trip_manifest.csv", dtype={"lot_id": str, "site_id": str})
+    pd.testing.assert_series_equal(manifest.groupby(["lot_id", "site_id"]).quantity.sum(), shipped,
+                                   check_names=False, check_dtype=False)
     line = donated[0] if donated else None
     extra = ["--discrepancy", f"{line.line_id}:{line.quantity - 1}:short:returned"] if line is not None else []
     assert _cli("rounds", "deliver", "1", *extra, *me) == 0

@@ -150,6 +150,11 @@ def summary_text(data: RoundData, fill: pd.DataFrame, alloc: pd.DataFrame, warni
         lines.append(f"Excluded from this round: {', '.join(sorted(data.excluded))}.")
     if data.locks:
         lines.append(f"Locks kept: {len(data.locks)}.")
+    scenario_warnings = [w for w in warnings if ".csv:" in w or ".xlsx[" in w]
     for w in warnings:
-        lines.append(f"Warning: {w}")
+        if w not in scenario_warnings:
+            lines.append(f"Note: {w}")
+    if scenario_warnings:
+        lines.append(f"The scenario has {len(scenario_warnings)} warning(s) (lots not allocated and the like): "
+                     "see `warnings` in summary.json or run `allocator validate`.")
     return "\n".join(lines)

@@ -84,6 +84,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("round_id", type=int)
         if name == "approve":
             q.add_argument("--version", type=int, help="the version you reviewed (conflict if it changed)")
+        else:
+            q.add_argument("--trips", choices=["ortools", "greedy", "none"], default="ortools",
+                           help="plan truck trips on the stored roads and vehicles (default: ortools, "
+                                "greedy fallback); none leaves trucks unassigned")
+            q.add_argument("--time-limit", type=float, default=2.0, metavar="S",
+                           help="OR-Tools time limit per depot and wave (default 2 s)")
+            q.add_argument("--trips-out", metavar="DIR", help="write the planned trips.csv and trip_manifest.csv here")
         q.set_defaults(func=run_rounds_step, step=name)
     q = rsub.add_parser("deliver", parents=[db, usr], help="confirm what arrived (one trip, or every open trip)")
     q.add_argument("round_id", type=int)
@@ -253,15 +260,37 @@ def run_rounds_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _planned_vehicles(args: argparse.Namespace) -> dict[tuple[str, str], str] | None:
+    """Plan the round's truck trips in a read-only session before the dispatch transaction."""
+    if args.trips == "none":
+        return None
+    from allocator.fsutil import atomic_folder
+    from allocator.store import plan_round_trips, vehicles_by_drop
+
+    with _session(args) as s:
+        planned = plan_round_trips(s, args.round_id, method=args.trips, time_limit_s=args.time_limit)
+    if args.trips_out:
+        with atomic_folder(args.trips_out) as tmp:
+            planned.trips.to_csv(tmp / "trips.csv", index=False)
+            planned.manifest.to_csv(tmp / "trip_manifest.csv", index=False)
+            planned.unplanned.to_csv(tmp / "unplanned.csv", index=False)
+    if len(planned.unplanned):
+        print(f"warning: {len(planned.unplanned)} shipment line(s) no vehicle can carry; "
+              "their trips go without a truck assigned", file=sys.stderr)
+    return vehicles_by_drop(planned)
+
+
 def run_rounds_step(args: argparse.Namespace) -> int:
     from allocator.store import approve_round, cancel_round, dispatch_round, trips
 
+    # trips are planned read-only, before the dispatch transaction takes its write lock
+    vehicles = _planned_vehicles(args) if args.step == "dispatch" else None
     with _session(args) as s:
         user = _login(s, args)
         if args.step == "approve":
             r = approve_round(s, args.round_id, user, expected_version=args.version)
         elif args.step == "dispatch":
-            r = dispatch_round(s, args.round_id, user)
+            r = dispatch_round(s, args.round_id, user, vehicles=vehicles)
             extra = f" ({len(trips(s, r.id))} trip(s))"
         else:
             r = cancel_round(s, args.round_id, user, reason=args.reason)

@@ -32,8 +32,10 @@ from allocator.store.rounds import (
     dispatch_round,
     get_round,
     lines_frame,
+    plan_round_trips,
     rounds_frame,
     trips,
+    vehicles_by_drop,
     write_off_stock,
 )
 from allocator.store.scenario_io import (
@@ -69,7 +71,7 @@ __all__ = [
     "Discrepancy", "add_user", "approve_round", "authenticate", "backup", "cancel_round",
     "confirm_delivery", "create_round", "current_tables_url", "current_scenario", "database_url", "dispatch_round", "dump",
     "export_scenario", "get_round", "hash_password", "import_scenario", "is_sqlite", "lines_frame",
-    "make_engine", "memory_store", "open_db", "reserved_by_lot", "rounds_frame", "sessions",
-    "stock_fingerprint", "transaction", "trips", "upgrade", "user_roles", "verify_password",
+    "make_engine", "memory_store", "open_db", "plan_round_trips", "reserved_by_lot", "rounds_frame", "sessions",
+    "stock_fingerprint", "transaction", "trips", "upgrade", "user_roles", "vehicles_by_drop", "verify_password",
     "write_off_stock",
 ]

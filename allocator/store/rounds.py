@@ -24,7 +24,7 @@ import math
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import select, update
@@ -43,6 +43,9 @@ from allocator.store.scenario_io import (
 )
 from allocator.store.time import utcnow
 from allocator.store.users import get_user, require_role
+
+if TYPE_CHECKING:  # pragma: no cover
+    from allocator.network.trips import Trips
 
 ALLOCATION_COLUMNS = ["lot_id", "depot_id", "site_id", "item_id", "need_item_id", "quantity", "travel_min"]
 #: Who may do what.
@@ -492,3 +495,41 @@ def lines_frame(session: Session, round_id: int) -> pd.DataFrame:
             "discrepancy": "" if d is None else d.discrepancy,
         })
     return pd.DataFrame(rows)
+
+
+def plan_round_trips(session: Session, round_id: int, *, method: str = "ortools",
+                     time_limit_s: float = 2.0) -> Trips:
+    """Plan the truck trips of a round's shipments on the stored roads, traffic control and vehicles.
+
+    Read-only: call it before :func:`dispatch_round` and pass
+    :func:`vehicles_by_drop` of the result as ``vehicles``.
+
+    Parameters
+    ----------
+    method : {"ortools", "greedy"}
+        OR-Tools routing with a time limit (greedy fallback), or greedy only.
+    time_limit_s : float
+        OR-Tools time limit per depot and wave.
+    """
+    from allocator.network import travel_times
+    from allocator.network.trips import plan_trips
+    from allocator.store.scenario_io import export_scenario
+
+    lines = allocation_lines(session, round_id)
+    if not lines:
+        raise StoreError(f"round {round_id} has no allocation lines to plan trips for")
+    shipments = pd.DataFrame(
+        [{"lot_id": a.lot_id, "depot_id": a.depot_id, "site_id": a.site_id, "item_id": a.item_id,
+          "quantity": a.quantity} for a in lines]
+    )
+    sc = export_scenario(session)
+    return plan_trips(sc, shipments, travel_times(sc), time_limit_s=time_limit_s, method=method)
+
+
+def vehicles_by_drop(planned: Trips) -> dict[tuple[str, str], str]:
+    """``(depot_id, site_id) -> "V01;V02"``: the trucks that carry each drop of a plan."""
+    t = planned.trips
+    if t.empty:
+        return {}
+    g = t.groupby(["depot_id", "site_id"]).vehicle_id.agg(lambda v: ";".join(sorted(set(map(str, v)))))
+    return {(str(d), str(s)): v for (d, s), v in g.items()}
