@@ -188,3 +188,29 @@ def test_documentation_shows_the_schema_tables():
     doc = Path(__file__).resolve().parents[1] / "docs" / "scenario-format.md"
     text = doc.read_text(encoding="utf-8")
     assert schema.render_docs(text) == text, "run: allocator schema --docs docs/scenario-format.md"
+
+
+def test_typed_scenarios_are_checked_without_a_text_round_trip():
+    """The fast path for typed scenarios gives the same report as re-parsing their text."""
+    from allocator.scenario import to_raw
+    from allocator.validate import _check_typed, _is_typed, parse
+
+    sc = examples.grades_and_earmarks()
+    assert _is_typed(sc)
+    bad_needs = sc.needs.assign(quantity=[400, -3, 100, 100, 50], site_id=["H1", "H2", "H1", "ZZ", "H1"])
+    bad_sites = sc.sites.assign(kind=["designated_hospital", "castle", "quarantine_site"])
+    bad_stock = sc.stock.assign(lot_id=["L_MASK", "L_MASK", "L_SUIT", "L_CIVIL", "L_EXP"])
+    bad = sc.replace(needs=bad_needs, sites=bad_sites, stock=bad_stock)
+    assert _is_typed(bad)
+
+    def key(r):
+        return sorted(str(p) for p in r.problems)
+
+    slow = parse(to_raw(bad.tables, name=bad.name, as_of=bad.as_of))[1]
+    assert key(_check_typed(bad)) == key(slow) and len(slow.errors) >= 4
+    assert key(validate(bad)) == key(slow)
+    # a column edited into another dtype takes the text path, which reports it
+    floats = sc.replace(needs=sc.needs.assign(quantity=[400.5, 3, 100, 100, 50]))
+    assert not _is_typed(floats)
+    assert [(p.file, p.row, p.column, p.message) for p in validate(floats).errors] == [
+        ("needs.csv", 2, "quantity", "not a whole number")]
