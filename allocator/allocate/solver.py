@@ -32,13 +32,15 @@ _BANNER_SHOWN = False
 
 @contextlib.contextmanager
 def _quiet_c_stdout() -> Iterator[None]:
+    # HiGHS writes to the C library's stdout, file descriptor 1, whatever sys.stdout is
+    # (in a notebook sys.stdout is not fd 1 at all)
+    fd = 1
     try:
-        fd = sys.stdout.fileno()
-    except (AttributeError, OSError, ValueError):
+        sys.stdout.flush()
+        saved = os.dup(fd)
+    except OSError:
         yield
         return
-    sys.stdout.flush()
-    saved = os.dup(fd)
     try:
         with open(os.devnull, "wb") as null:
             os.dup2(null.fileno(), fd)
