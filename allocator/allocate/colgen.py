@@ -316,9 +316,11 @@ def impl_inf() -> float:
 
 #: Integer cost scale of the min-cost-flow seed (costs are kg x minutes; 1/100 is ample for a seed).
 FLOW_COST_SCALE = 100.0
+#: Arcs of the min-cost-flow seed: each need's cheapest eligible candidates (plus the model's columns).
+FLOW_PER_NEED = 12
 
 
-def flow_seed(pool: ColumnPool, coef: np.ndarray, priced: bool = False) -> np.ndarray:
+def flow_seed(pool: ColumnPool, coef: np.ndarray, priced: bool = False, per_need: int | None = None) -> np.ndarray:
     """Pool positions worth adding before a transport stage: the support of a min-cost flow.
 
     After the tier and fairness stages, most of what the transport stage may still change is
@@ -367,6 +369,16 @@ def flow_seed(pool: ColumnPool, coef: np.ndarray, priced: bool = False) -> np.nd
     if priced and pool.capped.any():  # capacity rows priced at their duals (a Lagrangian cost)
         yc = pool._row_duals()[2]
         coef = coef - np.where(pool.capped, pool.weight * yc[pool.depot], 0.0)
+    per_need = FLOW_PER_NEED if per_need is None else per_need
+    if per_need and len(arcs):  # each need's cheapest arcs, and every arc the model holds
+        order = np.lexsort((coef[arcs], pool.need[arcs]))
+        nd = pool.need[arcs][order]
+        start = np.r_[0, np.flatnonzero(np.diff(nd)) + 1]
+        rank = np.arange(len(order)) - np.repeat(start, np.diff(np.r_[start, len(order)]))
+        keep = np.zeros(len(arcs), dtype=bool)
+        keep[order[rank < per_need]] = True
+        keep |= pool.in_model[arcs]
+        arcs = arcs[keep]
     d_int = np.floor(np.maximum(dem, 0.0) + 1e-6).astype(np.int64)
     s_int = np.floor(np.maximum(sup, 0.0) + 1e-6).astype(np.int64)
     total = int(d_int.sum())

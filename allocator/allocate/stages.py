@@ -42,8 +42,10 @@ from allocator.errors import InfeasibleError, SolverError
 FAIR_ROUNDS = 3
 #: Column generation adds a column whose gain per unit exceeds this fraction of the hold threshold.
 PRICE_TOL = 1e-2
-#: Pricing rounds of the transport stage that also add a min-cost flow's columns.
-SEED_ROUNDS = 3
+#: The transport stage starts with a min-cost flow's columns (:func:`~allocator.allocate.colgen.flow_seed`)
+#: and its first SEED_ROUNDS pricing rounds add those of a flow at the capacity duals' prices (0 = no
+#: seed at all). On a province round a third flow costs more than the simplex iterations it saves.
+SEED_ROUNDS = 1
 
 
 def solve_stages(
