@@ -114,3 +114,36 @@ def test_slim_keeps_pulp_and_highs_rows_equal():
     # the variables the model keeps are exactly HiGHS's columns, in order
     assert [v.index for v in drv.impl._vars] == list(range(lp.num_col_))
     assert not (pool.in_model & pool.banned).any()
+
+
+def test_flow_seed_changes_no_objective(monkeypatch):
+    """The transport stage's min-cost-flow seed only picks columns: every stage optimum is the same."""
+    from allocator.allocate import stages
+
+    sc = generate(sites=60, depots=6, items=8, lots=300, seed=3, with_roads=False)
+    with_seed = allocate(sc)
+    monkeypatch.setattr(stages, "SEED_ROUNDS", 0)
+    without = allocate(sc)
+    full = allocate(sc, column_generation=False)
+    _same_objectives(with_seed.summary["objectives"], without.summary["objectives"])
+    _same_objectives(with_seed.summary["objectives"], full.summary["objectives"])
+    assert check_round(sc, with_seed) == []
+
+
+def test_flow_seed_returns_eligible_columns():
+    """The seed's columns are omitted, not banned, and carry the transport stage's cheapest flow."""
+    from allocator.allocate.colgen import flow_seed
+    from allocator.allocate.stages import solve_stages
+
+    sc = generate(sites=60, depots=6, items=8, lots=300, seed=5, with_roads=False)
+    data = prepare(sc)
+    rows = components(data)[0]
+    drv = Driver("highs")
+    m = build(data, initial_columns(data, rows), name="t")
+    pool = ColumnPool(data, rows, m, drv)
+    assert len(flow_seed(pool, data.cand.cost.to_numpy()[pool.rows])) == 0  # nothing solved yet
+    solve_stages(m, data, drv, {}, pool=pool)
+    pool.slim(min_share=0.0)
+    pos = flow_seed(pool, data.cand.cost.to_numpy()[pool.rows])
+    assert not pool.in_model[pos].any()
+    assert not pool.banned[pos].any()

@@ -312,3 +312,91 @@ def impl_inf() -> float:
     import highspy
 
     return highspy.kHighsInf
+
+
+#: Integer cost scale of the min-cost-flow seed (costs are kg x minutes; 1/100 is ample for a seed).
+FLOW_COST_SCALE = 100.0
+#: Arcs of the min-cost-flow seed: each need's cheapest eligible candidates (plus the model's columns).
+FLOW_PER_NEED = 12
+
+
+def flow_seed(pool: ColumnPool, coef: np.ndarray, priced: bool = False, per_need: int | None = None) -> np.ndarray:
+    """Pool positions worth adding before a transport stage: the support of a min-cost flow.
+
+    After the tier and fairness stages, most of what the transport stage may still change is
+    which lot group serves which need with the held fill amounts: a transportation problem.
+    This solves that problem as an integer min-cost flow (OR-Tools' network simplex-like
+    ``SimpleMinCostFlow``) over every eligible candidate (not banned, not held at a bound):
+    each group supplies at most its stock row's bound, each need takes its current fill
+    (rounded down), costs are ``coef`` x :data:`FLOW_COST_SCALE` rounded, substitute ratios
+    and capacity rows are ignored. It is only a *seed*: the returned columns enter the
+    restricted model, and the stage is still solved by the LP with exact pricing, so the
+    result does not depend on it (a poor seed only costs pricing rounds).
+
+    Returns
+    -------
+    ndarray
+        Pool positions of omitted candidates that carry flow (empty when there is nothing
+        to gain or the flow problem is infeasible).
+    """
+    from ortools.graph.python import min_cost_flow
+
+    m, impl = pool.m, pool.driver.impl
+    rv = getattr(impl, "row_value", None)
+    if rv is None or not len(rv) or not m.stock_rows or not m.need_rows:
+        return np.zeros(0, dtype=np.int64)
+    n_groups = int(pool.group.max()) + 1
+    n_needs = int(pool.need.max()) + 1
+    sup = np.zeros(n_groups)
+    for g, c in m.stock_rows.items():
+        sup[g] = -c.constant
+    dem = np.zeros(n_needs)
+    nk = np.fromiter(m.need_rows.keys(), dtype=np.int64, count=len(m.need_rows))
+    ni = np.fromiter((c.index for c in m.need_rows.values()), dtype=np.int64, count=len(m.need_rows))
+    dem[nk] = rv[ni]
+    # columns held at a bound keep their value: take it out of supply and demand
+    held = np.zeros(len(pool.rows), dtype=bool)
+    if m.x:
+        ppos = pd.Index(pool.rows).get_indexer(m.cand)
+        lo = np.fromiter((v.lowBound or 0.0 for v in m.x), dtype=float, count=len(m.x))
+        up = np.fromiter((np.inf if v.upBound is None else v.upBound for v in m.x), dtype=float, count=len(m.x))
+        fixed = lo == up
+        held[ppos[fixed]] = True
+        fv = lo[fixed]
+        np.subtract.at(sup, pool.group[ppos[fixed]], fv)
+        np.subtract.at(dem, pool.need[ppos[fixed]], fv * pool.inv[ppos[fixed]])
+    arcs = np.flatnonzero(~pool.banned & ~held)
+    if priced and pool.capped.any():  # capacity rows priced at their duals (a Lagrangian cost)
+        yc = pool._row_duals()[2]
+        coef = coef - np.where(pool.capped, pool.weight * yc[pool.depot], 0.0)
+    per_need = FLOW_PER_NEED if per_need is None else per_need
+    if per_need and len(arcs):  # each need's cheapest arcs, and every arc the model holds
+        order = np.lexsort((coef[arcs], pool.need[arcs]))
+        nd = pool.need[arcs][order]
+        start = np.r_[0, np.flatnonzero(np.diff(nd)) + 1]
+        rank = np.arange(len(order)) - np.repeat(start, np.diff(np.r_[start, len(order)]))
+        keep = np.zeros(len(arcs), dtype=bool)
+        keep[order[rank < per_need]] = True
+        keep |= pool.in_model[arcs]
+        arcs = arcs[keep]
+    d_int = np.floor(np.maximum(dem, 0.0) + 1e-6).astype(np.int64)
+    s_int = np.floor(np.maximum(sup, 0.0) + 1e-6).astype(np.int64)
+    total = int(d_int.sum())
+    if not len(arcs) or total == 0:
+        return np.zeros(0, dtype=np.int64)
+    # nodes: 0 = source, 1..G = groups, G+1..G+N = needs
+    src = np.zeros(n_groups, dtype=np.int64)
+    g_nodes = 1 + np.arange(n_groups, dtype=np.int64)
+    starts = np.r_[src, 1 + pool.group[arcs]]
+    ends = np.r_[g_nodes, 1 + n_groups + pool.need[arcs]]
+    caps = np.r_[s_int, np.full(len(arcs), total, dtype=np.int64)]
+    costs = np.r_[np.zeros(n_groups, dtype=np.int64), np.rint(coef[arcs] * FLOW_COST_SCALE).astype(np.int64)]
+    f = min_cost_flow.SimpleMinCostFlow()
+    f.add_arcs_with_capacity_and_unit_cost(starts, ends, caps, costs)
+    supplies = np.r_[total, np.zeros(n_groups, dtype=np.int64), -d_int]
+    f.set_nodes_supplies(np.arange(1 + n_groups + n_needs, dtype=np.int64), supplies)
+    if f.solve() != f.OPTIMAL:
+        return np.zeros(0, dtype=np.int64)
+    flow = f.flows(np.arange(n_groups, n_groups + len(arcs), dtype=np.int64))
+    pos = arcs[flow > 0]
+    return np.sort(pos[~pool.in_model[pos]])

@@ -13,6 +13,7 @@ second choice; it rebuilds and re-solves from scratch at each stage.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sys
 import time
@@ -132,7 +133,7 @@ class StagedHiGHS(pulp.HiGHS):
         done = getattr(self, "_obj_done", None)
         if done is not None and done[0] is obj and done[2] == sense and len(obj) >= done[1]:
             # the same objective, possibly with new terms at the end (column generation)
-            items = list(obj.items())[done[1]:]
+            items = list(itertools.islice(obj.items(), done[1], None))
             if all(getattr(v, "index", None) is not None and v.index < n and self._vars[v.index] is v
                    for v, _ in items):
                 if items:

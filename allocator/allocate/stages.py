@@ -33,7 +33,7 @@ from collections.abc import Callable
 import numpy as np
 import pulp
 
-from allocator.allocate.colgen import ColumnPool
+from allocator.allocate.colgen import ColumnPool, flow_seed
 from allocator.allocate.model import Model
 from allocator.allocate.prepare import RoundData
 from allocator.allocate.solver import Driver, hold_threshold
@@ -42,6 +42,10 @@ from allocator.errors import InfeasibleError, SolverError
 FAIR_ROUNDS = 3
 #: Column generation adds a column whose gain per unit exceeds this fraction of the hold threshold.
 PRICE_TOL = 1e-2
+#: The transport stage starts with a min-cost flow's columns (:func:`~allocator.allocate.colgen.flow_seed`)
+#: and its first SEED_ROUNDS pricing rounds add those of a flow at the capacity duals' prices (0 = no
+#: seed at all). On a province round a third flow costs more than the simplex iterations it saves.
+SEED_ROUNDS = 1
 
 
 def solve_stages(
@@ -60,17 +64,20 @@ def solve_stages(
     first = True
 
     def run(stage: str, coef: np.ndarray | None, maximize: bool, extra: pulp.LpAffineExpression | None = None,
-            slim: bool = False) -> float:
+            slim: bool = False, seed: bool = False) -> float:
         """Solve one stage with objective ``coef`` (by candidate row) plus ``extra``."""
         nonlocal first
         if pool is not None and slim:
             pool.slim()
+            if seed and coef is not None:  # columns of a min-cost flow: fewer pricing rounds
+                pool.add(flow_seed(pool, coef[pool.rows]))
         prob.sense = pulp.LpMaximize if maximize else pulp.LpMinimize
         terms = [] if coef is None else [(v, a) for v, a in zip(m.x, coef[m.cand].tolist()) if a != 0.0]
         obj = pulp.LpAffineExpression(terms)
         if extra is not None:
             obj.addInPlace(extra)
         prob.setObjective(obj)
+        rounds = 0
         while True:
             try:
                 v = driver.solve(prob, stage)
@@ -91,6 +98,10 @@ def solve_stages(
                 break
             if slim:  # sifting: keep the working set small while pricing brings columns in
                 pool.slim()
+            if seed and rounds < SEED_ROUNDS:  # a min-cost flow at the capacity duals' prices
+                pos = np.union1d(pos, flow_seed(pool, pc, priced=True))
+                pos = pos[~pool.in_model[pos]]
+            rounds += 1
             new = pool.add(pos)
             if coef is not None:
                 for var, a in zip(new, pc[pos].tolist()):
@@ -154,7 +165,7 @@ def solve_stages(
 
     # 3. transport
     cost = cand.cost.to_numpy()
-    run("transport", cost, False, slim=True)  # a new objective: start from the columns in use
+    run("transport", cost, False, slim=True, seed=SEED_ROUNDS > 0)  # a new objective: start from the columns in use
     if tick:
         tick()
 
