@@ -8,7 +8,10 @@ with defaults applied; :func:`save` writes it back losslessly.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -18,8 +21,10 @@ from typing import Any
 import pandas as pd
 
 from allocator import schema
-from allocator.errors import ScenarioError, ScenarioFormatError
+from allocator.cells import escape_formula, unescape_formula
+from allocator.errors import ScenarioError, ScenarioFormatError, UnknownKeyError
 from allocator.fsutil import atomic_folder
+from allocator.report import Problem
 
 TOML_NAME = "scenario.toml"
 
@@ -40,6 +45,20 @@ class RawScenario:
         Why ``scenario.toml`` could not be parsed, if it could not.
     source : str
         The path it was read from.
+    problems : list of Problem
+        What the readers could not read (an encoding, a quote, a ragged row, a
+        corrupt workbook), each with its file and line; :func:`allocator.validate.parse`
+        puts them first in its report.
+    unreadable : set of str
+        Tables whose file exists but could not be read at all (not reported again as missing).
+    meta_label : str
+        How problems name the metadata (``scenario.toml`` or ``book.xlsx[scenario]``).
+    meta_line : int or None
+        The line of ``scenario.toml`` that ``meta_error`` is about, when known.
+
+    Row numbers: each table's index is the 1-based line (or sheet row) of its
+    record minus 2, so ``index + 2`` is the line a problem names even when a
+    quoted field spans lines or blank lines are skipped.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -47,6 +66,10 @@ class RawScenario:
     meta: dict[str, Any] = field(default_factory=dict)
     meta_error: str | None = None
     source: str = ""
+    problems: list[Problem] = field(default_factory=list)
+    unreadable: set[str] = field(default_factory=set)
+    meta_label: str = "scenario.toml"
+    meta_line: int | None = None
 
 
 @dataclass
@@ -117,7 +140,7 @@ class Scenario:
         new = dict(self.tables)
         for k, v in tables.items():
             if k not in schema.tables():
-                raise KeyError(f"unknown table {k!r}")
+                raise UnknownKeyError(f"unknown table {k!r}")
             if v is None:
                 new.pop(k, None)
             else:
@@ -164,51 +187,282 @@ def read_raw(path: str | Path) -> RawScenario:
     raise ScenarioFormatError(f"{p}: a scenario is a folder of CSV files or one .xlsx workbook")
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    df = pd.read_csv(
-        path,
-        dtype=str,
-        keep_default_na=False,
-        na_filter=False,
-        encoding="utf-8-sig",
-        skipinitialspace=False,
-    )
-    return df.rename(columns=lambda c: str(c).strip())
+#: More problems than this in one file are summarised in one line.
+MAX_READ_PROBLEMS = 50
+
+
+def _problem(label: str, line: int | None, code: str, value: Any = None, /, severity: str = "error",
+             **params: Any) -> Problem:
+    from allocator.report import Report
+
+    r = Report()
+    r.problem(label, line, None, code, value, severity=severity, **params)
+    return r.problems[0]
+
+
+def decode_text(data: bytes, label: str) -> tuple[str | None, Problem | None]:
+    """Decode a text file's bytes as UTF-8 (with or without a BOM), or say precisely what it is.
+
+    The product reads UTF-8 only, so that a file means the same on every
+    machine; a file in another encoding is a problem naming what was found:
+    UTF-16 (Excel's "Unicode Text", with a BOM or NUL bytes), GBK/GB18030
+    (Excel's CSV under a Chinese locale: the bytes decode as GBK), or otherwise
+    the first byte that is not UTF-8, with its line.
+
+    Examples
+    --------
+    >>> decode_text("名称".encode("utf-8-sig"), "sites.csv")
+    ('名称', None)
+    >>> text, problem = decode_text("名称".encode("gbk"), "sites.csv")
+    >>> print(problem)
+    sites.csv:1: sites.csv is not UTF-8; it looks like GBK (Excel's CSV under a Chinese locale): save it as CSV UTF-8
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")) or (
+        len(data) >= 4 and data.count(b"\x00") * 3 >= len(data)
+    ):
+        return None, _problem(label, None, "utf16", file=label)
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        try:
+            data.decode("gb18030")  # GBK and its superset GB18030
+            looks_gbk = True
+        except UnicodeDecodeError:
+            looks_gbk = False
+        if looks_gbk:
+            return None, _problem(label, line, "not_utf8_gbk", file=label)
+        return None, _problem(label, line, "not_utf8", file=label, byte=f"{data[exc.start]:02X}")
+
+
+def read_csv_text(text: str, label: str) -> tuple[pd.DataFrame | None, list[Problem]]:
+    """Parse CSV text into a frame of strings (index = line - 2), collecting every problem.
+
+    Uses the :mod:`csv` module, so a repeated column name stays repeated (the
+    validator reports it) instead of being renamed ``quantity.1``. A quoted
+    field that is never closed, a record with more fields than the header and
+    a header without names are problems with their line; records with fewer
+    fields are padded with empty cells (spreadsheets drop trailing empty cells).
+    Cells and column names are passed through :func:`allocator.cells.unescape_formula`.
+    """
+    problems: list[Problem] = []
+    if not text.strip():
+        return None, [_problem(label, None, "file_empty")]
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        return None, [_problem(label, line, "csv_error", error="the file contains a NUL byte (is it a CSV file?)")]
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    index: list[int] = []
+    bad_lines = 0
+    while True:
+        start = reader.line_num + 1
+        try:
+            rec = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            bad_lines += 1
+            if "unexpected end of data" in str(exc):
+                problems.append(_problem(label, start, "unclosed_quote"))
+                break
+            if bad_lines <= MAX_READ_PROBLEMS:
+                problems.append(_problem(label, start, "csv_error", error=str(exc)))
+            continue
+        if not rec or (len(rec) == 1 and not rec[0].strip() and header is not None):
+            continue
+        if header is None:
+            header = [unescape_formula(c.strip()) for c in rec]
+            continue
+        width = len(header)
+        if len(rec) > width:
+            if any(x.strip() for x in rec[width:]):
+                bad_lines += 1
+                if bad_lines <= MAX_READ_PROBLEMS:
+                    problems.append(_problem(label, start, "ragged_row", fields=len(rec), columns=width))
+            rec = rec[:width]
+        elif len(rec) < width:
+            rec = rec + [""] * (width - len(rec))
+        rows.append([unescape_formula(x) for x in rec])
+        index.append(start - 2)
+    if bad_lines > MAX_READ_PROBLEMS:
+        problems.append(_problem(label, None, "csv_error",
+                                 error=f"{bad_lines - MAX_READ_PROBLEMS} more lines cannot be read"))
+    if header is None:
+        return None, [*problems, _problem(label, None, "file_empty")]
+    return _frame(header, rows, index, label, problems), problems
+
+
+def _frame(header: list[str], rows: list[list[str]], index: list[int], label: str,
+           problems: list[Problem]) -> pd.DataFrame:
+    """A frame of strings from a header and records; unnamed columns dropped (warned when not empty)."""
+    df = pd.DataFrame(rows, columns=range(len(header)), index=pd.Index(index, dtype="int64"), dtype=object)
+    if not rows:
+        df = pd.DataFrame({i: pd.Series([], dtype=object) for i in range(len(header))})
+    keep = []
+    for pos, name in enumerate(header):
+        if name:
+            keep.append(pos)
+        elif (df[pos].astype(str).str.strip() != "").any():
+            problems.append(_problem(label, 1, "unnamed_column", severity="warning", position=pos + 1))
+    df = df[keep]
+    df.columns = [header[i] for i in keep]
+    return df.astype(str) if len(df.columns) else df
+
+
+def _read_csv(path: Path, label: str) -> tuple[pd.DataFrame | None, list[Problem]]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, [_problem(label, None, "file_unreadable", error=exc.strerror or str(exc))]
+    text, problem = decode_text(data, label)
+    if problem is not None:
+        return None, [problem]
+    assert text is not None
+    return read_csv_text(text, label)
+
+
+_TOML_LINE = re.compile(r"at line (\d+)")
+
+
+def read_toml(path: Path, label: str = TOML_NAME) -> tuple[dict[str, Any], str | None, int | None]:
+    """``scenario.toml`` as a dict (a UTF-8 BOM allowed, like CSV files): (meta, error, line)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return {}, exc.strerror or str(exc), None
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return {}, "the file is not UTF-8: save it as UTF-8", data.count(b"\n", 0, exc.start) + 1
+    try:
+        return tomllib.loads(text), None, None
+    except tomllib.TOMLDecodeError as exc:
+        m = _TOML_LINE.search(str(exc))
+        return {}, str(exc), int(m.group(1)) if m else None
 
 
 def _read_folder(p: Path) -> RawScenario:
     tables, labels = {}, {}
+    problems: list[Problem] = []
+    unreadable: set[str] = set()
     for name in schema.tables():
         f = p / f"{name}.csv"
+        labels[name] = f.name
         if f.is_file():
-            tables[name] = _read_csv(f)
-            labels[name] = f.name
-    meta, err = {}, None
+            df, probs = _read_csv(f, f.name)
+            problems.extend(probs)
+            if df is None:
+                unreadable.add(name)
+            else:
+                tables[name] = df
+    meta: dict[str, Any] = {}
+    err, line = None, None
     toml = p / TOML_NAME
     if toml.is_file():
-        try:
-            meta = tomllib.loads(toml.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            err = str(exc)
-    for name in schema.tables():
-        labels.setdefault(name, f"{name}.csv")
-    return RawScenario(tables=tables, labels=labels, meta=meta, meta_error=err, source=str(p))
+        meta, err, line = read_toml(toml)
+    return RawScenario(tables=tables, labels=labels, meta=meta, meta_error=err, source=str(p),
+                       problems=problems, unreadable=unreadable, meta_line=line)
+
+
+def _cell_text(v: Any) -> str:
+    """The text of a workbook cell: numbers exactly as stored, dates in ISO 8601, text unescaped."""
+    import datetime as dt
+
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) < 2**63:
+            return str(int(v))
+        return repr(v)
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat() if v.time() == dt.time(0) else v.isoformat()
+    if isinstance(v, dt.date | dt.time):
+        return v.isoformat()
+    return str(unescape_formula(str(v)))
+
+
+def _read_sheet(ws: Any, label: str) -> tuple[pd.DataFrame | None, list[Problem]]:
+    problems: list[Problem] = []
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    index: list[int] = []
+    bad = 0
+    for rownum, values in enumerate(ws.iter_rows(values_only=True), start=1):
+        cells = [_cell_text(v) for v in values]
+        if header is None:
+            while cells and not cells[-1].strip():
+                cells.pop()
+            if not cells:
+                continue
+            header = [c.strip() for c in cells]
+            continue
+        width = len(header)
+        if len(cells) > width:
+            if any(c.strip() for c in cells[width:]):
+                bad += 1
+                if bad <= MAX_READ_PROBLEMS:
+                    n = max(i for i, c in enumerate(cells) if c.strip()) + 1
+                    problems.append(_problem(label, rownum, "ragged_row", fields=n, columns=width))
+            cells = cells[:width]
+        elif len(cells) < width:
+            cells = cells + [""] * (width - len(cells))
+        rows.append(cells)
+        index.append(rownum - 2)
+    if header is None:
+        return None, [_problem(label, None, "file_empty")]
+    return _frame(header, rows, index, label, problems), problems
 
 
 def _read_workbook(p: Path) -> RawScenario:
-    sheets = pd.read_excel(p, sheet_name=None, dtype=str, keep_default_na=False, na_filter=False)
-    tables, labels = {}, {}
-    for name in schema.tables():
-        labels[name] = f"{p.name}[{name}]"
-        if name in sheets:
-            df = sheets[name].rename(columns=lambda c: str(c).strip())
-            tables[name] = df.map(lambda x: "" if x is None else str(x))
+    labels = {name: f"{p.name}[{name}]" for name in schema.tables()}
+    try:
+        import openpyxl
+
+        wb = openpyxl.load_workbook(p, read_only=True, data_only=True)
+    except Exception as exc:  # a corrupt workbook raises anything from zipfile, xml or openpyxl
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return RawScenario(tables={}, labels=labels, source=str(p), unreadable=set(schema.tables()),
+                           problems=[_problem(p.name, None, "xlsx_unreadable", file=p.name, error=msg)],
+                           meta_label=f"{p.name}[scenario]")
+    tables: dict[str, pd.DataFrame] = {}
+    problems: list[Problem] = []
+    unreadable: set[str] = set()
     meta: dict[str, Any] = {}
-    if "scenario" in sheets:
-        sh = sheets["scenario"]
-        if {"key", "value"} <= set(sh.columns):
-            meta = {str(k): str(v) for k, v in zip(sh["key"], sh["value"]) if str(k)}
-    return RawScenario(tables=tables, labels=labels, meta=meta, source=str(p))
+    try:
+        for name in schema.tables():
+            if name not in wb.sheetnames:
+                continue
+            try:
+                df, probs = _read_sheet(wb[name], labels[name])
+            except Exception as exc:  # a damaged sheet part
+                df, probs = None, [_problem(labels[name], None, "xlsx_unreadable", file=p.name,
+                                            error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)]
+            problems.extend(probs)
+            if df is None:
+                unreadable.add(name)
+            else:
+                tables[name] = df
+        if "scenario" in wb.sheetnames:
+            try:
+                sh, _ = _read_sheet(wb["scenario"], f"{p.name}[scenario]")
+            except Exception:
+                sh = None
+            if sh is not None and {"key", "value"} <= set(sh.columns):
+                meta = {str(k): str(v) for k, v in zip(sh["key"], sh["value"]) if str(k)}
+    finally:
+        wb.close()
+    return RawScenario(tables=tables, labels=labels, meta=meta, source=str(p), problems=problems,
+                       unreadable=unreadable, meta_label=f"{p.name}[scenario]")
 
 
 def load(path: str | Path, *, as_of: str | pd.Timestamp | None = None) -> Scenario:

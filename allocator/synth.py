@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from allocator import schema
+from allocator.errors import InvalidArgumentError
 from allocator.geo import haversine_km
 from allocator.scenario import Scenario, from_tables
 
@@ -260,7 +261,7 @@ def default_rivers(
     ['Yangtze River', 'Han River']
     """
     if not 1 <= n_rivers <= 2:
-        raise ValueError("n_rivers must be 1 or 2")
+        raise InvalidArgumentError("n_rivers must be 1 or 2")
     rng = rng if rng is not None else np.random.default_rng(0)
     lon0, lat0, lon1, lat1 = bbox
     yz = np.array([(0.22, -0.02), (0.33, 0.22), (0.45, 0.42), (0.52, 0.52),
@@ -385,12 +386,12 @@ def _build_grid(
     jitter: float = 0.25,
 ) -> _Grid:
     if n_nodes < 16:
-        raise ValueError("a road grid needs at least 16 nodes")
+        raise InvalidArgumentError("a road grid needs at least 16 nodes")
     proj = _Proj.of(bbox)
     width = (bbox[2] - bbox[0]) * proj.kx
     height = (bbox[3] - bbox[1]) * proj.ky
     if width <= 0 or height <= 0:
-        raise ValueError(f"empty bbox {bbox}")
+        raise InvalidArgumentError(f"empty bbox {bbox}")
     rivers_xy = [proj.xy(r.lonlat[:, 0], r.lonlat[:, 1]) for r in rivers]
 
     def layout(s: float) -> tuple[int, int, np.ndarray, list[float]]:
@@ -1106,9 +1107,9 @@ def generate(
     for label, value, low in (("sites", sites, 1), ("depots", depots, 1), ("items", items, 1),
                               ("lots", lots, 1), ("road_nodes", road_nodes, 16)):
         if int(value) < low:
-            raise ValueError(f"{label} must be at least {low} (got {value})")
+            raise InvalidArgumentError(f"{label} must be at least {low} (got {value})")
     if supply_ratio < 0 or not 0 <= earmark_share <= 1 or not 0 <= civil_share <= 1:
-        raise ValueError("supply_ratio must be >= 0 and the shares between 0 and 1")
+        raise InvalidArgumentError("supply_ratio must be >= 0 and the shares between 0 and 1")
     as_of = pd.Timestamp(as_of)
     r_geo, r_sites, r_depots, r_needs, r_lots, r_don, r_cap, r_veh, r_tc = (
         np.random.default_rng(seed).spawn(9)

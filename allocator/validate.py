@@ -8,13 +8,21 @@ line in the file with the header as line 1.
 
 Column types, bounds, choices and uniqueness come from the schema tables
 (:mod:`allocator.schema`) and are checked with pandera; references between
-tables and the domain warnings are checked here.
+tables and the domain warnings are checked here. Every problem carries a stable
+code (:data:`allocator.report.PROBLEM_CODES`) with parameters, so interfaces can
+render it in Chinese or English; :class:`Report` and :class:`Problem` live in
+:mod:`allocator.report` and are importable from here too.
+
+Values are strict: integers are parsed as integers (never through a float) and
+must fit int64, floats must be finite, dates and date-times must be ISO 8601
+(``YYYY-MM-DD``, optionally with a time after ``T`` or a space), and every
+problem quotes the cell's original text.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -24,92 +32,79 @@ import pandera.pandas as pa
 
 from allocator import schema
 from allocator.geo import chord_to_km, unit_vectors
+from allocator.report import PROBLEM_CODES, Problem, Report
 from allocator.scenario import RawScenario, Scenario, _raw_of, read_raw
 
 #: A site or depot farther than this from every road node gets a warning.
 SNAP_WARN_KM = 5.0
 
+__all__ = ["Problem", "Report", "PROBLEM_CODES", "parse", "validate", "usable_lots", "pandera_schema"]
+
 _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One problem found in a scenario."""
-
-    file: str
-    row: int | None
-    column: str | None
-    message: str
-    value: str | None = None
-    severity: str = "error"
-
-    def __str__(self) -> str:
-        where = self.file if self.row is None else f"{self.file}:{self.row}"
-        col = f" {self.column}:" if self.column else ""
-        sev = " warning:" if self.severity == "warning" else ""
-        got = ""
-        if self.value is not None:
-            got = f" (got {self.value if self.value != '' else 'empty'})"
-        return f"{where}:{col}{sev} {self.message}{got}"
-
-
-@dataclass
-class Report:
-    """Every problem found in a scenario, errors and warnings."""
-
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "error"]
-
-    @property
-    def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def add(
-        self,
-        file: str,
-        row: int | None,
-        column: str | None,
-        message: str,
-        value: Any = None,
-        severity: str = "error",
-    ) -> None:
-        v = None if value is None else str(value)
-        self.problems.append(Problem(file, row, column, message, v, severity))
-
-    def warn(self, file: str, row: int | None, column: str | None, message: str, value: Any = None) -> None:
-        self.add(file, row, column, message, value, severity="warning")
-
-    def to_frame(self) -> pd.DataFrame:
-        """The problems as a DataFrame (severity, file, row, column, message, value)."""
-        return pd.DataFrame(
-            [
-                {
-                    "severity": p.severity,
-                    "file": p.file,
-                    "row": p.row,
-                    "column": p.column,
-                    "message": p.message,
-                    "value": p.value,
-                }
-                for p in self.problems
-            ],
-            columns=["severity", "file", "row", "column", "message", "value"],
-        )
-
-    def __str__(self) -> str:
-        return "\n".join(str(p) for p in self.problems)
-
-
 def _row(index: Any) -> int:
     return int(index) + 2
+
+
+#: ISO 8601 as the format allows it: a date, optionally a time after ``T`` or a space, optionally a zone.
+_ISO_DATE = (r"\d{4}-\d{2}-\d{2}"
+             r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?")
+_PLAIN_INT = r"[+-]?\d{1,18}"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _iso_timestamp(text: str) -> pd.Timestamp | None:
+    """The timestamp of an ISO 8601 text already matched by ``_ISO_DATE``; None when the date does not exist."""
+    try:
+        ts = pd.Timestamp(text.replace(",", "."))
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if ts is pd.NaT:
+        return None
+    return ts.tz_localize(None) if ts.tzinfo is not None else ts
+
+
+def _parse_int(text: str) -> tuple[int | None, str | None]:
+    """One integer from its text, exactly (never through a float): (value, None) or (None, problem code)."""
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        return None, "not_integer"
+    if not d.is_finite():
+        return None, "not_integer"
+    if d != d.to_integral_value():
+        return None, "not_whole"
+    if d.adjusted() > 30:  # far outside int64; also keeps int() of 1e999999 cheap
+        return None, "int_range"
+    v = int(d)
+    if not INT64_MIN <= v <= INT64_MAX:
+        return None, "int_range"
+    return v, None
+
+
+def _parse_ints(text: pd.Series) -> tuple[pd.Series, dict[Any, str]]:
+    """Integers of non-empty texts as an ``Int64`` series, and the problem code of each cell that is not one.
+
+    Plain integers of up to 18 digits (the common case) are converted at once;
+    anything else (``3.0``, ``1e3``, ``99999999999999999999``, ``inf``) goes
+    through :class:`decimal.Decimal`, which is exact.
+    """
+    out = pd.Series(pd.NA, index=text.index, dtype="Int64")
+    if text.empty:
+        return out, {}
+    plain = text.str.fullmatch(_PLAIN_INT)
+    if plain.any():
+        out[plain] = text[plain].astype("int64")
+    problems: dict[Any, str] = {}
+    for i in text.index[~plain]:
+        v, code = _parse_int(text[i])
+        if code is None:
+            out[i] = v
+        else:
+            problems[i] = code
+    return out, problems
 
 
 # --------------------------------------------------------------------------- conversion
@@ -126,11 +121,11 @@ def _convert(
     empty = text == ""
     if col.required:
         for i in text.index[empty]:
-            report.add(label, _row(i), col.name, "required value is empty", "")
+            report.problem(label, _row(i), col.name, "value_required", "")
     t = col.type
 
-    def bad(i: Any, msg: str) -> None:
-        report.add(label, _row(i), col.name, msg, raw[i])
+    def bad(i: Any, code: str) -> None:
+        report.problem(label, _row(i), col.name, code, raw[i])
 
     if t in ("id", "str", "enum", "wkt"):
         return text.astype(str)
@@ -140,32 +135,30 @@ def _convert(
         low = text.str.lower()
         ok = low.isin(_TRUE | _FALSE) | empty
         for i in text.index[~ok]:
-            bad(i, "not a boolean (true/false)")
+            bad(i, "not_bool")
         return low.isin(_TRUE)  # missing handled by defaults
-    if t in ("int", "float"):
-        num = pd.to_numeric(text.where(~empty), errors="coerce")
+    if t == "int":
+        values, problems = _parse_ints(text[~empty])
+        for i, code in problems.items():
+            bad(i, code)
+        return values.reindex(text.index)
+    if t == "float":
+        num = pd.to_numeric(text.where(~empty), errors="coerce").astype("float64")
         for i in text.index[num.isna() & ~empty]:
-            bad(i, f"not a{'n integer' if t == 'int' else ' number'}")
-        if t == "int":
-            frac = num.notna() & (num != np.floor(num.fillna(0)))
-            for i in text.index[frac]:
-                bad(i, "not a whole number")
-            num = num.where(~frac)
-            return num.round().astype("Int64")
-        inf = num.notna() & ~np.isfinite(num.astype(float))
+            bad(i, "not_number")
+        inf = num.notna() & ~np.isfinite(num)
         for i in text.index[inf]:
-            bad(i, "not a finite number")
-        return num.where(~inf).astype("float64")
+            bad(i, "not_finite")
+        return num.where(~inf)
     if t in ("date", "datetime"):
         out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+        iso = text.str.fullmatch(_ISO_DATE)
         for i in text.index[~empty]:
-            try:
-                ts = pd.Timestamp(text[i])
-                if ts.tzinfo is not None:
-                    ts = ts.tz_localize(None)
+            ts = _iso_timestamp(text[i]) if iso[i] else None
+            if ts is None:
+                bad(i, "not_date" if t == "date" else "not_datetime")
+            else:
                 out[i] = ts
-            except (ValueError, TypeError, OverflowError):
-                bad(i, f"not an ISO 8601 {'date' if t == 'date' else 'date-time'}")
         return out
     raise AssertionError(t)  # pragma: no cover
 
@@ -180,14 +173,14 @@ def _wkt_checks(df: pd.DataFrame, col: str, label: str, report: Report) -> None:
         try:
             g = wkt.loads(s)
         except (ShapelyError, ValueError, TypeError):
-            report.add(label, _row(i), col, "not valid WKT", s)
+            report.problem(label, _row(i), col, "wkt_invalid", s)
             continue
         if g.geom_type not in ("Polygon", "MultiPolygon"):
-            report.add(label, _row(i), col, f"must be a POLYGON, not a {g.geom_type}", s[:60])
+            report.problem(label, _row(i), col, "wkt_not_polygon", s[:60], geom_type=g.geom_type)
         elif not g.is_valid:
-            report.add(label, _row(i), col, "the polygon is invalid (self-intersecting?)", s[:60])
+            report.problem(label, _row(i), col, "polygon_invalid", s[:60])
         elif g.bounds[0] < -180 or g.bounds[2] > 180 or g.bounds[1] < -90 or g.bounds[3] > 90:
-            report.add(label, _row(i), col, "coordinates must be lon lat in degrees", s[:60])
+            report.problem(label, _row(i), col, "polygon_degrees", s[:60])
 
 
 # --------------------------------------------------------------------------- pandera
@@ -225,14 +218,15 @@ def pandera_schema(table: str) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=False, coerce=False)
 
 
-def _describe_check(col: schema.ColumnSpec, check: str) -> str:
+def _describe_check(col: schema.ColumnSpec, check: str) -> tuple[str, dict[str, str]]:
+    """The problem code and parameters of a failed pandera check."""
     if check == "field_uniqueness":
-        return f"duplicate {col.name}"
-    if check.startswith(("greater_than", "less_than")):
-        return f"must be {col.bounds.describe()}" if col.bounds else check
+        return "duplicate_key", {"column": col.name}
+    if check.startswith(("greater_than", "less_than")) and col.bounds:
+        return "out_of_bounds", {"bounds": col.bounds.describe()}
     if check.startswith("isin") or check.startswith("each in"):
-        return f"must be one of {', '.join(col.choices)}"
-    return f"fails check {check}"
+        return "not_in_choices", {"choices": ", ".join(col.choices)}
+    return "check_failed", {"check": check}
 
 
 def _pandera_checks(table: str, df: pd.DataFrame, label: str, report: Report) -> None:
@@ -257,7 +251,8 @@ def _pandera_checks(table: str, df: pd.DataFrame, label: str, report: Report) ->
                 val = ";".join(val)
             elif isinstance(val, float) and val.is_integer():
                 val = int(val)
-            report.add(label, _row(rec.index), rec.column, _describe_check(col, str(rec.check)), val)
+            code, params = _describe_check(col, str(rec.check))
+            report.problem(label, _row(rec.index), rec.column, code, report.text(table, rec.index, rec.column, val), **params)
 
 
 # --------------------------------------------------------------------------- parse
@@ -331,25 +326,27 @@ def parse(raw: RawScenario) -> tuple[Scenario, Report]:
     report of every problem found.
     """
     report = Report()
+    report.extend(raw.problems)
     specs = schema.tables()
     typed: dict[str, pd.DataFrame] = {}
 
     for name, spec in specs.items():
         label = raw.labels.get(name, spec.filename)
         if name not in raw.tables:
-            if spec.required:
-                report.add(label, None, None, "required file is missing")
+            if spec.required and name not in raw.unreadable:
+                report.problem(label, None, None, "file_missing")
             continue
         df = raw.tables[name]
         present = {c for c in df.columns if c in spec.column_names}
         for c in spec.columns:
             if c.required and c.name not in df.columns:
-                report.add(label, 1, c.name, "required column is missing")
+                report.problem(label, 1, c.name, "column_missing")
         dup_cols = [c for c in df.columns if list(df.columns).count(c) > 1]
         for c in sorted(set(dup_cols)):
-            report.add(label, 1, c, "column appears more than once")
+            report.problem(label, 1, c, "column_duplicate")
         if dup_cols:
             df = df.loc[:, ~df.columns.duplicated()]
+        report.texts[name] = df
         # drop fully empty rows (trailing lines of spreadsheets)
         keep = ~(df.astype(str).apply(lambda s: s.str.strip() == "").all(axis=1)) if len(df.columns) else []
         df = df[keep] if len(df.columns) else df
@@ -370,7 +367,7 @@ def parse(raw: RawScenario) -> tuple[Scenario, Report]:
 
     meta = dict(raw.meta)
     if raw.meta_error:
-        report.add("scenario.toml", None, None, f"cannot be parsed: {raw.meta_error}")
+        report.problem(raw.meta_label, raw.meta_line, None, "toml_unparsable", error=raw.meta_error)
     as_of = None
     if meta.get("as_of") not in (None, ""):
         try:
@@ -378,7 +375,7 @@ def parse(raw: RawScenario) -> tuple[Scenario, Report]:
             if as_of.tzinfo is not None:
                 as_of = as_of.tz_localize(None)
         except (ValueError, TypeError):
-            report.add("scenario.toml", None, "as_of", "not an ISO 8601 date-time", meta["as_of"])
+            report.problem(raw.meta_label, None, "as_of", "not_datetime", meta["as_of"])
     sc = Scenario(
         tables=typed,
         name=str(meta.pop("name", "scenario")),
@@ -408,7 +405,7 @@ def check_unique_site_depot_ids(sc: Scenario, labels: dict[str, str], report: Re
     both = _ids(sc, "sites", "site_id") & _ids(sc, "depots", "depot_id")
     for i, d in sc.depots.depot_id.items():
         if d in both:
-            report.add(labels["depots"], _row(i), "depot_id", "id is also a site_id", d)
+            report.problem(labels["depots"], _row(i), "depot_id", "id_is_site", d)
 
 
 def _ref(
@@ -429,19 +426,19 @@ def _ref(
         for i, v in sc.tables[table][col].items():
             vals = v if isinstance(v, tuple) else (v,)
             if any(vals):
-                report.add(labels[table], _row(i), col, f"refers to {target}.csv, which is not given", ";".join(vals))
+                report.problem(labels[table], _row(i), col, "refers_absent", ";".join(vals), target=target)
                 break
         return
     values = sc.tables[table][col]
     if len(values) and not isinstance(values.iloc[0], tuple):
         bad = ~values.isin(known) & (values != "")
         for i in values.index[bad]:
-            report.add(labels[table], _row(i), col, f"unknown {target_col}", values[i])
+            report.problem(labels[table], _row(i), col, "unknown_ref", values[i], column=target_col)
         return
     for i, v in values.items():
         for x in v:
             if x and x not in known:
-                report.add(labels[table], _row(i), col, f"unknown {target_col}", x)
+                report.problem(labels[table], _row(i), col, "unknown_ref", x, column=target_col)
 
 
 def check_references(sc: Scenario, labels: dict[str, str], report: Report) -> None:
@@ -455,13 +452,12 @@ def check_references(sc: Scenario, labels: dict[str, str], report: Report) -> No
 def check_needs(sc: Scenario, labels: dict[str, str], report: Report) -> None:
     """A (site, item) pair appears at most once; warn when needs.csv is absent."""
     if not sc.has("needs"):
-        report.warn(labels["needs"], None, None,
-                    "file is absent: needs will be estimated from beds, patients and staff")
+        report.warning(labels["needs"], None, None, "needs_absent")
         return
     dup = sc.needs.duplicated(["site_id", "item_id"], keep="first")
     for i in sc.needs.index[dup]:
-        report.add(labels["needs"], _row(i), "item_id", "duplicate (site_id, item_id) pair",
-                   f"{sc.needs.at[i, 'site_id']}, {sc.needs.at[i, 'item_id']}")
+        report.problem(labels["needs"], _row(i), "item_id", "duplicate_pair",
+                       f"{sc.needs.at[i, 'site_id']}, {sc.needs.at[i, 'item_id']}", first="site_id", second="item_id")
 
 
 def check_substitutes(sc: Scenario, labels: dict[str, str], report: Report) -> None:
@@ -470,21 +466,22 @@ def check_substitutes(sc: Scenario, labels: dict[str, str], report: Report) -> N
         return
     s = sc.substitutes
     for i in s.index[(s.item_id == s.substitute_id) & (s.item_id != "")]:
-        report.add(labels["substitutes"], _row(i), "substitute_id", "an item cannot substitute itself", s.at[i, "substitute_id"])
+        report.problem(labels["substitutes"], _row(i), "substitute_id", "self_substitute", s.at[i, "substitute_id"])
     for i in s.index[s.duplicated(["item_id", "substitute_id"])]:
-        report.add(labels["substitutes"], _row(i), "substitute_id", "duplicate (item_id, substitute_id) pair", s.at[i, "substitute_id"])
+        report.problem(labels["substitutes"], _row(i), "substitute_id", "duplicate_pair", s.at[i, "substitute_id"],
+                       first="item_id", second="substitute_id")
 
 
 def check_roads(sc: Scenario, labels: dict[str, str], report: Report) -> None:
     """Roads need nodes; no self-loops."""
     if sc.has("roads") and not sc.has("road_nodes"):
-        report.add(labels["road_nodes"], None, None, "required when roads.csv is given")
+        report.problem(labels["road_nodes"], None, None, "requires_file", other="roads.csv")
     if sc.has("road_nodes") and not sc.has("roads"):
-        report.add(labels["roads"], None, None, "required when road_nodes.csv is given")
+        report.problem(labels["roads"], None, None, "requires_file", other="road_nodes.csv")
     if sc.has("roads"):
         r = sc.roads
         for i in r.index[(r.u == r.v) & (r.u != "")]:
-            report.add(labels["roads"], _row(i), "v", "self-loop: u and v are the same node", r.at[i, "v"])
+            report.problem(labels["roads"], _row(i), "v", "self_loop", r.at[i, "v"])
 
 
 def check_traffic_control(sc: Scenario, labels: dict[str, str], report: Report) -> None:
@@ -497,21 +494,21 @@ def check_traffic_control(sc: Scenario, labels: dict[str, str], report: Report) 
         row = _row(i)
         has_edge = bool(r.u) or bool(r.v)
         if has_edge and not (r.u and r.v):
-            report.add(lab, row, "v" if r.u else "u", "u and v must be given together", r.v or r.u)
+            report.problem(lab, row, "v" if r.u else "u", "edge_pair", r.v or r.u)
         if r.kind == "restricted_zone":
             if not r.area_wkt:
-                report.add(lab, row, "area_wkt", "a restricted_zone needs an area", "")
+                report.problem(lab, row, "area_wkt", "zone_needs_area", "")
             if not r.permits:
-                report.warn(lab, row, "permits", "a restricted zone without permits is closed to every vehicle")
+                report.warning(lab, row, "permits", "zone_no_permits")
         elif r.kind in ("closure", "checkpoint"):
             if not r.road and not has_edge:
-                report.add(lab, row, "road", f"a {r.kind} needs a road name or u and v", "")
+                report.problem(lab, row, "road", "rule_needs_road", "", kind=r.kind)
             if r.road and names and r.road not in names:
-                report.warn(lab, row, "road", "no road has this name: the rule applies to nothing", r.road)
+                report.warning(lab, row, "road", "unknown_road_name", r.road)
             if r.area_wkt:
-                report.warn(lab, row, "area_wkt", f"ignored for a {r.kind}", r.area_wkt[:40])
+                report.warning(lab, row, "area_wkt", "area_ignored", r.area_wkt[:40], kind=r.kind)
         if pd.notna(r.start) and pd.notna(r.end) and r.end <= r.start:
-            report.add(lab, row, "end", "end must be after start", r.end)
+            report.problem(lab, row, "end", "end_before_start", report.text("traffic_control", i, "end", r.end))
 
 
 def check_vehicles(sc: Scenario, labels: dict[str, str], report: Report) -> None:
@@ -521,7 +518,8 @@ def check_vehicles(sc: Scenario, labels: dict[str, str], report: Report) -> None
     v = sc.vehicles
     bad = v.available_from.notna() & v.available_to.notna() & (v.available_to <= v.available_from)
     for i in v.index[bad]:
-        report.add(labels["vehicles"], _row(i), "available_to", "must be after available_from", v.at[i, "available_to"])
+        report.problem(labels["vehicles"], _row(i), "available_to", "available_to_order",
+                       report.text("vehicles", i, "available_to", v.at[i, "available_to"]))
 
 
 def check_lots(sc: Scenario, labels: dict[str, str], report: Report) -> None:
@@ -534,9 +532,10 @@ def check_lots(sc: Scenario, labels: dict[str, str], report: Report) -> None:
     for i in s.index[expired | held]:
         lot, status = s.at[i, "lot_id"], s.at[i, "status"]
         if expired[i]:
-            report.warn(lab, _row(i), "expires", f"lot {lot} has expired at {at:%Y-%m-%d %H:%M} and will not be allocated", s.at[i, "expires"].date())
+            report.warning(lab, _row(i), "expires", "lot_expired", report.text("stock", i, "expires", s.at[i, "expires"].date()),
+                           lot=lot, at=f"{at:%Y-%m-%d %H:%M}")
         else:
-            report.warn(lab, _row(i), "status", f"lot {lot} is {status} and will not be allocated", status)
+            report.warning(lab, _row(i), "status", "lot_held", status, lot=lot, status=status)
 
 
 def usable_lots(sc: Scenario) -> pd.DataFrame:
@@ -560,8 +559,7 @@ def check_unstocked_needs(sc: Scenario, labels: dict[str, str], report: Report) 
     bad = (n.quantity > 0) & ~n.item_id.isin(covered)
     first = n[bad].drop_duplicates("item_id")
     for i, item in zip(first.index, first.item_id):
-        report.warn(labels["needs"], _row(i), "item_id",
-                    "no usable stock of this item or a substitute: the need cannot be filled", item)
+        report.warning(labels["needs"], _row(i), "item_id", "need_unstocked", item)
 
 
 def check_snapping(sc: Scenario, labels: dict[str, str], report: Report) -> None:
@@ -582,7 +580,7 @@ def check_snapping(sc: Scenario, labels: dict[str, str], report: Report) -> None
         km = chord_to_km(chord)
         for (i, r), d in zip(t.iterrows(), km):
             if d > SNAP_WARN_KM and not r.node_id:
-                report.warn(labels[table], _row(i), "lat", f"{r[key]} is {d:.1f} km from the nearest road node", f"{r.lat}, {r.lon}")
+                report.warning(labels[table], _row(i), "lat", "far_from_road", f"{r.lat}, {r.lon}", id=r[key], km=f"{d:.1f}")
 
 
 CHECKS: list[Check] = [
@@ -668,7 +666,7 @@ def _check_typed(sc: Scenario) -> Report:
     for name, spec in specs.items():
         if name not in sc.tables:
             if spec.required:
-                report.add(labels[name], None, None, "required file is missing")
+                report.problem(labels[name], None, None, "file_missing")
             continue
         df = sc.tables[name]
         for c in spec.columns:
@@ -677,7 +675,7 @@ def _check_typed(sc: Scenario) -> Report:
             s = df[c.name]
             empty = (s == "") if c.type in ("id", "str", "enum", "wkt") else s.isna()
             for i in df.index[empty.to_numpy(bool)]:
-                report.add(labels[name], _row(i), c.name, "required value is empty", "")
+                report.problem(labels[name], _row(i), c.name, "value_required", "")
         _pandera_checks(name, df, labels[name], report)
         for c in spec.columns:
             if c.type == "wkt":

@@ -277,7 +277,7 @@ def test_concurrent_approvals_one_wins(db_url: str, engine) -> None:
             t.start()
         for t in threads:
             t.join(60)
-        assert sorted(type(v).__name__ for v in results.values()) == ["StoreError", "str"], results
+        assert sorted(type(v).__name__ for v in results.values()) == ["ConflictError", "str"], results
         loser = next(v for v in results.values() if isinstance(v, StoreError))
         winner = next(u for u, v in results.items() if v == "ok")
         assert str(loser).startswith(f"conflict: round {rid} is already approved by {winner}")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from allocator import demand
+from allocator.errors import InvalidArgumentError
 from allocator.scenario import load
 
 #: At most this many review lines are printed.
@@ -58,7 +59,7 @@ def needs_table(scenario, days: float, norms: demand.Norms) -> tuple[pd.DataFram
 
 def run(args: argparse.Namespace) -> int:
     if args.days < 0:
-        raise ValueError(f"--days must be >= 0 (got {args.days:g})")
+        raise InvalidArgumentError(f"--days must be >= 0 (got {args.days:g})")
     norms = demand.load_norms(args.norms)
     sc = load(args.scenario)
     out, est = needs_table(sc, args.days, norms)

@@ -22,7 +22,7 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from allocator.errors import StoreError
+from allocator.errors import InvalidRequestError, NotFoundError, StoreError
 
 
 def _db_parent() -> argparse.ArgumentParser:
@@ -149,11 +149,11 @@ def _password(args: argparse.Namespace) -> str:
     if args.password_env:
         pw = os.environ.get(args.password_env)
         if pw is None:
-            raise StoreError(f"environment variable {args.password_env} is not set")
+            raise InvalidRequestError(f"environment variable {args.password_env} is not set")
         return pw
     line = sys.stdin.readline()
     if not line:
-        raise StoreError("no password given: pass --password-env VAR or write it on standard input")
+        raise InvalidRequestError("no password given: pass --password-env VAR or write it on standard input")
     return line.rstrip("\r\n")
 
 
@@ -223,7 +223,7 @@ def run_users_list(args: argparse.Namespace) -> int:
 def _read_round_dir(d: Path) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
     f = d / "allocations.csv"
     if not f.is_file():
-        raise StoreError(f"{d}: no allocations.csv")
+        raise NotFoundError(f"{d}: no allocations.csv")
     alloc = pd.read_csv(f, dtype={"lot_id": str, "depot_id": str, "site_id": str, "item_id": str,
                                   "need_item_id": str}, keep_default_na=False, na_values={"travel_min": [""]})
     fill = None
@@ -304,11 +304,11 @@ def _parse_discrepancy(text: str) -> tuple[int, Any]:
 
     parts = text.split(":", 4)
     if len(parts) < 4:
-        raise StoreError(f"--discrepancy {text!r}: expected LINE:RECEIVED:KIND:DISPOSITION[:REASON]")
+        raise InvalidRequestError(f"--discrepancy {text!r}: expected LINE:RECEIVED:KIND:DISPOSITION[:REASON]")
     try:
         line, received = int(parts[0]), int(parts[1])
     except ValueError as exc:
-        raise StoreError(f"--discrepancy {text!r}: LINE and RECEIVED must be whole numbers") from exc
+        raise InvalidRequestError(f"--discrepancy {text!r}: LINE and RECEIVED must be whole numbers") from exc
     return line, Discrepancy(received=received, kind=parts[2], disposition=parts[3],
                              reason=parts[4] if len(parts) > 4 else "")
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocator.errors import NetworkError
+from allocator.errors import NetworkError, UnknownKeyError
 from allocator.network.model import RoadNetwork
 from allocator.validate import Report
 
@@ -212,7 +212,7 @@ class TrafficControl:
         for r in self.rules:
             if r.rule_id == rule_id:
                 return r
-        raise KeyError(rule_id)
+        raise UnknownKeyError(f"no traffic-control rule {rule_id!r}")
 
     def permits(self, kinds: Iterable[str] = ("checkpoint", "restricted_zone")) -> frozenset:
         """Every permit named by rules of these kinds (the default vehicle's permits)."""

@@ -35,7 +35,7 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, dijkstra
 
-from allocator.errors import NetworkError
+from allocator.errors import NetworkError, UnknownKeyError
 from allocator.network.control import Effect, TrafficControl, vehicle_classes
 from allocator.network.model import RoadNetwork
 
@@ -339,7 +339,7 @@ class Travel:
         for d, s in pairs:
             d, s = str(d), str(s)
             if d not in self.minutes.index or s not in self.minutes.columns:
-                raise KeyError(f"unknown depot/site pair ({d}, {s})")
+                raise UnknownKeyError(f"unknown depot/site pair ({d}, {s})")
             t = float(self.minutes.at[d, s])
             if self.fallback:
                 rows.append((d, s, t, float(self.distance_km_fallback.at[d, s]), (), (), ()))

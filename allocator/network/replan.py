@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.sparse.csgraph import dijkstra
 
+from allocator.errors import InvalidArgumentError
 from allocator.network.control import Effect, Rule
 from allocator.network.paths import (
     Solved,
@@ -113,7 +114,7 @@ def replan(
     {'site_id': 'H1', 'before_min': 4.0, 'after_min': inf}
     """
     if travel.fallback or travel.network is None or travel.control is None:
-        raise ValueError("re-planning needs a road network (the travel times are the great-circle fallback)")
+        raise InvalidArgumentError("re-planning needs a road network (the travel times are the great-circle fallback)")
     add = list(add)
     net, old_c, at = travel.network, travel.control, travel.at
     new_c = old_c.with_rules(add=add, lift=lift)

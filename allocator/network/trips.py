@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from allocator.errors import InvalidArgumentError
 from allocator.network.paths import Travel, expanded, node_distances, solve
 
 TRIP_COLUMNS = ["vehicle_id", "depot_id", "trip", "stop", "site_id", "arrival", "depart", "load_kg", "load_m3",
@@ -89,7 +90,7 @@ def _drops(ship: pd.DataFrame, items: pd.DataFrame, tiers: dict[str, int], max_k
                 take = min(q, int(math.floor(min(room_k, room_m) + 1e-9)))
                 if take <= 0:
                     if not cur.lines:
-                        raise ValueError(f"one unit of {r.item_id} does not fit any truck")
+                        raise InvalidArgumentError(f"one unit of {r.item_id} does not fit any truck")
                     out.append(cur)
                     cur = _Drop(site, cur.tier, 0.0, 0.0, [])
                     continue
@@ -105,7 +106,7 @@ def _drops(ship: pd.DataFrame, items: pd.DataFrame, tiers: dict[str, int], max_k
 def _class_matrix(travel: Travel, cls: frozenset, nodes: np.ndarray) -> np.ndarray:
     """Minutes between the given node indices for one vehicle class."""
     if travel.fallback:
-        raise ValueError("fallback travel has no node matrix")
+        raise InvalidArgumentError("fallback travel has no node matrix")
     eff = travel.control.effect(cls, travel.at)
     sol = solve(travel.network, travel.control, eff, nodes)
     ex = expanded(travel.network, travel.control)

@@ -12,6 +12,7 @@ import csv
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from allocator.errors import InvalidArgumentError, UnknownKeyError
 
 #: Column types understood by the loader.
 TYPES = ("id", "str", "int", "float", "bool", "date", "datetime", "enum", "list", "enum_list", "wkt")
@@ -86,7 +87,7 @@ class TableSpec:
         for c in self.columns:
             if c.name == name:
                 return c
-        raise KeyError(name)
+        raise UnknownKeyError(f"{self.name} has no column {name!r}")
 
     @property
     def column_names(self) -> list[str]:
@@ -111,7 +112,7 @@ def tables() -> dict[str, TableSpec]:
     cols: dict[str, list[ColumnSpec]] = {}
     for r in _read("columns.csv"):
         if r["type"] not in TYPES:
-            raise ValueError(f"schema: unknown type {r['type']!r} for {r['table']}.{r['column']}")
+            raise InvalidArgumentError(f"schema: unknown type {r['type']!r} for {r['table']}.{r['column']}")
         cols.setdefault(r["table"], []).append(
             ColumnSpec(
                 table=r["table"],
@@ -193,8 +194,8 @@ def render_docs(text: str) -> str:
     """Return ``text`` with the part between the schema markers replaced by :func:`markdown`."""
     head, sep, rest = text.partition(BEGIN)
     if not sep:
-        raise ValueError("the document has no schema:begin marker")
+        raise InvalidArgumentError("the document has no schema:begin marker")
     _, sep2, tail = rest.partition(END)
     if not sep2:
-        raise ValueError("the document has no schema:end marker")
+        raise InvalidArgumentError("the document has no schema:end marker")
     return f"{head}{BEGIN}\n\n{markdown()}\n{END}{tail}"

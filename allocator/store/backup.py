@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, MetaData, select, text
 from sqlalchemy.engine import make_url
 
-from allocator.errors import StoreError
+from allocator.errors import InvalidRequestError, StoreError
 
 
 def dump(engine: Engine) -> dict[str, list[tuple]]:
@@ -79,7 +79,7 @@ def backup(engine: Engine, out: str | Path) -> Path:
         if engine.dialect.name == "sqlite":
             db = make_url(str(engine.url)).database
             if not db or db == ":memory:":
-                raise StoreError("an in-memory database cannot be backed up to a file")
+                raise InvalidRequestError("an in-memory database cannot be backed up to a file")
             tmp.unlink()
             src = sqlite3.connect(db, timeout=30)
             dst = sqlite3.connect(tmp)

@@ -31,7 +31,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from allocator import ledger
-from allocator.errors import StoreError
+from allocator.errors import ConflictError, InvalidRequestError, NotFoundError, StaleDraftError, StoreError
 from allocator.scenario import Scenario
 from allocator.store import models as m
 from allocator.store.db import checkpoint
@@ -114,7 +114,7 @@ def get_round(session: Session, round_id: int, *, lock: bool = False) -> m.Round
         q = q.with_for_update()
     r = session.execute(q).scalar_one_or_none()
     if r is None:
-        raise StoreError(f"no round {round_id}")
+        raise NotFoundError(f"no round {round_id}", code="error.store.no_round", round=round_id)
     return r
 
 
@@ -202,7 +202,7 @@ def create_round(
     require_role(session, user, CAN_CREATE, "create a round")
     problems = _check_allocations(session, allocations_df, scenario_state.stock)
     if problems:
-        raise StoreError(f"the round cannot be stored: {len(problems)} problem(s): " + "; ".join(problems[:10]))
+        raise InvalidRequestError(f"the round cannot be stored: {len(problems)} problem(s): " + "; ".join(problems[:10]))
     now = utcnow()
     r = m.Round(
         state="draft", version=1, stock_fingerprint=stock_fingerprint(scenario_state.stock),
@@ -237,7 +237,7 @@ def _bump(session: Session, r: m.Round, expected: int, new_state: str, from_stat
     )
     if res.rowcount != 1:
         session.expire(r)
-        raise StoreError(f"conflict: round {r.id} was changed by someone else (now {r.state}, "
+        raise ConflictError(f"conflict: round {r.id} was changed by someone else (now {r.state}, "
                          f"version {r.version}); reload it and try again")
     session.refresh(r)
 
@@ -249,7 +249,7 @@ def _conflict_state(r: m.Round, wanted: str) -> StoreError:
     }.get(r.state, (None, None))
     by = f" by {who[0]}" if who[0] else ""
     at = f" at {who[1]:%Y-%m-%d %H:%M:%S} UTC" if who[1] else ""
-    return StoreError(f"conflict: round {r.id} is already {r.state}{by}{at}; it cannot be {wanted}")
+    return ConflictError(f"conflict: round {r.id} is already {r.state}{by}{at}; it cannot be {wanted}")
 
 
 def approve_round(session: Session, round_id: int, user: str, *, expected_version: int | None = None) -> m.Round:
@@ -274,10 +274,10 @@ def approve_round(session: Session, round_id: int, user: str, *, expected_versio
         raise _conflict_state(r, "approved")
     version = r.version if expected_version is None else int(expected_version)
     if version != r.version:
-        raise StoreError(f"conflict: round {r.id} changed since you loaded it (version {version}, now "
+        raise ConflictError(f"conflict: round {r.id} changed since you loaded it (version {version}, now "
                          f"{r.version}); reload it and try again")
     if stock_fingerprint(available_rows(session)) != r.stock_fingerprint:
-        raise StoreError(f"round {r.id} is stale: the available stock changed since it was computed; "
+        raise StaleDraftError(f"round {r.id} is stale: the available stock changed since it was computed; "
                          "re-run the round on the current stock and approve the new draft")
     lines = allocation_lines(session, r.id)
     reserved = reserved_by_lot(session)
@@ -288,7 +288,7 @@ def approve_round(session: Session, round_id: int, user: str, *, expected_versio
     for lot_id, q in want.items():
         free = lots[lot_id].quantity - reserved.get(lot_id, 0)
         if q > free:
-            raise StoreError(f"round {r.id} is stale: lot {lot_id} has {free} units free, the round takes {q}")
+            raise StaleDraftError(f"round {r.id} is stale: lot {lot_id} has {free} units free, the round takes {q}")
     _bump(session, r, version, "approved", ("draft",), approved_by=user, approved_at=utcnow())
     for a in lines:
         lot = lots[a.lot_id]
@@ -312,7 +312,7 @@ def dispatch_round(session: Session, round_id: int, user: str, *,
     r = get_round(session, round_id, lock=True)
     if r.state != "approved":
         if r.state == "draft":
-            raise StoreError(f"round {r.id} is a draft: it must be approved before it is dispatched")
+            raise ConflictError(f"round {r.id} is a draft: it must be approved before it is dispatched")
         raise _conflict_state(r, "dispatched")
     now = utcnow()
     lines = allocation_lines(session, r.id)
@@ -329,7 +329,7 @@ def dispatch_round(session: Session, round_id: int, user: str, *,
         a.trip_id = trips[key].id
         lot = session.get(m.Lot, a.lot_id, with_for_update=True)
         if lot.quantity < a.quantity:
-            raise StoreError(f"lot {lot.lot_id} holds {lot.quantity} units, round {r.id} ships {a.quantity}")
+            raise ConflictError(f"lot {lot.lot_id} holds {lot.quantity} units, round {r.id} ships {a.quantity}")
         lot.quantity -= a.quantity
         if lot.donation_id:
             ledger.append(session, "dispatched", **ledger.lot_fields(session, lot), site_id=a.site_id,
@@ -368,32 +368,32 @@ def confirm_delivery(
     require_role(session, user, CAN_CONFIRM, "confirm a delivery")
     r = get_round(session, round_id, lock=True)
     if r.state != "dispatched":
-        raise StoreError(f"round {r.id} is {r.state}: only a dispatched round's deliveries can be confirmed")
+        raise ConflictError(f"round {r.id} is {r.state}: only a dispatched round's deliveries can be confirmed")
     disc = dict(discrepancies or {})
     open_trips = [t for t in trips(session, r.id) if t.state != "delivered"]
     if trip_id is not None:
         open_trips = [t for t in open_trips if t.id == int(trip_id)]
         if not open_trips:
-            raise StoreError(f"round {r.id} has no unconfirmed trip {trip_id}")
+            raise NotFoundError(f"round {r.id} has no unconfirmed trip {trip_id}")
     now = utcnow()
     out = []
     tids = {t.id for t in open_trips}
     lines = [a for a in allocation_lines(session, r.id) if a.trip_id in tids]
     unknown = set(disc) - {a.id for a in lines}
     if unknown:
-        raise StoreError(f"round {r.id}: no line(s) {sorted(unknown)} on the trip(s) being confirmed")
+        raise NotFoundError(f"round {r.id}: no line(s) {sorted(unknown)} on the trip(s) being confirmed")
     for a in lines:
         d = disc.get(a.id)
         received, kind, returned, lost, reason = a.quantity, "", 0, 0, ""
         if d is not None:
             if d.kind not in m.DISCREPANCIES:
-                raise StoreError(f"line {a.id}: discrepancy must be one of {', '.join(m.DISCREPANCIES)} (got {d.kind})")
+                raise InvalidRequestError(f"line {a.id}: discrepancy must be one of {', '.join(m.DISCREPANCIES)} (got {d.kind})")
             if d.disposition not in m.DISPOSITIONS:
-                raise StoreError(f"line {a.id}: disposition must be returned or written_off (got {d.disposition})")
+                raise InvalidRequestError(f"line {a.id}: disposition must be returned or written_off (got {d.disposition})")
             if not 0 <= d.received <= a.quantity:
-                raise StoreError(f"line {a.id}: received must be between 0 and {a.quantity} (got {d.received})")
+                raise InvalidRequestError(f"line {a.id}: received must be between 0 and {a.quantity} (got {d.received})")
             if d.disposition == "written_off" and not d.reason.strip():
-                raise StoreError(f"line {a.id}: a write-off needs a reason")
+                raise InvalidRequestError(f"line {a.id}: a write-off needs a reason")
             received, kind, reason = int(d.received), d.kind, d.reason
             if d.disposition == "returned":
                 returned = a.quantity - received
@@ -462,7 +462,7 @@ def write_off_stock(session: Session, lot_id: str, quantity: int, reason: str, u
     require_role(session, user, CAN_DISPATCH, "write off stock")
     lot = session.get(m.Lot, lot_id, with_for_update=True)
     if lot is None:
-        raise StoreError(f"no lot {lot_id}")
+        raise NotFoundError(f"no lot {lot_id}", code="error.store.no_lot", lot=lot_id)
     return write_off(session, lot, int(quantity), reason=reason, by=user, origin="stock")
 
 
@@ -517,7 +517,7 @@ def plan_round_trips(session: Session, round_id: int, *, method: str = "ortools"
 
     lines = allocation_lines(session, round_id)
     if not lines:
-        raise StoreError(f"round {round_id} has no allocation lines to plan trips for")
+        raise InvalidRequestError(f"round {round_id} has no allocation lines to plan trips for")
     shipments = pd.DataFrame(
         [{"lot_id": a.lot_id, "depot_id": a.depot_id, "site_id": a.site_id, "item_id": a.item_id,
           "quantity": a.quantity} for a in lines]

@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from allocator import schema
-from allocator.errors import StoreError
+from allocator.errors import ConflictError, InvalidRequestError, NotFoundError
 from allocator.scenario import RawScenario, Scenario, _fmt
 from allocator.store import models as m
 from allocator.store.db import checkpoint
@@ -223,7 +223,7 @@ def _import_lot(
         return
     reserved = reserved_by_lot(session).get(lot.lot_id, 0)
     if qty < reserved:
-        raise StoreError(
+        raise ConflictError(
             f"stock.csv: lot {lot.lot_id}: quantity {qty} is below the {reserved} units "
             "reserved by approved rounds; dispatch or cancel them first"
         )
@@ -253,13 +253,13 @@ def write_off(
     from allocator import ledger
 
     if quantity <= 0:
-        raise StoreError(f"lot {lot.lot_id}: a write-off needs a positive quantity (got {quantity})")
+        raise InvalidRequestError(f"lot {lot.lot_id}: a write-off needs a positive quantity (got {quantity})")
     if not reason.strip():
-        raise StoreError(f"lot {lot.lot_id}: a write-off needs a reason")
+        raise InvalidRequestError(f"lot {lot.lot_id}: a write-off needs a reason")
     if origin == "stock":
         free = lot.quantity - reserved_by_lot(session).get(lot.lot_id, 0)
         if quantity > free:
-            raise StoreError(
+            raise InvalidRequestError(
                 f"lot {lot.lot_id}: cannot write off {quantity} units, only {free} are in stock and not reserved"
             )
         lot.quantity -= quantity
@@ -376,7 +376,7 @@ def export_scenario(session: Session, *, available: bool = False) -> Scenario:
 
     info = session.get(m.ScenarioInfo, 1)
     if info is None:
-        raise StoreError("the database holds no scenario yet: run `allocator import SCENARIO` first")
+        raise NotFoundError("the database holds no scenario yet: run `allocator import SCENARIO` first", code="error.store.no_scenario")
     reserved = reserved_by_lot(session) if available else {}
     tables: dict[str, pd.DataFrame] = {}
     for table, columns in info.tables.items():
@@ -395,7 +395,7 @@ def export_scenario(session: Session, *, available: bool = False) -> Scenario:
     labels = {t: f"{t}.csv" for t in schema.tables()}
     sc, report = parse(RawScenario(tables=tables, labels=labels, meta=meta, source="<database>"))
     if report.errors:
-        raise StoreError("the stored scenario does not pass validation: " + str(report.errors[0]))
+        raise InvalidRequestError("the stored scenario does not pass validation: " + str(report.errors[0]))
     return sc
 
 

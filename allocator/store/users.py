@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from allocator.errors import StoreError
+from allocator.errors import ConflictError, InvalidRequestError, NotFoundError, PermissionDeniedError
 from allocator.store import models as m
 from allocator.store.time import utcnow
 
@@ -29,7 +29,7 @@ def hash_password(password: str) -> str:
     (True, True, False)
     """
     if not password:
-        raise StoreError("a password may not be empty")
+        raise InvalidRequestError("a password may not be empty")
     salt = os.urandom(16)
     key = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P,
                          dklen=KEY_LEN)
@@ -64,13 +64,13 @@ def add_user(session: Session, name: str, password: str, roles: Iterable[str] = 
     """
     name = name.strip()
     if not name:
-        raise StoreError("a user needs a name")
+        raise InvalidRequestError("a user needs a name")
     roles = sorted(set(roles))
     bad = [r for r in roles if r not in m.ROLES]
     if bad:
-        raise StoreError(f"unknown role(s) {', '.join(bad)}: choose from {', '.join(m.ROLES)}")
+        raise InvalidRequestError(f"unknown role(s) {', '.join(bad)}: choose from {', '.join(m.ROLES)}")
     if session.scalar(select(m.User).where(m.User.name == name)) is not None:
-        raise StoreError(f"user {name!r} already exists")
+        raise ConflictError(f"user {name!r} already exists")
     user = m.User(name=name, password_hash=hash_password(password), active=True, created_at=utcnow())
     session.add(user)
     session.flush()
@@ -84,7 +84,7 @@ def get_user(session: Session, name: str) -> m.User:
     """The active user ``name``; :class:`StoreError` when there is none."""
     user = session.scalar(select(m.User).where(m.User.name == name))
     if user is None or not user.active:
-        raise StoreError(f"no active user named {name!r}")
+        raise NotFoundError(f"no active user named {name!r}", code="error.store.no_user", user=name)
     return user
 
 
@@ -98,7 +98,7 @@ def authenticate(session: Session, name: str, password: str) -> m.User:
     """The user when the password matches, else :class:`StoreError` (same message either way)."""
     user = session.scalar(select(m.User).where(m.User.name == name))
     if user is None or not user.active or not verify_password(password, user.password_hash):
-        raise StoreError(f"wrong user name or password for {name!r}")
+        raise PermissionDeniedError(f"wrong user name or password for {name!r}", code="error.store.login", user=name)
     return user
 
 
@@ -107,7 +107,7 @@ def require_role(session: Session, name: str, roles: Iterable[str], action: str)
     roles = tuple(roles)
     have = user_roles(session, name)
     if not set(have) & set(roles):
-        raise StoreError(
+        raise PermissionDeniedError(
             f"user {name!r} ({', '.join(have) or 'no role'}) may not {action}: "
             f"it takes the {' or '.join(roles)} role"
         )
