@@ -5,8 +5,13 @@ Each command group lives in ``allocator/commands/<name>.py`` and exposes
 library's typed errors into the contract's exit codes:
 
 - 0: done;
-- 2: the scenario is invalid (every problem on standard error, nothing written);
-- 1: anything else, one line, no traceback unless ``--debug``.
+- 2: the input is invalid: a scenario (every problem on standard error, nothing
+  written) or any other :class:`~allocator.errors.AllocatorError` marked
+  ``invalid_input`` (a bad database URL, an impossible lock, a bad argument);
+- 1: any other failure, one line, no traceback unless ``--debug``;
+- an exception the library did not foresee is a bug: one line
+  ``allocator: internal error: ...; run with --debug for the traceback and report it``,
+  exit 1 (``--debug`` shows the traceback instead).
 """
 
 from __future__ import annotations
@@ -54,15 +59,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(p, file=sys.stderr)
         print(f"{len(exc.report.errors)} error(s): the scenario is invalid", file=sys.stderr)
         return EXIT_INVALID
-    except (AllocatorError, OSError, ValueError, KeyError) as exc:
+    except AllocatorError as exc:
         if args.debug:
             raise
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"allocator: error: {msg}", file=sys.stderr)
+        print(f"allocator: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_INVALID if exc.invalid_input else EXIT_FAILED
+    except OSError as exc:  # the machine's answer (no space, permission denied): not a bug
+        if args.debug:
+            raise
+        print(f"allocator: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("allocator: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"allocator: internal error: {type(exc).__name__}: {_one_line(exc)}; "
+              "run with --debug for the traceback and report it", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

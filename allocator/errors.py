@@ -50,7 +50,9 @@ class AllocatorError(Exception):
 
     #: The catalogue key of this class of error.
     code: str = "error.allocator"
-    #: Whether the error is the user's input (the command line exits 2) rather than a failure (1).
+    #: Whether the error means the input the user gave is invalid (a scenario, an argument, a
+    #: request; the command line exits 2, as argparse does for a bad option) rather than a
+    #: failure (exit 1: a path that cannot be read, an infeasible round, a solver or database failure).
     invalid_input: bool = False
 
     def __init__(self, message: str = "", *, code: str | None = None, **params: Any):
@@ -86,14 +88,12 @@ class ScenarioFormatError(AllocatorError):
     """A scenario path cannot be read at all (not a folder or an .xlsx workbook)."""
 
     code = "error.scenario_format"
-    invalid_input = True
 
 
 class InfeasibleError(AllocatorError):
     """A round cannot satisfy the hard rules (for example an impossible lock)."""
 
     code = "error.infeasible"
-    invalid_input = True
 
 
 class SolverError(AllocatorError):
@@ -106,7 +106,6 @@ class NetworkError(AllocatorError):
     """A road network file or traffic-control rule cannot be used."""
 
     code = "error.network"
-    invalid_input = True
 
 
 class ArgumentTypeError(AllocatorError, TypeError):

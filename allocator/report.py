@@ -145,6 +145,9 @@ class Report:
     #: typed values can quote the cell's original text (see :meth:`text`).
     texts: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
 
+    #: Tables whose file exists but could not be read (already reported: checks say nothing more).
+    unreadable: set[str] = field(default_factory=set, repr=False, compare=False)
+
     def text(self, table: str, index: Any, column: str, fallback: Any) -> Any:
         """The original text of a cell when it is known, else ``fallback``."""
         df = self.texts.get(table)

@@ -215,14 +215,14 @@ def decode_text(data: bytes, label: str) -> tuple[str | None, Problem | None]:
     ('名称', None)
     >>> text, problem = decode_text("名称".encode("gbk"), "sites.csv")
     >>> print(problem)
-    sites.csv:1: sites.csv is not UTF-8; it looks like GBK (Excel's CSV under a Chinese locale): save it as CSV UTF-8
+    sites.csv:1: not UTF-8; it looks like GBK (Excel's CSV under a Chinese locale): save it as CSV UTF-8
     """
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")) or (
         len(data) >= 4 and data.count(b"\x00") * 3 >= len(data)
     ):
-        return None, _problem(label, None, "utf16", file=label)
+        return None, _problem(label, None, "utf16")
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
@@ -233,8 +233,8 @@ def decode_text(data: bytes, label: str) -> tuple[str | None, Problem | None]:
         except UnicodeDecodeError:
             looks_gbk = False
         if looks_gbk:
-            return None, _problem(label, line, "not_utf8_gbk", file=label)
-        return None, _problem(label, line, "not_utf8", file=label, byte=f"{data[exc.start]:02X}")
+            return None, _problem(label, line, "not_utf8_gbk")
+        return None, _problem(label, line, "not_utf8", byte=f"{data[exc.start]:02X}")
 
 
 def read_csv_text(text: str, label: str) -> tuple[pd.DataFrame | None, list[Problem]]:
@@ -432,7 +432,7 @@ def _read_workbook(p: Path) -> RawScenario:
     except Exception as exc:  # a corrupt workbook raises anything from zipfile, xml or openpyxl
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return RawScenario(tables={}, labels=labels, source=str(p), unreadable=set(schema.tables()),
-                           problems=[_problem(p.name, None, "xlsx_unreadable", file=p.name, error=msg)],
+                           problems=[_problem(p.name, None, "xlsx_unreadable", error=msg)],
                            meta_label=f"{p.name}[scenario]")
     tables: dict[str, pd.DataFrame] = {}
     problems: list[Problem] = []
@@ -445,7 +445,7 @@ def _read_workbook(p: Path) -> RawScenario:
             try:
                 df, probs = _read_sheet(wb[name], labels[name])
             except Exception as exc:  # a damaged sheet part
-                df, probs = None, [_problem(labels[name], None, "xlsx_unreadable", file=p.name,
+                df, probs = None, [_problem(labels[name], None, "xlsx_unreadable",
                                             error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__)]
             problems.extend(probs)
             if df is None:
@@ -619,6 +619,29 @@ def _raw_of(scenario: Scenario) -> RawScenario:
     )
 
 
+#: Column types whose cells are text (and so escaped against formulas when written).
+_TEXT_TYPES = ("id", "str", "enum", "wkt", "list", "enum_list")
+
+
+def _escape_raw(raw: RawScenario) -> RawScenario:
+    """The raw tables with every text cell escaped (:func:`allocator.cells.escape_formula`).
+
+    Only text columns (and columns the schema does not know) are escaped, so a
+    quantity of ``-5`` stays the number -5; the readers undo the escaping.
+    """
+    specs = schema.tables()
+    tables = {}
+    for tname, df in raw.tables.items():
+        spec = specs[tname]
+        out = df.copy()
+        for col in out.columns:
+            if col not in spec.column_names or spec.column(col).type in _TEXT_TYPES:
+                out[col] = out[col].map(escape_formula)
+        out.columns = [escape_formula(c) for c in out.columns]
+        tables[tname] = out
+    return replace(raw, tables=tables)
+
+
 def _toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -636,7 +659,9 @@ def save(scenario: Scenario, path: str | Path) -> Path:
     """Write a scenario as a folder of CSV files, or as a workbook when ``path`` ends in ``.xlsx``.
 
     The write is atomic: files are written beside the target and moved into
-    place, so a failure leaves no half-written scenario.
+    place, so a failure leaves no half-written scenario. Text cells that a
+    spreadsheet would run as a formula are escaped (:mod:`allocator.cells`) and
+    :func:`load` reads them back unchanged.
 
     Examples
     --------
@@ -650,7 +675,7 @@ def save(scenario: Scenario, path: str | Path) -> Path:
     import tempfile
 
     p = Path(path)
-    raw = _raw_of(scenario)
+    raw = _escape_raw(_raw_of(scenario))  # text cells never become live formulas
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix.lower() == ".xlsx":
         fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=p.parent)

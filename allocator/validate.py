@@ -327,6 +327,7 @@ def parse(raw: RawScenario) -> tuple[Scenario, Report]:
     """
     report = Report()
     report.extend(raw.problems)
+    report.unreadable = set(raw.unreadable)
     specs = schema.tables()
     typed: dict[str, pd.DataFrame] = {}
 
@@ -421,6 +422,8 @@ def _ref(
 ) -> None:
     if not sc.has(table) or col not in sc.tables[table]:
         return
+    if target in report.unreadable:  # its file is reported as unreadable: nothing to compare with
+        return
     known = _ids(sc, target, target_col)
     if not sc.has(target) and optional:
         for i, v in sc.tables[table][col].items():
@@ -451,6 +454,8 @@ def check_references(sc: Scenario, labels: dict[str, str], report: Report) -> No
 
 def check_needs(sc: Scenario, labels: dict[str, str], report: Report) -> None:
     """A (site, item) pair appears at most once; warn when needs.csv is absent."""
+    if "needs" in report.unreadable:
+        return
     if not sc.has("needs"):
         report.warning(labels["needs"], None, None, "needs_absent")
         return
@@ -474,9 +479,9 @@ def check_substitutes(sc: Scenario, labels: dict[str, str], report: Report) -> N
 
 def check_roads(sc: Scenario, labels: dict[str, str], report: Report) -> None:
     """Roads need nodes; no self-loops."""
-    if sc.has("roads") and not sc.has("road_nodes"):
+    if sc.has("roads") and not sc.has("road_nodes") and "road_nodes" not in report.unreadable:
         report.problem(labels["road_nodes"], None, None, "requires_file", other="roads.csv")
-    if sc.has("road_nodes") and not sc.has("roads"):
+    if sc.has("road_nodes") and not sc.has("roads") and "roads" not in report.unreadable:
         report.problem(labels["roads"], None, None, "requires_file", other="road_nodes.csv")
     if sc.has("roads"):
         r = sc.roads

@@ -28,6 +28,7 @@ from allocator.allocate.prepare import Lock, RoundData, prepare
 from allocator.allocate.result import RoundResult
 from allocator.allocate.solver import SOLVERS, Driver
 from allocator.allocate.stages import solve_stages
+from allocator.errors import ArgumentTypeError
 from allocator.network import Travel
 from allocator.scenario import Scenario
 
@@ -101,6 +102,9 @@ def allocate(
         if progress is not None:
             progress(name, frac)
 
+    if not isinstance(scenario, Scenario):  # a path is the commonest slip: say how to load one
+        raise ArgumentTypeError(f"allocate() takes a Scenario, not {type(scenario).__name__} {str(scenario)[:60]!r}: "
+                                "read one with allocator.scenario.load(path) or build one with from_tables(...)")
     driver_check = Driver(solver)  # fail early on an unknown solver
     data = prepare(scenario, travel=travel, locks=locks, exclude=exclude)
     check_locks(data)

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allocator.cells import escape_frame
+
 #: File name -> RoundResult attribute, in the order they are written.
 FILES = {
     "allocations.csv": "allocations",
@@ -90,7 +92,7 @@ class RoundResult:
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:
             for fname, attr in FILES.items():
-                _csv_frame(getattr(self, attr)).to_csv(tmp / fname, index=False, lineterminator="\n")
+                escape_frame(_csv_frame(getattr(self, attr))).to_csv(tmp / fname, index=False, lineterminator="\n")
             (tmp / "summary.json").write_text(
                 json.dumps(_jsonable(self.summary), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
             (tmp / "summary.txt").write_text(self.text + "\n", encoding="utf-8")

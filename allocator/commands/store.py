@@ -137,11 +137,11 @@ def _engine(args: argparse.Namespace) -> Iterator[Engine]:
 
 
 @contextmanager
-def _session(args: argparse.Namespace) -> Iterator[Session]:
-    """One transaction on the database of ``--db``: committed when the command succeeds."""
+def _session(args: argparse.Namespace, *, write: bool = True) -> Iterator[Session]:
+    """One transaction on the database of ``--db`` (read-only unless ``write``): committed when the command succeeds."""
     from allocator.store import transaction
 
-    with _engine(args) as engine, transaction(engine) as session:
+    with _engine(args) as engine, transaction(engine, write=write) as session:
         yield session
 
 
@@ -191,7 +191,7 @@ def run_export(args: argparse.Namespace) -> int:
     from allocator.scenario import save
     from allocator.store import export_scenario
 
-    with _session(args) as s:
+    with _session(args, write=False) as s:
         sc = export_scenario(s, available=args.available)
     out = save(sc, args.out)
     print(f"wrote {out}")
@@ -214,7 +214,7 @@ def run_users_list(args: argparse.Namespace) -> int:
     from allocator.store import models as m
     from allocator.store import user_roles
 
-    with _session(args) as s:
+    with _session(args, write=False) as s:
         for u in s.scalars(select(m.User).order_by(m.User.name)):
             print(f"{u.name}\t{','.join(user_roles(s, u.name))}\t{'active' if u.active else 'inactive'}")
     return 0
@@ -329,7 +329,7 @@ def run_rounds_deliver(args: argparse.Namespace) -> int:
 def run_rounds_list(args: argparse.Namespace) -> int:
     from allocator.store import rounds_frame
 
-    with _session(args) as s:
+    with _session(args, write=False) as s:
         df = rounds_frame(s)
     print(df.to_string(index=False) if len(df) else "no rounds")
     return 0
@@ -338,7 +338,7 @@ def run_rounds_list(args: argparse.Namespace) -> int:
 def run_rounds_show(args: argparse.Namespace) -> int:
     from allocator.store import get_round, lines_frame
 
-    with _session(args) as s:
+    with _session(args, write=False) as s:
         r = get_round(s, args.round_id)
         df = lines_frame(s, r.id)
         print(f"round {r.id}: {r.state} (version {r.version}), created by {r.created_by}")

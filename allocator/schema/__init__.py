@@ -12,6 +12,7 @@ import csv
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+
 from allocator.errors import InvalidArgumentError, UnknownKeyError
 
 #: Column types understood by the loader.

@@ -5,9 +5,17 @@ created on first use), PostgreSQL when ``ALLOCATOR_DATABASE_URL`` (or the
 ``url`` argument) points to one (``postgresql+psycopg://user:pw@host/db``).
 
 SQLite runs in WAL mode with foreign keys on, a busy timeout, and every
-transaction started with ``BEGIN IMMEDIATE`` so that two writers queue instead
-of failing half-way; PostgreSQL runs at READ COMMITTED with row locks
-(``SELECT ... FOR UPDATE``) where the workflow needs them.
+writing transaction started with ``BEGIN IMMEDIATE`` so that two writers queue
+instead of failing half-way; read-only work (listing, showing, exporting,
+checking a password) uses ``transaction(engine, write=False)``, a plain
+deferred ``BEGIN`` that never takes SQLite's single write lock (WAL readers do
+not block the writer nor each other). PostgreSQL runs at READ COMMITTED with row
+locks (``SELECT ... FOR UPDATE``) where the workflow needs them, and read-only
+transactions are declared ``READ ONLY``.
+
+A database URL that cannot be parsed, names an unknown dialect or a driver
+that is not installed raises :class:`~allocator.errors.InvalidRequestError`
+with a one-line message (code ``error.store.database_url``).
 """
 
 from __future__ import annotations
@@ -20,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
-from allocator.errors import StoreError
+from allocator.errors import InvalidRequestError, StoreError
 
 #: Environment variable naming the database URL.
 URL_ENV = "ALLOCATOR_DATABASE_URL"
@@ -34,6 +43,10 @@ BUSY_TIMEOUT_MS = 30_000
 #: Test hook: the name of a checkpoint at which the process pauses (see :func:`checkpoint`).
 PAUSE_ENV = "ALLOCATOR_TEST_PAUSE"
 PAUSE_FILE_ENV = "ALLOCATOR_TEST_PAUSE_FILE"
+#: Execution option marking a read-only transaction (see :func:`transaction`).
+READ_ONLY_OPTION = "allocator_read_only"
+#: What a database URL looks like, for the error message.
+URL_EXAMPLES = "sqlite:///var/allocator.db or postgresql+psycopg://user:password@host/dbname"
 
 
 def database_url(url: str | None = None) -> str:
@@ -52,9 +65,47 @@ def database_url(url: str | None = None) -> str:
     return f"sqlite:///{DEFAULT_PATH.as_posix()}"
 
 
+def parse_url(url: str) -> URL:
+    """The parsed database URL, its dialect and driver checked.
+
+    Raises
+    ------
+    InvalidRequestError
+        When ``url`` is not a URL, names an unknown dialect, or its driver is not installed.
+
+    Examples
+    --------
+    >>> parse_url("sqlite:///x.db").get_backend_name()
+    'sqlite'
+    >>> parse_url("not a url")
+    Traceback (most recent call last):
+    ...
+    allocator.errors.InvalidRequestError: the database URL 'not a url' cannot be used: it is not a URL (expected sqlite:///var/allocator.db or postgresql+psycopg://user:password@host/dbname)
+    """
+    shown = repr(url if len(url) <= 80 else url[:77] + "...")
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError, TypeError):
+        reason = f"it is not a URL (expected {URL_EXAMPLES})"
+        raise InvalidRequestError(f"the database URL {shown} cannot be used: {reason}",
+                                  code="error.store.database_url", url=shown, reason=reason) from None
+    shown = repr(parsed.render_as_string(hide_password=True))
+    try:
+        parsed.get_dialect()
+    except NoSuchModuleError:
+        reason = f"unknown database kind {parsed.drivername!r} (expected {URL_EXAMPLES})"
+        raise InvalidRequestError(f"the database URL {shown} cannot be used: {reason}",
+                                  code="error.store.database_url", url=shown, reason=reason) from None
+    except ImportError as exc:
+        reason = f"its driver is not installed ({exc.name or exc}); install the postgres extra"
+        raise InvalidRequestError(f"the database URL {shown} cannot be used: {reason}",
+                                  code="error.store.database_url", url=shown, reason=reason) from None
+    return parsed
+
+
 def is_sqlite(engine_or_url: Engine | str) -> bool:
     """Whether an engine (or URL) is SQLite."""
-    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else parse_url(engine_or_url)
     return url.get_backend_name() == "sqlite"
 
 
@@ -72,7 +123,16 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # writers take the write lock at once (they queue); readers never take it
+        read_only = conn.get_execution_options().get(READ_ONLY_OPTION, False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _postgres_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY_OPTION, False):
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
 def make_engine(url: str | None = None, **kw: Any) -> Engine:
@@ -88,14 +148,18 @@ def make_engine(url: str | None = None, **kw: Any) -> Engine:
     'sqlite'
     """
     u = database_url(url)
-    if is_sqlite(u):
-        db = make_url(u).database
+    parsed = parse_url(u)
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database
         if db and db != ":memory:":
             Path(db).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(u, **kw)
+        engine = create_engine(parsed, **kw)
         _sqlite_setup(engine)
         return engine
-    return create_engine(u, pool_pre_ping=True, **kw)
+    engine = create_engine(parsed, pool_pre_ping=True, **kw)
+    if parsed.get_backend_name() == "postgresql":
+        _postgres_setup(engine)
+    return engine
 
 
 def migrations_config(engine: Engine) -> Any:
@@ -149,7 +213,10 @@ def open_db(url: str | None = None) -> Engine:
     except Exception as exc:  # driver errors: connection refused, bad URL ...
         if isinstance(exc, StoreError):
             raise
-        raise StoreError(f"cannot open the database {engine.url!r}: {exc}") from exc
+        shown = engine.url.render_as_string(hide_password=True)
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(f"cannot open the database {shown!r}: {reason}", code="error.store.cannot_open",
+                         url=shown, reason=reason) from exc
     return engine
 
 
@@ -159,8 +226,19 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
 
 
 @contextmanager
-def transaction(engine: Engine) -> Iterator[Session]:
+def transaction(engine: Engine, *, write: bool = True) -> Iterator[Session]:
     """One unit of work: commit when the block ends, roll back everything when it raises.
+
+    Parameters
+    ----------
+    engine : Engine
+    write : bool
+        False for read-only work (listing, showing, exporting, password checks):
+        on SQLite a plain ``BEGIN`` that does not take the single write lock, so
+        readers never queue behind a writer's ``BEGIN IMMEDIATE`` nor hold one up;
+        on PostgreSQL a ``READ ONLY`` transaction. A read-only transaction that
+        tries to write fails (PostgreSQL) or takes the lock only then (SQLite):
+        pass ``write=True`` for anything that writes.
 
     Examples
     --------
@@ -171,7 +249,8 @@ def transaction(engine: Engine) -> Iterator[Session]:
     >>> with transaction(eng) as s:
     ...     pass
     """
-    with sessions(engine)() as session, session.begin():
+    bind = engine if write else engine.execution_options(**{READ_ONLY_OPTION: True})
+    with sessions(bind)() as session, session.begin():
         yield session
 
 

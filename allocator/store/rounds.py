@@ -31,7 +31,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from allocator import ledger
-from allocator.errors import ConflictError, InvalidRequestError, NotFoundError, StaleDraftError, StoreError
+from allocator.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    StaleDraftError,
+    StoreError,
+)
 from allocator.scenario import Scenario
 from allocator.store import models as m
 from allocator.store.db import checkpoint

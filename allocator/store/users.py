@@ -11,7 +11,12 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from allocator.errors import ConflictError, InvalidRequestError, NotFoundError, PermissionDeniedError
+from allocator.errors import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from allocator.store import models as m
 from allocator.store.time import utcnow
 
