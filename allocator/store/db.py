@@ -200,7 +200,7 @@ def schema_is_current(engine: Engine) -> bool:
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory.from_config(migrations_config(engine)).get_current_head()
-    with engine.connect() as conn:
+    with engine.execution_options(**{READ_ONLY_OPTION: True}).connect() as conn:  # no write lock
         return MigrationContext.configure(conn).get_current_revision() == head
 
 
