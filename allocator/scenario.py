@@ -8,6 +8,7 @@ with defaults applied; :func:`save` writes it back losslessly.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -460,7 +461,8 @@ def _read_workbook(p: Path) -> RawScenario:
             if sh is not None and {"key", "value"} <= set(sh.columns):
                 meta = {str(k): str(v) for k, v in zip(sh["key"], sh["value"]) if str(k)}
     finally:
-        wb.close()
+        with contextlib.suppress(Exception):  # closing a damaged archive may fail again
+            wb.close()
     return RawScenario(tables=tables, labels=labels, meta=meta, source=str(p), problems=problems,
                        unreadable=unreadable, meta_label=f"{p.name}[scenario]")
 

@@ -81,7 +81,7 @@ def test_debug_shows_the_traceback(monkeypatch, capsys):
 @pytest.mark.slow
 def test_real_processes_never_print_a_traceback(tmp_path: Path):
     sc = save(examples.two_hospitals(), tmp_path / "sc")
-    (sc / "stock.csv").write_bytes("lot_id,depot_id\nL1,\"D1\n".encode("utf-8"))
+    (sc / "stock.csv").write_bytes(b"lot_id,depot_id\nL1,\"D1\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ALLOCATOR_DATABASE_URL": "nosuch://x"}
     cases = [
         (["validate", str(sc)], 2, "stock.csv:2: a quoted field opened on this line is never closed"),
