@@ -53,6 +53,8 @@ class ImportSummary:
     rows: dict[str, int]
     retired: dict[str, int]
     ledger_entries: int
+    #: needs added, replaced (a new quantity), kept and withdrawn, as (site_id, item_id)
+    needs: Any = None
 
 
 # --------------------------------------------------------------------------- values
@@ -147,6 +149,7 @@ def import_scenario(session: Session, scenario: Scenario, *, user: str = "import
     info.tables = {t: [str(c) for c in df.columns] for t, df in scenario.tables.items()}
     info.imported_at = now
     n_before = ledger.head(session)[0]
+    need_changes = None
     rows: dict[str, int] = {}
     retired: dict[str, int] = {}
     for table in ORDER:
@@ -184,6 +187,11 @@ def import_scenario(session: Session, scenario: Scenario, *, user: str = "import
             for o in gone:
                 o.retired = True
             rows[table], retired[table] = len(records), len(gone)
+        elif table == "needs":
+            from allocator.store.needs import store_needs
+
+            need_changes = store_needs(session, (_record(table, row) for row in records), now)
+            rows[table] = len(records)
         elif table in LISTED:
             model = LISTED[table]
             session.execute(delete(model))
@@ -202,7 +210,8 @@ def import_scenario(session: Session, scenario: Scenario, *, user: str = "import
         session.flush()
         checkpoint(f"import:{table}")
     checkpoint("import")
-    return ImportSummary(rows=rows, retired=retired, ledger_entries=ledger.head(session)[0] - n_before)
+    return ImportSummary(rows=rows, retired=retired, ledger_entries=ledger.head(session)[0] - n_before,
+                         needs=need_changes)
 
 
 def _import_lot(
@@ -331,7 +340,7 @@ def _rows(session: Session, table: str) -> list[dict[str, str]]:
     if table in KEYED or table in LISTED:
         model = KEYED[table][0] if table in KEYED else LISTED[table]
         q = select(model).order_by(model.position)
-        if table in KEYED:
+        if table in KEYED or table == "needs":
             q = q.where(model.retired.is_(False))
         out = []
         for obj in session.scalars(q):
@@ -384,6 +393,12 @@ def export_scenario(session: Session, *, available: bool = False) -> Scenario:
         if available and table == "stock":
             for r in recs:
                 r["quantity"] = str(int(r["quantity"]) - reserved.get(r["lot_id"], 0))
+        if available and table == "needs":
+            from allocator.store.needs import outstanding
+
+            left = outstanding(session)
+            for r in recs:
+                r["quantity"] = str(left.get((r["site_id"], r["item_id"]), int(r["quantity"])))
         df = pd.DataFrame({c: [r.get(c, "") for r in recs] for c in columns}, dtype=object)
         tables[table] = df.astype(str) if len(columns) else pd.DataFrame(index=range(len(recs)))
     meta = dict(info.meta or {})
@@ -400,10 +415,12 @@ def export_scenario(session: Session, *, available: bool = False) -> Scenario:
 
 
 def current_scenario(session: Session) -> Scenario:
-    """The scenario a new round runs on: the stored state with the stock still available.
+    """The scenario a new round runs on: the stock still available and the needs still outstanding.
 
     Lots reserved by approved rounds show only their unreserved units; units
-    dispatched have already left the lots' counts.
+    dispatched have already left the lots' counts. Each need shows what is
+    outstanding: the request less what approved, dispatched or delivered
+    rounds made since cover (see :mod:`allocator.store.needs`).
     """
     return export_scenario(session, available=True)
 
