@@ -216,3 +216,127 @@ def load_like(sc, stock: pd.DataFrame):
 
     with tempfile.TemporaryDirectory() as d:
         return load(save(sc.replace(stock=stock), Path(d) / "sc"))
+
+
+# --------------------------------------------------------------------------- imports that tell the truth
+
+
+def _received(s) -> tuple[dict, dict]:
+    """Received per (donation, item): from the database's lots and from the ledger, independently."""
+    dons, _usage = ledger.usage_tables(s)
+    db = {(r.donation_id, r.item_id): int(r.received) for r in dons.itertuples()}
+    tot = ledger.totals_from_ledger(ledger.entries(s))
+    return db, {k: v["received"] for k, v in tot.donations.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not DEMO.is_dir(), reason="the demo scenario has not landed")
+def test_reimporting_the_demo_after_a_dispatch_is_a_stock_take(engine, tmp_path: Path) -> None:
+    from allocator import allocate
+
+    demo = load(DEMO)
+    with transaction(engine) as s:
+        import_scenario(s, demo)
+        add_user(s, "li", "pw", ["officer", "approver"])
+        before_db, before_ledger = _received(s)
+        state = current_scenario(s)
+        r1 = allocate(state)
+        rid = create_round(s, state, r1.allocations, r1.fill, r1.summary, "li").id
+    with transaction(engine) as s:
+        approve_round(s, rid, "li")
+        dispatch_round(s, rid, "li")
+        book = {lot.lot_id: lot.quantity for lot in s.scalars(select(m.Lot))}
+    assert before_db == before_ledger and sum(before_db.values()) > 0
+    with transaction(engine) as s:
+        summary = import_scenario(s, demo)
+        after_db, after_ledger = _received(s)
+        adj = {a.lot_id: (a.book, a.counted, a.delta, a.reason) for a in s.scalars(select(m.StockAdjustment))}
+    assert not summary.first
+    assert after_db == before_db and after_ledger == before_ledger
+    counted = demo.stock.set_index("lot_id").quantity
+    moved = {k: (book[k], int(counted[k]), int(counted[k]) - book[k], "stock count")
+             for k in counted.index if int(counted[k]) != book[k]}
+    assert adj == moved and len(moved) > 10
+    assert dict(summary.adjustments) == {k: v[2] for k, v in moved.items()}
+    # the published snapshot still adds up and verifies
+    with transaction(engine) as s:
+        ledger.publish(s, tmp_path / "public")
+    res = ledger.verify(tmp_path / "public")
+    assert res.ok, res.message
+    dons = pd.read_csv(tmp_path / "public" / "donations.csv")
+    assert {(r.donation_id, r.item_id): r.received for r in dons.itertuples()} == before_db
+
+
+def test_a_count_below_the_reserved_units_fails_naming_every_lot_and_stores_nothing(engine) -> None:
+    from allocator.store import dump
+
+    sc = examples.donated_city()
+    with transaction(engine) as s:
+        import_scenario(s, sc)
+        _users(s)
+    rid = _create(engine, ("LA1", "EXPO", "JYT", "mask", "mask", 600), ("LB1", "EXPO", "JYT", "suit", "suit", 150))
+    with transaction(engine) as s:
+        approve_round(s, rid, "li")
+    before = dump(engine)
+    st = sc.stock.copy()
+    st.loc[st.lot_id == "LA1", "quantity"] = 500   # 600 reserved
+    st.loc[st.lot_id == "LB1", "quantity"] = 100   # 150 reserved
+    st.loc[st.lot_id == "LR1", "quantity"] = 10    # a plain count, fine on its own
+    with pytest.raises(StoreError) as exc, transaction(engine) as s:
+        import_scenario(s, sc.replace(stock=st))
+    msg = str(exc.value)
+    assert "2 problem(s)" in msg
+    assert "stock.csv:2: quantity: lot LA1: count 500 is below the 600 unit(s) reserved by approved round(s) 1" in msg
+    assert "stock.csv:3: quantity: lot LB1: count 100 is below the 150 unit(s) reserved" in msg and "(got '100')" in msg
+    assert dump(engine) == before
+
+
+def test_donated_goods_are_received_only_by_the_first_import(engine) -> None:
+    sc = examples.donated_city()
+    with transaction(engine) as s:
+        assert import_scenario(s, sc).first
+    extra = pd.DataFrame([{"lot_id": "LA9", "depot_id": "EXPO", "item_id": "mask", "quantity": 5000,
+                           "donation_id": "DON_A", "source": "donation"},
+                          {"lot_id": "P1", "depot_id": "EXPO", "item_id": "mask", "quantity": 70,
+                           "source": "purchase"}])
+    more = load_like(sc, pd.concat([sc.stock, extra], ignore_index=True))
+    with pytest.raises(StoreError, match=r"stock.csv:6: quantity: lot LA9 of donation DON_A is not in the database: "
+                                         "donated goods are received by registering the donation"):
+        with transaction(engine) as s:
+            import_scenario(s, more)
+    # a purchase is not a donation: it may arrive by import
+    only_purchase = load_like(sc, pd.concat([sc.stock, extra.iloc[1:]], ignore_index=True))
+    with transaction(engine) as s:
+        import_scenario(s, only_purchase)
+        assert s.get(m.Lot, "P1").received_quantity == 70
+        assert s.get(m.Lot, "LA9") is None
+
+
+def test_a_donors_change_of_name_or_consent_is_an_event(engine, tmp_path: Path) -> None:
+    sc = examples.donated_city()
+    with transaction(engine) as s:
+        import_scenario(s, sc)
+        old = s.get(m.Donation, "DON_A").donor
+    dons = sc.donations.copy()
+    dons.loc[dons.donation_id == "DON_A", "donor"] = "Renamed Foundation"
+    assert dons.publish_name.tolist() == ["true", "false"]
+    dons["publish_name"] = ["false", "true"]  # DON_A withdraws consent, DON_B gives it
+    with transaction(engine) as s:
+        import_scenario(s, sc.replace(donations=dons))
+        changes = {(c.donation_id, c.field, c.old, c.new) for c in s.scalars(select(m.DonorChange))}
+        amended = [e for e in ledger.entries(s) if e["event"] == "pledged" and e.get("amended")]
+    assert changes == {("DON_A", "donor", old, "Renamed Foundation"), ("DON_A", "publish_name", "True", "False"),
+                       ("DON_B", "publish_name", "False", "True")}
+    assert {(e["donation_id"], tuple(e["amended"]), e["donor"]) for e in amended} == {
+        ("DON_A", ("donor", "publish_name"), "anonymous"), ("DON_B", ("publish_name",), "Example Textiles Co.")}
+    with transaction(engine) as s:
+        ledger.publish(s, tmp_path / "public")
+    assert ledger.verify(tmp_path / "public").ok
+    pub = pd.read_csv(tmp_path / "public" / "donations.csv").set_index("donation_id").provider_org
+    assert set(pd.Series(pub["DON_A"]).tolist()) == {"anonymous"}
+    assert set(pd.Series(pub["DON_B"]).tolist()) == {"Example Textiles Co."}
+    # nothing changed: no further event
+    with transaction(engine) as s:
+        n = ledger.head(s)[0]
+        import_scenario(s, sc.replace(donations=dons))
+        assert ledger.head(s)[0] == n

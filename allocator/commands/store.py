@@ -183,11 +183,32 @@ def run_import(args: argparse.Namespace) -> int:
     from allocator.scenario import load
     from allocator.store import import_scenario
 
+    from allocator.i18n import t
+    from allocator.store import models as m
+    from allocator.store.scenario_io import export_scenario, table_changes
+
     sc = load(args.scenario, as_of=args.as_of)
     with _session(args) as s:
+        old = export_scenario(s) if s.get(m.ScenarioInfo, 1) is not None else None
         summary = import_scenario(s, sc)
     rows = ", ".join(f"{k} {v}" for k, v in summary.rows.items() if v)
-    print(f"imported {sc.name}: {rows}; {summary.ledger_entries} ledger entries")
+    print(t("records.import.first" if summary.first else "records.import.stock_take", name=sc.name, rows=rows,
+            entries=summary.ledger_entries))
+    if old is not None:
+        changes = [c for c in table_changes(old, sc) if c.added or c.removed or c.changed]
+        for c in changes:
+            print(t("records.import.table", table=c.table, added=c.added, removed=c.removed, changed=c.changed,
+                    same=c.same))
+        if not changes:
+            print(t("records.import.unchanged"))
+        if summary.adjustments:
+            print(t("records.import.adjustments", n=len(summary.adjustments),
+                    plus=sum(d for _, d in summary.adjustments if d > 0),
+                    minus=-sum(d for _, d in summary.adjustments if d < 0)))
+        if summary.needs is not None and (summary.needs.replaced or summary.needs.added or summary.needs.withdrawn):
+            n = summary.needs
+            print(t("records.import.needs", added=len(n.added), replaced=len(n.replaced), kept=len(n.kept),
+                    withdrawn=len(n.withdrawn)))
     return 0
 
 

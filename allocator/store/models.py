@@ -186,6 +186,19 @@ class StockAdjustment(Base):
     at: Mapped[datetime]
 
 
+class DonorChange(Base):
+    """A donor's later change of name or of consent to be named (the old value is kept here)."""
+
+    __tablename__ = "donor_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    donation_id: Mapped[str] = mapped_column(ForeignKey("donations.donation_id"), index=True)
+    field: Mapped[str] = mapped_column(String(40))  # donor | publish_name
+    old: Mapped[str] = mapped_column(Text)
+    new: Mapped[str] = mapped_column(Text)
+    by: Mapped[str]
+    at: Mapped[datetime]
+
+
 class Substitute(Base):
     __tablename__ = "substitutes"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

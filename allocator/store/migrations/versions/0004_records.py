@@ -1,4 +1,4 @@
-"""records: needs served once (request history), stock takes, delivery corrections
+"""records: needs served once (request history), stock takes, donor changes, delivery corrections
 
 Revision ID: 0004_records
 Revises: 0001
@@ -39,6 +39,20 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_stock_adjustments_lot_id"), "stock_adjustments", ["lot_id"], unique=False)
     op.create_table(
+        "donor_changes",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("donation_id", sa.String(length=200), nullable=False),
+        sa.Column("field", sa.String(length=40), nullable=False),
+        sa.Column("old", sa.Text(), nullable=False),
+        sa.Column("new", sa.Text(), nullable=False),
+        sa.Column("by", sa.String(length=200), nullable=False),
+        sa.Column("at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["donation_id"], ["donations.donation_id"],
+                                name=op.f("fk_donor_changes_donation_id_donations")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_donor_changes")),
+    )
+    op.create_index(op.f("ix_donor_changes_donation_id"), "donor_changes", ["donation_id"], unique=False)
+    op.create_table(
         "delivery_revisions",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("delivery_id", sa.Integer(), nullable=False),
@@ -65,6 +79,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_delivery_revisions_delivery_id"), table_name="delivery_revisions")
     op.drop_table("delivery_revisions")
+    op.drop_index(op.f("ix_donor_changes_donation_id"), table_name="donor_changes")
+    op.drop_table("donor_changes")
     op.drop_index(op.f("ix_stock_adjustments_lot_id"), table_name="stock_adjustments")
     op.drop_table("stock_adjustments")
     with op.batch_alter_table("needs") as b:
