@@ -492,7 +492,6 @@ def check_traffic_control(sc: Scenario, labels: dict[str, str], report: Report) 
     if not sc.has("traffic_control"):
         return
     tc, lab = sc.traffic_control, labels["traffic_control"]
-    names = set(sc.roads.name) - {""} if sc.has("roads") else set()
     for i, r in tc.iterrows():
         row = _row(i)
         has_edge = bool(r.u) or bool(r.v)
@@ -506,12 +505,17 @@ def check_traffic_control(sc: Scenario, labels: dict[str, str], report: Report) 
         elif r.kind in ("closure", "checkpoint"):
             if not r.road and not has_edge:
                 report.add(lab, row, "road", f"a {r.kind} needs a road name or u and v", "")
-            if r.road and names and r.road not in names:
-                report.warn(lab, row, "road", "no road has this name: the rule applies to nothing", r.road)
             if r.area_wkt:
                 report.warn(lab, row, "area_wkt", f"ignored for a {r.kind}", r.area_wkt[:40])
         if pd.notna(r.start) and pd.notna(r.end) and r.end <= r.start:
             report.add(lab, row, "end", "end must be after start", r.end)
+
+
+def check_traffic_control_targets(sc: Scenario, labels: dict[str, str], report: Report) -> None:
+    """Closures and checkpoints name a road (name or name_zh) or an edge that exists."""
+    from allocator.network.control import check_rule_targets
+
+    check_rule_targets(sc, labels, report)
 
 
 def check_vehicles(sc: Scenario, labels: dict[str, str], report: Report) -> None:
@@ -592,6 +596,7 @@ CHECKS: list[Check] = [
     check_substitutes,
     check_roads,
     check_traffic_control,
+    check_traffic_control_targets,
     check_vehicles,
     check_lots,
     check_unstocked_needs,

@@ -340,3 +340,61 @@ def test_a_donors_change_of_name_or_consent_is_an_event(engine, tmp_path: Path) 
         n = ledger.head(s)[0]
         import_scenario(s, sc.replace(donations=dons))
         assert ledger.head(s)[0] == n
+
+
+# --------------------------------------------------------------------------- traffic control that cannot be mistyped
+
+
+def _demo_with_rules(tc: pd.DataFrame):
+    return load(DEMO).replace(traffic_control=tc)
+
+
+@pytest.mark.skipif(not DEMO.is_dir(), reason="the demo scenario has not landed")
+def test_a_rule_naming_no_road_or_no_edge_fails_validation_naming_the_rule(tmp_path: Path, capsys) -> None:
+    from allocator.scenario import save
+    from allocator.validate import validate
+
+    sc = load(DEMO)
+    tc = sc.traffic_control.copy()
+    tc.loc[tc.rule_id == "TC01", "road"] = "Wuhan Yangtze Rivr Tunnel"     # a typo
+    extra = pd.DataFrame([{"rule_id": "TC99", "kind": "closure", "u": "n0001", "v": "n0003"}])
+    tc = pd.concat([tc, extra], ignore_index=True)
+    folder = save(sc.replace(traffic_control=tc), tmp_path / "typo")
+    errors = [str(p) for p in validate(folder).errors]
+    assert errors == [
+        "traffic_control.csv:2: road: rule TC01: no road is named 'Wuhan Yangtze Rivr Tunnel' (by name or "
+        "name_zh): the rule would change nothing (got Wuhan Yangtze Rivr Tunnel)",
+        f"traffic_control.csv:{len(tc) + 1}: u: rule TC99: there is no road between n0001 and n0003: the rule "
+        "would change nothing (got n0001, n0003)",
+    ]
+    # the round refuses to run on it and says why, without a traceback
+    assert cli.main(["round", str(folder), "--out", str(tmp_path / "r")]) != 0
+    err = capsys.readouterr().err
+    assert "rule TC01: no road is named 'Wuhan Yangtze Rivr Tunnel'" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.skipif(not DEMO.is_dir(), reason="the demo scenario has not landed")
+def test_rules_match_a_road_by_its_chinese_name() -> None:
+    import numpy as np
+
+    from allocator.network import travel_times
+    from allocator.validate import validate
+
+    sc = load(DEMO)
+    roads = sc.roads
+    zh = dict(zip(roads.name, roads.name_zh))
+    assert zh["Wuhan Yangtze River Bridge"] == "武汉长江大桥" and zh["Wuhan Yangtze River Second Bridge"] == "武汉长江二桥"
+    assert (roads.loc[roads.name != "", "name_zh"] != "").all()
+    tc = sc.traffic_control
+    # every checkpointed crossing becomes a closure, named in English or in Chinese
+    english = tc.assign(kind=tc.kind.replace("checkpoint", "closure"))
+    chinese = english.assign(road=[zh.get(r, r) for r in english.road])
+    assert set(chinese.road) >= {"武汉长江大桥", "武汉长江二桥", "武汉长江隧道"}
+    assert validate(sc.replace(traffic_control=chinese)).errors == []
+    a = travel_times(sc.replace(traffic_control=english)).minutes
+    b = travel_times(sc.replace(traffic_control=chinese)).minutes
+    base = travel_times(sc).minutes
+    pd.testing.assert_frame_equal(a, b)
+    # the closures named in Chinese close the bridges: Leishenshan (H09) is cut off
+    assert np.isfinite(base.to_numpy()).all() and np.isinf(b["H09"]).all()
