@@ -196,13 +196,15 @@ def _read_folder(p: Path) -> RawScenario:
 
 
 def _read_workbook(p: Path) -> RawScenario:
+    from allocator.workbook import strip_names
+
     sheets = pd.read_excel(p, sheet_name=None, dtype=str, keep_default_na=False, na_filter=False)
     tables, labels = {}, {}
     for name in schema.tables():
         labels[name] = f"{p.name}[{name}]"
         if name in sheets:
             df = sheets[name].rename(columns=lambda c: str(c).strip())
-            tables[name] = df.map(lambda x: "" if x is None else str(x))
+            tables[name] = strip_names(name, df.map(lambda x: "" if x is None else str(x)))
     meta: dict[str, Any] = {}
     if "scenario" in sheets:
         sh = sheets["scenario"]
@@ -392,28 +394,13 @@ def save(scenario: Scenario, path: str | Path) -> Path:
     >>> bool(load(out).needs.quantity.sum() == examples.two_hospitals().needs.quantity.sum())
     True
     """
-    import os
-    import tempfile
-
     p = Path(path)
-    raw = _raw_of(scenario)
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix.lower() == ".xlsx":
-        fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=p.parent)
-        os.close(fd)
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-            for tname, df in raw.tables.items():
-                df.to_excel(xw, sheet_name=tname, index=False)
-                # keep every cell as text so that ids like 007 survive Excel
-                ws = xw.sheets[tname]
-                for row in ws.iter_rows(min_row=2):
-                    for cell in row:
-                        cell.number_format = "@"
-            pd.DataFrame(
-                {"key": list(raw.meta), "value": [str(v) for v in raw.meta.values()]}
-            ).to_excel(xw, sheet_name="scenario", index=False)
-        os.replace(tmp, p)
-        return p
+        from allocator.workbook import write_scenario
+
+        return write_scenario(scenario, p)
+    raw = _raw_of(scenario)
     with atomic_folder(p) as tmpdir:
         for tname, df in raw.tables.items():
             df.to_csv(tmpdir / f"{tname}.csv", index=False, encoding="utf-8", lineterminator="\n")

@@ -53,10 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--as-of", help="override as_of of scenario.toml")
     p.set_defaults(func=run_import)
 
-    p = sub.add_parser("export", parents=[db], help="export the stored state as a scenario")
-    p.add_argument("out", help="folder (or .xlsx) to write")
+    p = sub.add_parser("export", parents=[db], help="export the stored state (or a scenario) as a folder or workbook")
+    p.add_argument("out", help="folder, or .xlsx workbook (typed cells, names beside ids), to write")
+    p.add_argument("--from", dest="source", metavar="SCENARIO",
+                   help="export this scenario folder or workbook instead of the database")
     p.add_argument("--available", action="store_true",
-                   help="lots show what a new round may allocate (on hand minus reserved)")
+                   help="lots show what a new round may allocate (on hand minus reserved), needs what is outstanding")
     p.set_defaults(func=run_export)
 
     p = sub.add_parser("users", help="manage users")
@@ -213,11 +215,16 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from allocator.scenario import save
+    from allocator.scenario import load, save
     from allocator.store import export_scenario
 
-    with _session(args) as s:
-        sc = export_scenario(s, available=args.available)
+    if args.source:
+        if args.available:
+            raise StoreError("--available needs the database: it cannot be used with --from")
+        sc = load(args.source)
+    else:
+        with _session(args) as s:
+            sc = export_scenario(s, available=args.available)
     out = save(sc, args.out)
     print(f"wrote {out}")
     return 0
