@@ -425,6 +425,8 @@ def _read_sheet(ws: Any, label: str) -> tuple[pd.DataFrame | None, list[Problem]
 
 
 def _read_workbook(p: Path) -> RawScenario:
+    from allocator.workbook import strip_names
+
     labels = {name: f"{p.name}[{name}]" for name in schema.tables()}
     try:
         import openpyxl
@@ -452,7 +454,7 @@ def _read_workbook(p: Path) -> RawScenario:
             if df is None:
                 unreadable.add(name)
             else:
-                tables[name] = df
+                tables[name] = strip_names(name, df)
         if "scenario" in wb.sheetnames:
             try:
                 sh, _ = _read_sheet(wb["scenario"], f"{p.name}[scenario]")
@@ -673,28 +675,13 @@ def save(scenario: Scenario, path: str | Path) -> Path:
     >>> bool(load(out).needs.quantity.sum() == examples.two_hospitals().needs.quantity.sum())
     True
     """
-    import os
-    import tempfile
-
     p = Path(path)
-    raw = _escape_raw(_raw_of(scenario))  # text cells never become live formulas
     p.parent.mkdir(parents=True, exist_ok=True)
     if p.suffix.lower() == ".xlsx":
-        fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=p.parent)
-        os.close(fd)
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-            for tname, df in raw.tables.items():
-                df.to_excel(xw, sheet_name=tname, index=False)
-                # keep every cell as text so that ids like 007 survive Excel
-                ws = xw.sheets[tname]
-                for row in ws.iter_rows(min_row=2):
-                    for cell in row:
-                        cell.number_format = "@"
-            pd.DataFrame(
-                {"key": list(raw.meta), "value": [str(v) for v in raw.meta.values()]}
-            ).to_excel(xw, sheet_name="scenario", index=False)
-        os.replace(tmp, p)
-        return p
+        from allocator.workbook import write_scenario
+
+        return write_scenario(scenario, p)
+    raw = _escape_raw(_raw_of(scenario))  # text cells never become live formulas
     with atomic_folder(p) as tmpdir:
         for tname, df in raw.tables.items():
             df.to_csv(tmpdir / f"{tname}.csv", index=False, encoding="utf-8", lineterminator="\n")

@@ -494,7 +494,6 @@ def check_traffic_control(sc: Scenario, labels: dict[str, str], report: Report) 
     if not sc.has("traffic_control"):
         return
     tc, lab = sc.traffic_control, labels["traffic_control"]
-    names = set(sc.roads.name) - {""} if sc.has("roads") else set()
     for i, r in tc.iterrows():
         row = _row(i)
         has_edge = bool(r.u) or bool(r.v)
@@ -508,12 +507,17 @@ def check_traffic_control(sc: Scenario, labels: dict[str, str], report: Report) 
         elif r.kind in ("closure", "checkpoint"):
             if not r.road and not has_edge:
                 report.problem(lab, row, "road", "rule_needs_road", "", kind=r.kind)
-            if r.road and names and r.road not in names:
-                report.warning(lab, row, "road", "unknown_road_name", r.road)
             if r.area_wkt:
                 report.warning(lab, row, "area_wkt", "area_ignored", r.area_wkt[:40], kind=r.kind)
         if pd.notna(r.start) and pd.notna(r.end) and r.end <= r.start:
             report.problem(lab, row, "end", "end_before_start", report.text("traffic_control", i, "end", r.end))
+
+
+def check_traffic_control_targets(sc: Scenario, labels: dict[str, str], report: Report) -> None:
+    """Closures and checkpoints name a road (name or name_zh) or an edge that exists."""
+    from allocator.network.control import check_rule_targets
+
+    check_rule_targets(sc, labels, report)
 
 
 def check_vehicles(sc: Scenario, labels: dict[str, str], report: Report) -> None:
@@ -595,6 +599,7 @@ CHECKS: list[Check] = [
     check_substitutes,
     check_roads,
     check_traffic_control,
+    check_traffic_control_targets,
     check_vehicles,
     check_lots,
     check_unstocked_needs,

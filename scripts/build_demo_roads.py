@@ -94,6 +94,36 @@ CROSSINGS = [
     ("Duoluokou Bridge", "Han", "bridge", (114.1645, 30.6069)),
 ]
 
+# Public Chinese names of the named crossings and roads (roads.csv ``name_zh``;
+# a traffic-control rule may name a road by either name).
+NAME_ZH = {
+    "Baishazhou Yangtze River Bridge": "白沙洲长江大桥",
+    "Yangsigang Yangtze River Bridge": "杨泗港长江大桥",
+    "Yingwuzhou Yangtze River Bridge": "鹦鹉洲长江大桥",
+    "Wuhan Yangtze River Bridge": "武汉长江大桥",
+    "Wuhan Yangtze River Tunnel": "武汉长江隧道",
+    "Sanyang Road Yangtze River Tunnel": "三阳路长江隧道",
+    "Wuhan Yangtze River Second Bridge": "武汉长江二桥",
+    "Erqi Yangtze River Bridge": "二七长江大桥",
+    "Tianxingzhou Yangtze River Bridge": "天兴洲长江大桥",
+    "Jianghan Bridge": "江汉桥",
+    "Yuehu Bridge": "月湖桥",
+    "Zhiyin Bridge": "知音桥",
+    "Changfeng Bridge": "长丰桥",
+    "Duoluokou Bridge": "舵落口大桥",
+    "3rd Ring Road": "三环线",
+    "2nd Ring Road": "二环线",
+    "Airport Expressway": "机场高速",
+    "Jiefang Avenue": "解放大道",
+    "Zhongshan Avenue": "中山大道",
+    "Jianshe Avenue": "建设大道",
+    "Heping Avenue": "和平大道",
+    "Wuluo Road - Luoyu Road": "武珞路—珞喻路",
+    "Hanyang Avenue": "汉阳大道",
+    "Wenhua Avenue": "文化大道",
+    "Zhiyinhu Avenue": "知音湖大道",
+}
+
 # Named roads: (name, kind, waypoints). A string waypoint is a crossing: the
 # road runs over that bridge (the bridge edge keeps the bridge's name).
 ROADS = [
@@ -384,7 +414,7 @@ def main(out: Path) -> None:
     n_edges = 0
     with open(out / "roads.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["u", "v", "length_m", "speed_kmh", "oneway", "name", "kind"])
+        w.writerow(["u", "v", "length_m", "speed_kmh", "oneway", "name", "name_zh", "kind"])
         for (u, v) in sorted(net.edges):
             if u not in keep:
                 continue
@@ -392,7 +422,7 @@ def main(out: Path) -> None:
             length = haversine_m(net.lon[u], net.lat[u], net.lon[v], net.lat[v])
             length = max(round(length, 1), 0.1)
             w.writerow([new_id[u], new_id[v], f"{length:.1f}", e["speed"], "false",
-                        e["name"], e["kind"]])
+                        e["name"], NAME_ZH.get(e["name"], ""), e["kind"]])
             n_edges += 1
     print(f"wrote {len(order)} nodes and {n_edges} edges to {out} "
           f"(dropped {len(net.lon) - len(order)} stranded nodes)")

@@ -190,8 +190,10 @@ def test_checkpoint_delay_once_per_pass():
     # detour N4 -> N6 (not checkpointed) -> N7 -> N2 where N7 -> N2 is on the Bridge again
     roads = sc.roads.copy()
     roads = roads[~((roads.u == "N4") & (roads.v == "N2"))]
+    cols = ["u", "v", "length_m", "speed_kmh", "oneway", "name", "kind"]
     extra = pd.DataFrame([("N4", "N6", 1000.0, 30.0, False, "Side", "road"),
-                          ("N6", "N2", 1000.0, 30.0, False, "Bridge", "bridge")], columns=roads.columns)
+                          ("N6", "N2", 1000.0, 30.0, False, "Bridge", "bridge")], columns=cols)
+    extra = extra.reindex(columns=roads.columns, fill_value="")
     nodes = pd.concat([sc.road_nodes, pd.DataFrame({"node_id": ["N6"], "lat": [30.52], "lon": [114.32]})])
     sc2 = sc.replace(roads=pd.concat([roads, extra], ignore_index=True), road_nodes=nodes.reset_index(drop=True))
     r2 = travel_times(sc2).routes([("D1", "H2")]).iloc[0]

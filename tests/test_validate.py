@@ -138,8 +138,8 @@ def test_roads_and_traffic_control_checks(tmp_path: Path):
     assert ("traffic_control.csv", 3, "area_wkt", "not valid WKT", "POLYGON ((114 30, 114.5 30") in got
     assert ("traffic_control.csv", 4, "delay_min", "must be >= 0", "-3") in got
     assert ("traffic_control.csv", 5, "end", "end must be after start", "2020-01-01") in got  # the cell's text, not the parsed value
-    warnings = {str(w) for w in validate(path).warnings}
-    assert any("traffic_control.csv:4: road: warning: no road has this name" in w for w in warnings)
+    errors = {str(e) for e in validate(path).errors}  # a rule naming no road is an error (issue 10)
+    assert any(e.startswith("traffic_control.csv:4: road: rule R3: no road is named 'No Such Rd'") for e in errors)
 
 
 def test_far_from_roads_is_a_warning(tmp_path: Path):

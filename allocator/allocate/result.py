@@ -88,6 +88,10 @@ class RoundResult:
         ['allocations.csv', 'donation_usage.csv']
         """
         out = Path(out_dir)
+        if out.suffix.lower() == ".xlsx":  # one typed workbook (allocator.workbook)
+            from allocator.workbook import write_round
+
+            return write_round(self, out)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:

@@ -53,10 +53,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--as-of", help="override as_of of scenario.toml")
     p.set_defaults(func=run_import)
 
-    p = sub.add_parser("export", parents=[db], help="export the stored state as a scenario")
-    p.add_argument("out", help="folder (or .xlsx) to write")
+    p = sub.add_parser("export", parents=[db], help="export the stored state (or a scenario) as a folder or workbook")
+    p.add_argument("out", help="folder, or .xlsx workbook (typed cells, names beside ids), to write")
+    p.add_argument("--from", dest="source", metavar="SCENARIO",
+                   help="export this scenario folder or workbook instead of the database")
     p.add_argument("--available", action="store_true",
-                   help="lots show what a new round may allocate (on hand minus reserved)")
+                   help="lots show what a new round may allocate (on hand minus reserved), needs what is outstanding")
     p.set_defaults(func=run_export)
 
     p = sub.add_parser("users", help="manage users")
@@ -103,6 +105,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("round_id", type=int)
     q.add_argument("--reason", default="")
     q.set_defaults(func=run_rounds_step, step="cancel")
+    q = rsub.add_parser("coverage", parents=[db],
+                        help="per need: requested, covered by earlier rounds, outstanding")
+    q.add_argument("--out", metavar="FILE", help="write it as CSV")
+    q.set_defaults(func=run_rounds_coverage)
     q = rsub.add_parser("list", parents=[db], help="list rounds")
     q.set_defaults(func=run_rounds_list)
     q = rsub.add_parser("show", parents=[db], help="show a round's lines (line ids for discrepancies)")
@@ -179,20 +185,46 @@ def run_import(args: argparse.Namespace) -> int:
     from allocator.scenario import load
     from allocator.store import import_scenario
 
+    from allocator.i18n import t
+    from allocator.store import models as m
+    from allocator.store.scenario_io import export_scenario, table_changes
+
     sc = load(args.scenario, as_of=args.as_of)
     with _session(args) as s:
+        old = export_scenario(s) if s.get(m.ScenarioInfo, 1) is not None else None
         summary = import_scenario(s, sc)
     rows = ", ".join(f"{k} {v}" for k, v in summary.rows.items() if v)
-    print(f"imported {sc.name}: {rows}; {summary.ledger_entries} ledger entries")
+    print(t("records.import.first" if summary.first else "records.import.stock_take", name=sc.name, rows=rows,
+            entries=summary.ledger_entries))
+    if old is not None:
+        changes = [c for c in table_changes(old, sc) if c.added or c.removed or c.changed]
+        for c in changes:
+            print(t("records.import.table", table=c.table, added=c.added, removed=c.removed, changed=c.changed,
+                    same=c.same))
+        if not changes:
+            print(t("records.import.unchanged"))
+        if summary.adjustments:
+            print(t("records.import.adjustments", n=len(summary.adjustments),
+                    plus=sum(d for _, d in summary.adjustments if d > 0),
+                    minus=-sum(d for _, d in summary.adjustments if d < 0)))
+        if summary.needs is not None and (summary.needs.replaced or summary.needs.added or summary.needs.withdrawn):
+            n = summary.needs
+            print(t("records.import.needs", added=len(n.added), replaced=len(n.replaced), kept=len(n.kept),
+                    withdrawn=len(n.withdrawn)))
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from allocator.scenario import save
+    from allocator.scenario import load, save
     from allocator.store import export_scenario
 
-    with _session(args, write=False) as s:
-        sc = export_scenario(s, available=args.available)
+    if args.source:
+        if args.available:
+            raise StoreError("--available needs the database: it cannot be used with --from")
+        sc = load(args.source)
+    else:
+        with _session(args, write=False) as s:
+            sc = export_scenario(s, available=args.available)
     out = save(sc, args.out)
     print(f"wrote {out}")
     return 0
@@ -241,6 +273,7 @@ def run_rounds_create(args: argparse.Namespace) -> int:
     with _session(args) as s:
         user = _login(s, args)
         state = load(args.scenario) if args.scenario else current_scenario(s)
+        covered = None if args.scenario else _coverage_report(s, state, args.out)
         if args.allocations:
             alloc, fill, summary = _read_round_dir(Path(args.allocations))
         else:
@@ -253,10 +286,75 @@ def run_rounds_create(args: argparse.Namespace) -> int:
             alloc, fill, summary = result.allocations, result.fill, result.summary
             if args.out:
                 result.write(args.out)
+        if covered and args.out:
+            _write_coverage(_coverage_frame(s, state), Path(args.out) / "coverage.csv")
         r = create_round(s, state, alloc, fill, summary, user)
         rid, n, units = r.id, len(alloc), int(alloc["quantity"].sum()) if len(alloc) else 0
+    if covered:
+        print("\n".join(covered))
     print(f"round {rid}: draft with {n} line(s), {units} unit(s); approve with "
           f"`allocator rounds approve {rid} --user APPROVER`")
+    return 0
+
+
+def _coverage_report(session: Session, state: Any, out: str | None, limit: int = 10) -> list[str]:
+    """Lines saying how much of each need earlier rounds already cover (``coverage.csv`` in ``out``)."""
+    from allocator.i18n import t
+    from allocator.store.needs import coverage
+
+    cov = coverage(session)
+    if cov.empty:
+        return []
+    sites = state.sites.set_index("site_id").name.to_dict() if state.has("sites") else {}
+    items = state.items.set_index("item_id").name.to_dict() if state.has("items") else {}
+    hit = cov[cov.covered > 0]
+    if hit.empty:
+        return [t("records.coverage.none", needs=len(cov))]
+    lines = [t("records.coverage.summary", needs=len(cov), full=int(((cov.outstanding == 0) & (cov.covered > 0)).sum()),
+               part=int(((cov.outstanding > 0) & (cov.covered > 0)).sum()),
+               covered=f"{hit.covered.sum():,.0f}", requested=f"{cov.requested.sum():,}",
+               outstanding=f"{cov.outstanding.sum():,}")]
+    for r in hit.head(limit).itertuples(index=False):
+        lines.append(t("records.coverage.line", site_id=r.site_id, site_name=sites.get(r.site_id, ""),
+                       item_id=r.item_id, item_name=items.get(r.item_id, ""), requested=f"{r.requested:,}",
+                       covered=f"{r.covered:,.0f}", rounds=r.rounds, outstanding=f"{r.outstanding:,}"))
+    if len(hit) > limit:
+        lines.append(t("records.coverage.more", n=len(hit) - limit,
+                       file=str(Path(out) / "coverage.csv") if out else "`allocator rounds coverage`"))
+    return lines
+
+
+def _coverage_frame(session: Session, state: Any) -> pd.DataFrame:
+    """The coverage table with site and item names beside the ids."""
+    from allocator.store.needs import coverage
+
+    cov = coverage(session)
+    sites = state.sites.set_index("site_id").name.to_dict() if state.has("sites") else {}
+    items = state.items.set_index("item_id").name.to_dict() if state.has("items") else {}
+    cov.insert(1, "site_name", cov.site_id.map(sites).fillna(""))
+    cov.insert(3, "item_name", cov.item_id.map(items).fillna(""))
+    return cov
+
+
+def _write_coverage(cov: pd.DataFrame, path: Path) -> None:
+    from allocator.cells import escape_frame
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    escape_frame(cov).to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def run_rounds_coverage(args: argparse.Namespace) -> int:
+    from allocator.store import current_scenario
+
+    with _session(args) as s:
+        cov = _coverage_frame(s, current_scenario(s))
+    if args.out:
+        _write_coverage(cov, Path(args.out))
+        print(f"wrote {args.out}")
+    else:
+        print(cov.to_string(index=False) if len(cov) else "no needs")
     return 0
 
 

@@ -84,6 +84,8 @@ class Arrays:
     length_m: np.ndarray
     name: np.ndarray
     kind: np.ndarray
+    #: Chinese road name of each arc ("" when not given)
+    name_zh: np.ndarray | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -171,6 +173,7 @@ class RoadNetwork:
             name=name.fillna("").astype(str).to_numpy(object),
             kind=kind.fillna("").replace("", "road").astype(str).to_numpy(object),
             source=source,
+            name_zh=roads["name_zh"].fillna("").astype(str).to_numpy(object) if "name_zh" in roads else None,
         )
 
     @classmethod
@@ -188,6 +191,7 @@ class RoadNetwork:
         kind: np.ndarray | None = None,
         source: str = "",
         warnings: list[str] | None = None,
+        name_zh: np.ndarray | None = None,
     ) -> RoadNetwork:
         """Build from parallel arrays of roads (``oneway`` False adds the reverse arc).
 
@@ -210,6 +214,9 @@ class RoadNetwork:
             "name": np.concatenate([name, name[two]]),
             "kind": np.concatenate([kind, kind[two]]),
         }
+        if name_zh is not None:
+            zh = np.asarray(name_zh, object)
+            cols["name_zh"] = np.concatenate([zh, zh[two]])
         # keep the fastest of duplicate arcs: add slowest first so faster ones overwrite
         order = np.argsort(-cols["minutes"], kind="stable")
         g = nx.DiGraph()
@@ -252,7 +259,8 @@ class RoadNetwork:
             minutes[i] = d.get("minutes", d["length_m"] / 1000.0 / d["speed_kmh"] * 60.0)
             name[i] = d.get("name", "")
             kind[i] = d.get("kind", "road")
-        return Arrays(node_ids, index, lat, lon, u, v, minutes, length, name, kind)
+        name_zh = np.fromiter((d.get("name_zh", "") for _, _, d in g.edges(data=True)), object, m)
+        return Arrays(node_ids, index, lat, lon, u, v, minutes, length, name, kind, name_zh)
 
     def to_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The contract's ``road_nodes`` and ``roads`` tables.

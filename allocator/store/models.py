@@ -163,6 +163,40 @@ class Need(Base):
     item_id: Mapped[str] = mapped_column(ForeignKey("items.item_id"))
     quantity: Mapped[int] = mapped_column(BigInteger)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: rounds with a higher id count against this request (the last round id when it was made)
+    since_round: Mapped[int] = mapped_column(Integer, default=0)
+    requested_at: Mapped[datetime | None]
+    #: a later request of the same (site, item) replaced this one (kept for history)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    superseded_at: Mapped[datetime | None]
+
+
+class StockAdjustment(Base):
+    """A counted difference found by a stock take (an import into a database that has stock)."""
+
+    __tablename__ = "stock_adjustments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lot_id: Mapped[str] = mapped_column(ForeignKey("lots.lot_id"), index=True)
+    #: what the books said was on hand, and what was counted
+    book: Mapped[int] = mapped_column(BigInteger)
+    counted: Mapped[int] = mapped_column(BigInteger)
+    delta: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(Text)
+    by: Mapped[str]
+    at: Mapped[datetime]
+
+
+class DonorChange(Base):
+    """A donor's later change of name or of consent to be named (the old value is kept here)."""
+
+    __tablename__ = "donor_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    donation_id: Mapped[str] = mapped_column(ForeignKey("donations.donation_id"), index=True)
+    field: Mapped[str] = mapped_column(String(40))  # donor | publish_name
+    old: Mapped[str] = mapped_column(Text)
+    new: Mapped[str] = mapped_column(Text)
+    by: Mapped[str]
+    at: Mapped[datetime]
 
 
 class Substitute(Base):
@@ -288,6 +322,25 @@ class Delivery(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     confirmed_by: Mapped[str]
     confirmed_at: Mapped[datetime]
+
+
+class DeliveryRevision(Base):
+    """A confirmed delivery as it was before a correction superseded it (both are kept)."""
+
+    __tablename__ = "delivery_revisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"))
+    received: Mapped[int] = mapped_column(BigInteger)
+    discrepancy: Mapped[str] = mapped_column(String(20), default="")
+    returned: Mapped[int] = mapped_column(BigInteger, default=0)
+    written_off: Mapped[int] = mapped_column(BigInteger, default=0)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    confirmed_by: Mapped[str]
+    confirmed_at: Mapped[datetime]
+    superseded_by: Mapped[str]
+    superseded_at: Mapped[datetime]
+    correction_reason: Mapped[str] = mapped_column(Text, default="")
 
 
 class WriteOff(Base):

@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +22,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from allocator import schema
-from allocator.errors import ConflictError, InvalidRequestError, NotFoundError
+from allocator.errors import ConflictError, InvalidRequestError, NotFoundError, StoreError
+from allocator.i18n import t
 from allocator.scenario import RawScenario, Scenario, _fmt
 from allocator.store import models as m
 from allocator.store.db import checkpoint
@@ -53,6 +54,12 @@ class ImportSummary:
     rows: dict[str, int]
     retired: dict[str, int]
     ledger_entries: int
+    #: needs added, replaced (a new quantity), kept and withdrawn, as (site_id, item_id)
+    needs: Any = None
+    #: the first import into an empty database (the only import that receives donated goods)
+    first: bool = True
+    #: (lot_id, counted - book) of every lot a stock take adjusted
+    adjustments: list[tuple[str, int]] = field(default_factory=list)
 
 
 # --------------------------------------------------------------------------- values
@@ -116,12 +123,21 @@ def import_scenario(session: Session, scenario: Scenario, *, user: str = "import
 
     Keyed rows (items, sites, depots, donations, lots) are inserted or updated
     by id; keyed rows absent from ``scenario`` are retired (kept for history,
-    left out of exports). Needs, substitutes and the network tables are
-    replaced. ``stock.quantity`` is the count on hand in the depot. Every
-    donation event this implies is appended to the ledger: ``pledged`` for a
-    new donation, ``received`` and ``inspected`` for a new donated lot, a
-    further ``received`` when a count rises, ``written_off`` (reason "stock
-    count") when it falls, ``inspected`` when a lot's status changes.
+    left out of exports). Substitutes and the network tables are replaced.
+    Needs are requests: an unchanged (site, item) request keeps what earlier
+    rounds cover, a changed one replaces it (see :mod:`allocator.store.needs`).
+
+    ``stock.quantity`` is the count on hand in the depot. The first import
+    into an empty database receives the stock: ``pledged`` for each donation,
+    ``received`` and ``inspected`` for each donated lot. Every later import is
+    a stock take: a counted difference is a stock adjustment with reason
+    "stock count" (:func:`stock_count`), never a receipt; a new donated lot is
+    an error (donated goods are received by registering the donation); a count
+    below what approved rounds reserve is an error. Every problem is reported
+    at once and nothing is stored. ``inspected`` is appended when a lot's
+    status changes, and a donor's change of name or of consent to be named is
+    kept (:class:`~allocator.store.models.DonorChange`) and appended as an
+    amending ``pledged`` event.
 
     A ``publish_name`` extra column in ``donations.csv`` (``false`` / ``no`` /
     ``0``) records the donor's choice to be published as "anonymous".
@@ -147,6 +163,11 @@ def import_scenario(session: Session, scenario: Scenario, *, user: str = "import
     info.tables = {t: [str(c) for c in df.columns] for t, df in scenario.tables.items()}
     info.imported_at = now
     n_before = ledger.head(session)[0]
+    first = session.scalar(select(func.count()).select_from(m.Lot)) == 0
+    reserved = reserved_by_lot(session)
+    problems: list[str] = []
+    counts: list[tuple[str, int]] = []
+    need_changes = None
     rows: dict[str, int] = {}
     retired: dict[str, int] = {}
     for table in ORDER:
@@ -163,7 +184,8 @@ def import_scenario(session: Session, scenario: Scenario, *, user: str = "import
                 obj = existing.get(kid)
                 if table == "stock":
                     cols["donation_id"] = cols["donation_id"] or None
-                    _import_lot(session, obj, cols, extra, pos, now, user)
+                    _import_lot(session, obj, cols, extra, pos, now, user, first=first, reserved=reserved,
+                                problems=problems, counts=counts, cell=str(row.get("quantity", "")))
                     continue
                 if table == "donations":
                     cols["publish_name"] = str(extra.get("publish_name", "")).strip().lower() not in _FALSE
@@ -174,16 +196,23 @@ def import_scenario(session: Session, scenario: Scenario, *, user: str = "import
                         session.flush()
                         ledger.append(session, "pledged", **ledger.pledge_fields(obj))
                 else:
+                    if table == "donations":
+                        _donor_changes(session, obj, cols, now, user)
                     for k, v in cols.items():
-                        if table == "donations" and k == "publish_name":
-                            continue  # the donor's choice was recorded when pledged
                         setattr(obj, k, v)
                     obj.extra, obj.position, obj.retired = extra, pos, False
+            if problems:
+                raise InvalidRequestError(f"the import was not stored: {len(problems)} problem(s):\n" + "\n".join(problems))
             session.flush()
             gone = [o for k, o in existing.items() if k not in seen and not o.retired]
             for o in gone:
                 o.retired = True
             rows[table], retired[table] = len(records), len(gone)
+        elif table == "needs":
+            from allocator.store.needs import store_needs
+
+            need_changes = store_needs(session, (_record(table, row) for row in records), now)
+            rows[table] = len(records)
         elif table in LISTED:
             model = LISTED[table]
             session.execute(delete(model))
@@ -202,17 +231,42 @@ def import_scenario(session: Session, scenario: Scenario, *, user: str = "import
         session.flush()
         checkpoint(f"import:{table}")
     checkpoint("import")
-    return ImportSummary(rows=rows, retired=retired, ledger_entries=ledger.head(session)[0] - n_before)
+    return ImportSummary(rows=rows, retired=retired, ledger_entries=ledger.head(session)[0] - n_before,
+                         needs=need_changes, first=first, adjustments=counts)
+
+
+def _donor_changes(session: Session, dn: m.Donation, cols: dict[str, Any], now: datetime, user: str) -> None:
+    """A donor's change of name or of consent to be named: kept as a change and a ledger event."""
+    from allocator import ledger
+
+    changed = []
+    for f in ("donor", "publish_name"):
+        old, new = getattr(dn, f), cols.get(f, getattr(dn, f))
+        if old != new:
+            session.add(m.DonorChange(donation_id=dn.donation_id, field=f, old=str(old), new=str(new), by=user, at=now))
+            changed.append(f)
+    if changed:
+        dn.donor, dn.publish_name = cols.get("donor", dn.donor), cols.get("publish_name", dn.publish_name)
+        session.flush()
+        ledger.append(session, "pledged", **ledger.pledge_fields(dn), amended=changed,
+                      reason="donor details changed")
 
 
 def _import_lot(
     session: Session, lot: m.Lot | None, cols: dict[str, Any], extra: dict[str, str],
-    pos: int, now: datetime, user: str,
+    pos: int, now: datetime, user: str, *, first: bool, reserved: dict[str, int],
+    problems: list[str], counts: list[tuple[str, int]], cell: str,
 ) -> None:
+    """One stock row: a receipt on the first import, a stock take (counted differences) afterwards."""
     from allocator import ledger
 
     qty = int(cols["quantity"])
+    where = f"stock.csv:{pos + 2}: quantity"
     if lot is None:
+        if cols.get("donation_id") and not first:
+            problems.append(f"{where}: " + t("records.stock.unregistered", lot_id=cols["lot_id"],
+                                              donation_id=cols["donation_id"]) + f" (got {cell!r})")
+            return
         lot = m.Lot(**cols, received_quantity=qty, extra=extra, position=pos, retired=False)
         session.add(lot)
         session.flush()
@@ -221,28 +275,68 @@ def _import_lot(
             ledger.append(session, "inspected", **ledger.lot_fields(session, lot),
                           result=ledger.inspection(lot.status))
         return
-    reserved = reserved_by_lot(session).get(lot.lot_id, 0)
-    if qty < reserved:
-        raise ConflictError(
-            f"stock.csv: lot {lot.lot_id}: quantity {qty} is below the {reserved} units "
-            "reserved by approved rounds; dispatch or cancel them first"
-        )
-    delta = qty - lot.quantity
+    held = reserved.get(lot.lot_id, 0)
+    if qty < held:
+        rounds = ", ".join(str(r) for r in _reserving_rounds(session, lot.lot_id))
+        problems.append(f"{where}: lot {lot.lot_id}: " + t("records.stock.below_reserved", counted=qty,
+                                                              reserved=held, rounds=rounds) + f" (got {cell!r})")
+        return
+    book = lot.quantity
     old_status = lot.status
     for k, v in cols.items():
         if k != "quantity":
             setattr(lot, k, v)
     lot.extra, lot.position, lot.retired = extra, pos, False
-    if delta > 0:
-        lot.quantity = qty
-        lot.received_quantity += delta
-        if lot.donation_id:
-            ledger.append(session, "received", **ledger.lot_fields(session, lot), quantity=delta)
-    elif delta < 0:
-        write_off(session, lot, -delta, reason="stock count on import", by=user, origin="stock", at=now)
+    if qty != book:
+        stock_count(session, lot, qty, by=user, at=now)
+        counts.append((lot.lot_id, qty - book))
     if lot.donation_id and old_status != lot.status:
         ledger.append(session, "inspected", **ledger.lot_fields(session, lot),
                       result=ledger.inspection(lot.status))
+
+
+def _reserving_rounds(session: Session, lot_id: str) -> list[int]:
+    q = (select(m.Allocation.round_id).join(m.Round, m.Round.id == m.Allocation.round_id)
+         .where(m.Round.state == "approved", m.Allocation.lot_id == lot_id).distinct())
+    return sorted(int(r) for r in session.scalars(q))
+
+
+def stock_count(session: Session, lot: m.Lot, counted: int, *, by: str, at: datetime | None = None) -> m.StockAdjustment:
+    """Record a stock take of ``lot``: the counted difference is an adjustment, never a receipt.
+
+    The lot's count becomes ``counted``; what it has ever received stays. The
+    difference is kept as a :class:`~allocator.store.models.StockAdjustment`
+    and, so that received = allocated + in stock + written off still holds,
+    as a write-off with reason "stock count": positive when fewer units were
+    counted than the books hold, negative (units found) when more were. A
+    donated lot's ledger gets the matching ``written_off`` event.
+
+    Raises
+    ------
+    StoreError
+        A count below what approved rounds reserve of the lot.
+    """
+    from allocator import ledger
+
+    reason = "stock count"
+    held = reserved_by_lot(session).get(lot.lot_id, 0)
+    if counted < held:
+        raise ConflictError(f"lot {lot.lot_id}: " + t("records.stock.below_reserved", counted=counted, reserved=held,
+                                                     rounds=", ".join(map(str, _reserving_rounds(session, lot.lot_id)))))
+    when = at or utcnow()
+    delta = int(counted) - int(lot.quantity)
+    adj = m.StockAdjustment(lot_id=lot.lot_id, book=int(lot.quantity), counted=int(counted), delta=delta,
+                            reason=reason, by=by, at=when)
+    session.add(adj)
+    lot.quantity = int(counted)
+    if delta:
+        session.add(m.WriteOff(lot_id=lot.lot_id, quantity=-delta, origin="stock", reason=reason, by=by, at=when))
+        session.flush()
+        if lot.donation_id:
+            ledger.append(session, "written_off", **ledger.lot_fields(session, lot), quantity=-delta,
+                          origin="stock", reason=reason)
+    session.flush()
+    return adj
 
 
 def write_off(
@@ -331,7 +425,7 @@ def _rows(session: Session, table: str) -> list[dict[str, str]]:
     if table in KEYED or table in LISTED:
         model = KEYED[table][0] if table in KEYED else LISTED[table]
         q = select(model).order_by(model.position)
-        if table in KEYED:
+        if table in KEYED or table == "needs":
             q = q.where(model.retired.is_(False))
         out = []
         for obj in session.scalars(q):
@@ -384,6 +478,12 @@ def export_scenario(session: Session, *, available: bool = False) -> Scenario:
         if available and table == "stock":
             for r in recs:
                 r["quantity"] = str(int(r["quantity"]) - reserved.get(r["lot_id"], 0))
+        if available and table == "needs":
+            from allocator.store.needs import outstanding
+
+            left = outstanding(session)
+            for r in recs:
+                r["quantity"] = str(left.get((r["site_id"], r["item_id"]), int(r["quantity"])))
         df = pd.DataFrame({c: [r.get(c, "") for r in recs] for c in columns}, dtype=object)
         tables[table] = df.astype(str) if len(columns) else pd.DataFrame(index=range(len(recs)))
     meta = dict(info.meta or {})
@@ -400,10 +500,12 @@ def export_scenario(session: Session, *, available: bool = False) -> Scenario:
 
 
 def current_scenario(session: Session) -> Scenario:
-    """The scenario a new round runs on: the stored state with the stock still available.
+    """The scenario a new round runs on: the stock still available and the needs still outstanding.
 
     Lots reserved by approved rounds show only their unreserved units; units
-    dispatched have already left the lots' counts.
+    dispatched have already left the lots' counts. Each need shows what is
+    outstanding: the request less what approved, dispatched or delivered
+    rounds made since cover (see :mod:`allocator.store.needs`).
     """
     return export_scenario(session, available=True)
 
@@ -412,3 +514,67 @@ def _finite(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
+
+
+# --------------------------------------------------------------------------- what an import changes
+
+#: The columns that name a row of each table (a repeated key counts by occurrence).
+ROW_KEYS = {
+    "items": ["item_id"], "sites": ["site_id"], "depots": ["depot_id"], "donations": ["donation_id"],
+    "stock": ["lot_id"], "needs": ["site_id", "item_id"], "substitutes": ["item_id", "substitute_id"],
+    "road_nodes": ["node_id"], "roads": ["u", "v"], "traffic_control": ["rule_id"],
+    "vehicles": ["vehicle_id"], "site_stock": ["site_id", "item_id", "date"], "locks": ["depot_id", "site_id", "item_id"],
+}
+
+
+@dataclass(frozen=True)
+class TableChange:
+    """Rows of one table added, removed, changed (same key, other values) and unchanged."""
+
+    table: str
+    added: int
+    removed: int
+    changed: int
+    same: int
+
+
+def _keyed(df: pd.DataFrame, key: list[str]) -> dict[tuple, tuple]:
+    text = df.astype(str) if len(df.columns) else df
+    cols = [c for c in key if c in text.columns]
+    out: dict[tuple, tuple] = {}
+    seen: dict[tuple, int] = {}
+    for rec in text.to_dict("records"):
+        k = tuple(rec[c] for c in cols)
+        n = seen.get(k, 0)
+        seen[k] = n + 1
+        out[(*k, n)] = tuple(sorted(rec.items()))
+    return out
+
+
+def table_changes(old: Scenario | None, new: Scenario) -> list[TableChange]:
+    """Per table, what ``new`` adds, removes and changes relative to ``old`` (by each table's row key).
+
+    Examples
+    --------
+    >>> from allocator import examples
+    >>> sc = examples.two_hospitals()
+    >>> needs = sc.needs.assign(quantity=[800, 900])
+    >>> [c for c in table_changes(sc, sc.replace(needs=needs)) if c.table == "needs"]
+    [TableChange(table='needs', added=0, removed=0, changed=1, same=1)]
+    """
+    out = []
+    names = list(new.tables) + [t for t in (old.tables if old is not None else {}) if t not in new.tables]
+    for t in names:
+        a = old.tables.get(t) if old is not None else None
+        b = new.tables.get(t)
+        key = ROW_KEYS.get(t, [])
+        ka = _keyed(a, key) if a is not None else {}
+        kb = _keyed(b, key) if b is not None else {}
+        if not key:  # no key: a row is its values
+            ka = {v: v for v in ka.values()}
+            kb = {v: v for v in kb.values()}
+        added = sum(1 for k in kb if k not in ka)
+        removed = sum(1 for k in ka if k not in kb)
+        changed = sum(1 for k in kb if k in ka and ka[k] != kb[k])
+        out.append(TableChange(t, added, removed, changed, len(kb) - added - changed))
+    return out
