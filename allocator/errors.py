@@ -54,3 +54,8 @@ class NetworkError(AllocatorError):
 
 class StoreError(AllocatorError):
     """A database operation failed or conflicted with another one."""
+
+
+class LockError(AllocatorError):
+    """An officer's lock is malformed: not four values, a quantity that is not a whole number >= 0,
+    an empty id, or the same (depot, site, item) locked twice."""

@@ -44,6 +44,7 @@ def allocate(
     solver: str = "highs",
     progress: Progress | None = None,
     column_generation: bool = True,
+    lang: str = "en",
 ) -> RoundResult:
     """Run one allocation round.
 
@@ -58,7 +59,8 @@ def allocate(
         checkpoints. Default: the road network's travel times under the traffic
         control in force when the scenario has roads, else the great-circle fallback.
     locks : iterable of Lock or (depot_id, site_id, item_id, quantity)
-        Exact quantities an officer has fixed.
+        Exact quantities an officer has fixed, in addition to the scenario's ``locks``
+        table (``locks.csv``); each counts toward the site's own need for its item first.
     exclude : iterable of str
         Depot or site ids left out of the round.
     solver : {"highs", "cbc"}
@@ -69,6 +71,9 @@ def allocate(
         With HiGHS, start from the nearest candidates and generate the others as
         their reduced costs ask (exact; :mod:`allocator.allocate.colgen`). False
         builds every candidate up front (CBC always does).
+    lang : {"en", "zh"}
+        Language of :attr:`RoundResult.text` (the codes and parameters behind it are in
+        ``summary["messages"]`` for other renderings).
 
     Returns
     -------
@@ -78,6 +83,9 @@ def allocate(
     ------
     ScenarioError
         The scenario is invalid (every problem listed).
+    LockError
+        A lock is malformed (not four values, a quantity that is not a whole number >= 0,
+        an unknown id) or two locks name the same (depot, site, item).
     InfeasibleError
         A lock cannot hold; the message names it and the rule it breaks.
     SolverError
@@ -151,7 +159,7 @@ def allocate(
     routes = _routes(data, alloc)
     usage = _donation_usage(data, alloc)
     warnings = list(dict.fromkeys(data.warnings))
-    text = summary_text(data, fill, alloc, warnings)
+    text = summary_text(data, fill, alloc, warnings)  # lang: see explain
     phase("explain", 1.0)
 
     summary: dict[str, Any] = {
