@@ -222,7 +222,7 @@ def test_progress_and_summary():
     assert {"validate", "build", "solve", "extract", "explain"} <= set(s["seconds"])
     assert s["counts"] == {"sites": 3, "depots": 1, "lots": 5, "needs": 5, "usable_lots": 4, "allocations": 4}
     assert "tier[1]" in s["objectives"] and "transport" in s["objectives"]
-    assert "H1" in r.text and "earmarked" in r.text and "n95 shipped for mask" in r.text
+    assert "H1" in r.text and "earmarked" in r.text and "N95 respirator (n95) shipped for Surgical mask (mask)" in r.text
 
 
 def test_invalid_scenario_raises_every_problem():

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.allocate.colgen import ColumnPool, initial_columns
-from allocator.allocate.explain import fill_table, reasons, summary_text
+from allocator.allocate.explain import fill_table, reasons, render, summary_messages
 from allocator.allocate.extract import assign_lots, to_integers
 from allocator.allocate.model import build, components
 from allocator.allocate.overrides import check_locks
@@ -159,7 +159,8 @@ def allocate(
     routes = _routes(data, alloc)
     usage = _donation_usage(data, alloc)
     warnings = list(dict.fromkeys(data.warnings))
-    text = summary_text(data, fill, alloc, warnings)  # lang: see explain
+    messages = summary_messages(data, fill, alloc, warnings, routes)
+    text = render(messages, lang)
     phase("explain", 1.0)
 
     summary: dict[str, Any] = {
@@ -186,6 +187,8 @@ def allocate(
         },
         "locks": [dataclasses.asdict(lk) for lk in data.locks],
         "excluded": sorted(data.excluded),
+        "lang": lang,
+        "messages": messages,
     }
     return RoundResult(allocations=alloc, fill=fill, routes=routes, donation_usage=usage,
                        summary=summary, text=text, extra={"data": data, "lp": x, "units": q})
