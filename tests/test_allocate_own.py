@@ -190,3 +190,14 @@ def test_cli_duplicate_lock_is_exit_2(tmp_path, capsys):
     assert main(["round", str(p), "--out", str(tmp_path / "o"), "--lock", "D1,H2,n95,20"]) == 2
     assert "same depot, site and item" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_checker_catches_a_lock_booked_against_substitutes():
+    sc = examples.own_item_first(n95=3000)
+    r = run(sc, locks=[("D1", "H2", "n95", 800)])
+    a = r.allocations.copy()
+    k = a.index[(a.site_id == "H2") & (a.need_item_id == "n95") & (a.depot_id == "D1")][0]
+    a.loc[k, "quantity"] -= 100
+    a = pd.concat([a, a.loc[[k]].assign(need_item_id="mask", quantity=100)], ignore_index=True)
+    bad = dataclasses.replace(r, allocations=a)
+    assert any(p.startswith("lock: 800 locked n95 to H2 cover only") for p in check_round(sc, bad))

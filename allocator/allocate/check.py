@@ -6,7 +6,8 @@ scenario, the travel matrix and the result's tables; it does not look at the LP.
 
 Checked: the eight hard rules (stock, need with the whole-pack exception,
 substitution, grade, earmarks, reachability, capacity, integers), exclusions and
-locks, the consistency of ``fill.csv`` with ``allocations.csv``, and the
+locks (each ships exactly its quantity, and covers the site's own need for its item
+first), the consistency of ``fill.csv`` with ``allocations.csv``, and the
 priorities that can be verified from the tables: no unit that could fill a
 higher tier's need goes to a lower tier, no need is short while a lot that could
 serve it sits idle, no unit covers a substitute need while a need for its own item
@@ -133,6 +134,19 @@ def check_round(scenario: Scenario, result: RoundResult, travel: pd.DataFrame | 
         got = a[(a.depot_id == lk["depot_id"]) & (a.site_id == lk["site_id"]) & (a.item_id == lk["item_id"])].quantity.sum()
         if got != lk["quantity"]:
             v.append(f"lock: {lk} ships {got}")
+
+    # locks count toward the site's own need for the locked item first (Overrides)
+    own_locked: dict[tuple[str, str], int] = {}
+    for lk in locks:
+        own_locked[(lk["site_id"], lk["item_id"])] = own_locked.get((lk["site_id"], lk["item_id"]), 0) + int(lk["quantity"])
+    for (s, i), q in own_locked.items():
+        if q <= 0 or (s, i) not in needs.index:
+            continue
+        deps = {lk["depot_id"] for lk in locks if lk["site_id"] == s and lk["item_id"] == i}
+        own = a[(a.site_id == s) & (a.item_id == i) & (a.need_item_id == i) & a.depot_id.isin(deps)].quantity.sum()
+        want = min(q, float(needs.at[(s, i), "need"]))
+        if own < want - TOL:
+            v.append(f"lock: {q} locked {i} to {s} cover only {own} of its own need for {i} (at least {want:g})")
 
     # fill.csv consistent with allocations.csv
     f = result.fill
