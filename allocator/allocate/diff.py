@@ -92,7 +92,11 @@ def compare(a: str | Path | RoundResult, b: str | Path | RoundResult, changed_on
         ``site_id, item_id, tier, need_before, need_after, before, after, change,
         reason_before, reason_after, why, detail``: ``before``/``after`` are the units of
         need filled, ``change = after - before``, ``why`` one of :data:`WHY` (empty when
-        nothing changed), ``detail`` the facts behind it (ids and quantities). Sorted by
+        nothing changed), ``detail`` the facts behind it in ids, numbers and arrows only
+        (no words, so any language can show it): ``10 -> 400`` (need), ``C01 10 -> 400``
+        (other sites' needs, up to five, ``+N`` more), ``D1->H1 n95: - -> 700`` (a lock
+        before and after; ``-`` = none), ``D02: -> x`` (a depot excluded; ``x ->`` back),
+        ``supply -> capacity`` (reasons). Sorted by
         tier, then the largest cut first.
 
     Raises
@@ -156,34 +160,33 @@ def compare(a: str | Path | RoundResult, b: str | Path | RoundResult, changed_on
 def _why(r: Any, ra: _Round, rb: _Round, sa: dict, sb: dict, by_item: dict) -> tuple[str, str]:
     s, i = r.site_id, r.item_id
     if r.side == "right_only":
-        return ("excluded", f"{s} was excluded before") if s in ra.excluded else ("need_added", f"need {_num(r.need_after)}")
+        return ("excluded", f"{s}: x -> {_num(r.need_after)}") if s in ra.excluded else ("need_added", f"0 -> {_num(r.need_after)}")
     if r.side == "left_only":
-        return ("excluded", f"{s} is excluded") if s in rb.excluded else ("need_removed", f"need was {_num(r.need_before)}")
+        return ("excluded", f"{s}: {_num(r.need_before)} -> x") if s in rb.excluded else ("need_removed", f"{_num(r.need_before)} -> 0")
     if r.need_before != r.need_after:
-        return "need", f"need {_num(r.need_before)} -> {_num(r.need_after)}"
+        return "need", f"{_num(r.need_before)} -> {_num(r.need_after)}"
     served = sa.get((s, i), set()) | sb.get((s, i), set())
     dep = sorted({dd for dd, _ in served if (dd in ra.excluded) != (dd in rb.excluded)})
     if dep:
-        return "excluded", "depot " + ", ".join(
-            f"{dd} {'excluded' if dd in rb.excluded else 'back'}" for dd in dep)
+        return "excluded", ", ".join(f"{dd}: -> x" if dd in rb.excluded else f"{dd}: x ->" for dd in dep)
     shipped_items = {it for _, it in served} | {i}
     locks = sorted({k for k in set(ra.locks) | set(rb.locks)
                     if k[1] == s and k[2] in shipped_items and ra.locks.get(k) != rb.locks.get(k)})
     if locks:
-        return "lock", "; ".join(f"lock {d_}->{s_} {it}: {ra.locks.get(k, '-')} -> {rb.locks.get(k, '-')}"
+        return "lock", "; ".join(f"{d_}->{s_} {it}: {ra.locks.get(k, '-')} -> {rb.locks.get(k, '-')}"
                                  for k in locks for d_, s_, it in [k])
     elsewhere = sorted({k for k in set(ra.locks) | set(rb.locks)
                         if k[2] in shipped_items and ra.locks.get(k) != rb.locks.get(k)})
     if elsewhere:
-        return "lock", "; ".join(f"lock {d_}->{s_} {it}: {ra.locks.get(k, '-')} -> {rb.locks.get(k, '-')}"
+        return "lock", "; ".join(f"{d_}->{s_} {it}: {ra.locks.get(k, '-')} -> {rb.locks.get(k, '-')}"
                                  for k in elsewhere[:5] for d_, s_, it in [k])
     for code in ("unreachable", "earmarked", "grade", "capacity"):
         if code in (r.reason_before, r.reason_after) and r.reason_before != r.reason_after:
-            return code, f"reason {r.reason_before or '-'} -> {r.reason_after or '-'}"
+            return code, f"{r.reason_before or '-'} -> {r.reason_after or '-'}"
     others = [x for x in by_item.get(i, []) if x[0] != s and x[1] <= int(r.tier)]
     if others:
         others.sort(key=lambda x: -abs(x[3] - x[2]))
-        shown = ", ".join(f"{o} (tier {t}) {_num(nb)} -> {_num(na)}" for o, t, nb, na in others[:5])
-        more = f" and {len(others) - 5} more" if len(others) > 5 else ""
-        return "competition", f"{i} needs changed at {shown}{more}"
+        shown = ", ".join(f"{o} {_num(nb)} -> {_num(na)}" for o, t, nb, na in others[:5])
+        more = f", +{len(others) - 5}" if len(others) > 5 else ""
+        return "competition", f"{shown}{more}"
     return "supply", ""

@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     for r in d.itertuples(index=False):
         print(t("summary.diff.line", lang, site=r.site_id, item=r.item_id, tier=r.tier, before=r.before,
                 after=r.after, change=f"{r.change:+,}" if r.change else "0",
-                reason_before=r.reason_before or "-", reason_after=r.reason_after or "-",
+                reason_before=t(f"reason.label.{r.reason_before}", lang) if r.reason_before else "-",
+                reason_after=t(f"reason.label.{r.reason_after}", lang) if r.reason_after else "-",
                 why=t(f"summary.diff.why.{r.why}", lang) if r.why else "-", detail=r.detail))
     if args.csv:
         escape_frame(d).to_csv(args.csv, index=False, lineterminator="\n")
