@@ -22,6 +22,7 @@ from allocator.commands.round import parse_lock
 from allocator.errors import LockError
 from allocator.scenario import load, save
 
+
 def run(sc, **kw):
     r = allocate(sc, **kw)
     problems = check_round(sc, r, kw.get("travel"))
@@ -201,3 +202,10 @@ def test_checker_catches_a_lock_booked_against_substitutes():
     a = pd.concat([a, a.loc[[k]].assign(need_item_id="mask", quantity=100)], ignore_index=True)
     bad = dataclasses.replace(r, allocations=a)
     assert any(p.startswith("lock: 800 locked n95 to H2 cover only") for p in check_round(sc, bad))
+
+
+def test_cli_lock_with_an_unknown_depot_is_exit_2(tmp_path, capsys):
+    p = save(examples.own_item_first(), tmp_path / "sc")
+    assert main(["round", str(p), "--out", str(tmp_path / "o"), "--lock", "DX,H2,n95,20"]) == 2
+    assert "there is no depot DX" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -23,9 +23,9 @@ def run(args: argparse.Namespace) -> int:
     d = compare(args.round_a, args.round_b, changed_only=not args.all)
     lang = args.lang
     changed = d[d.why != ""]
-    print(t("summary.diff.header", lang, a=args.round_a, b=args.round_b, n=len(changed), needs=len(d)))
+    print(t("summary.diff.header", lang, a=str(args.round_a), b=str(args.round_b), n=len(changed), needs=len(d)))
     for r in d.itertuples(index=False):
-        print(t("summary.diff.line", lang, site=r.site_id, item=r.item_id, tier=r.tier, before=r.before,
+        print(t("summary.diff.line", lang, site=str(r.site_id), item=str(r.item_id), tier=r.tier, before=r.before,
                 after=r.after, change=f"{r.change:+,}" if r.change else "0",
                 reason_before=t(f"reason.label.{r.reason_before}", lang) if r.reason_before else "-",
                 reason_after=t(f"reason.label.{r.reason_after}", lang) if r.reason_after else "-",

@@ -8,7 +8,7 @@ import re
 import sys
 
 from allocator.allocate import SOLVERS, allocate
-from allocator.allocate.prepare import Lock, as_locks
+from allocator.allocate.prepare import Lock
 from allocator.allocate.result import _jsonable
 from allocator.errors import LockError
 from allocator.scenario import load
@@ -54,13 +54,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     sc = load(args.scenario, as_of=args.at)  # ScenarioError -> exit 2, nothing written
-    try:
-        locks = as_locks(args.lock, sc)  # duplicates between --lock and locks.csv: exit 2
+    try:  # a malformed lock (duplicates between --lock and locks.csv, unknown ids): exit 2, nothing written
+        result = allocate(sc, exclude=args.exclude, solver=args.solver, locks=args.lock, lang=args.lang)
     except LockError as exc:
         print(f"allocator: error: {exc}", file=sys.stderr)
         return 2
-    result = allocate(sc, exclude=args.exclude, solver=args.solver, locks=args.lock,
-                      lang=args.lang)
     out = result.write(args.out)
     if args.json:
         print(json.dumps(_jsonable(result.summary), indent=2, ensure_ascii=False))
