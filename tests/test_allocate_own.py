@@ -68,6 +68,7 @@ def test_checker_catches_a_round_that_breaks_own_item_first():
     assert any(p.startswith("own item: 300 n95 of lot L1 cover mask at H2") for p in problems), problems
 
 
+@pytest.mark.slow
 def test_demo_no_site_short_of_an_item_it_receives_for_another_need(demo_path):
     sc = load(demo_path)
     r = run(sc)
@@ -78,6 +79,7 @@ def test_demo_no_site_short_of_an_item_it_receives_for_another_need(demo_path):
     assert a[(a.site_id == "H01") & (a.item_id == "n95")].quantity.sum() >= 3000
 
 
+@pytest.mark.slow
 def test_demo_lock_never_lowers_the_locked_fill(demo_path):
     sc = load(demo_path)
     before = fill(run(sc))
@@ -138,6 +140,7 @@ def test_locks_csv_is_validated_like_any_table(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_the_four_lock_sources_mean_the_same(tmp_path):
     sc = examples.own_item_first(n95=3000)
     lk = ("D1", "H2", "n95", 1500)
@@ -161,6 +164,7 @@ def test_the_four_lock_sources_mean_the_same(tmp_path):
     assert from_csv.summary["locks"] == [dict(zip(["depot_id", "site_id", "item_id", "quantity"], lk))]
 
 
+@pytest.mark.slow
 def test_demo_round_from_locks_csv_ships_each_lock(demo_path, tmp_path):
     p = tmp_path / "demo"
     shutil.copytree(demo_path, p)

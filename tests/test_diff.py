@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pandas as pd
+import pytest
 
 from allocator import allocate, examples
 from allocator.allocate.diff import WHY, compare
@@ -12,6 +13,7 @@ from allocator.cli import main
 from allocator.scenario import load, save
 
 
+@pytest.mark.slow
 def test_raising_one_clinic_request_shows_the_other_sites_cuts(demo_path, tmp_path, capsys):
     b = tmp_path / "b"
     shutil.copytree(demo_path, b)
