@@ -4,9 +4,13 @@ The fixed pipeline of :func:`allocate`:
 
 1. **validate** the scenario and prepare the arrays (:mod:`.prepare`), check the locks (:mod:`.overrides`);
 2. **build** one PuLP model per independent part (:mod:`.model`);
-3. **solve** stage by stage: tiers, fairness, transport, tie-breaks (:mod:`.stages`);
-4. **extract** whole units, whole packs and lots (:mod:`.extract`);
-5. **explain**: fill table with reasons, routes, donation usage, summary (:mod:`.explain`).
+3. **solve** stage by stage: tiers, own item before substitutes, fairness, transport,
+   tie-breaks (:mod:`.stages`);
+4. **extract** whole units, whole packs and lots, own items kept first (:mod:`.extract`);
+5. **explain**: fill table with reasons, routes, donation usage, the summary as catalogue
+   codes with parameters and its text (:mod:`.explain`).
+
+:mod:`.check` recomputes every rule from the output tables; :mod:`.diff` compares two rounds.
 """
 
 from __future__ import annotations
