@@ -42,6 +42,13 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+def _umask() -> int:
+    """The process's umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @dataclass(frozen=True)
 class RoundResult:
     """What one allocation round decided, as the contract's tables.
@@ -108,6 +115,7 @@ class RoundResult:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700: readable by the user's group, as mkdir would
             for fname, attr in FILES.items():
                 _csv_frame(getattr(self, attr)).to_csv(tmp / fname, index=False, lineterminator="\n")
             (tmp / "summary.json").write_text(
