@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "allocator.commands.routes",
     "allocator.commands.store",
     "allocator.commands.round",
+    "allocator.commands.diff",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2

@@ -168,11 +168,20 @@ class InvalidRequestError(StoreError):
     invalid_input = True
 
 
+class LockError(AllocatorError):
+    """An officer's lock is malformed: not four values, a quantity that is not a whole number >= 0,
+    an empty id, or the same (depot, site, item) locked twice."""
+
+    code = "error.lock.invalid"
+    invalid_input = True
+
+
 #: Every error class of the library (the catalogue test checks each class's code).
 ERROR_CLASSES: tuple[type[AllocatorError], ...] = (
     AllocatorError, ScenarioError, ScenarioFormatError, InfeasibleError, SolverError,
     NetworkError, ArgumentTypeError, InvalidArgumentError, UnknownKeyError, StoreError,
     ConflictError, StaleDraftError, PermissionDeniedError, NotFoundError, InvalidRequestError,
+    LockError,
 )
 
 #: Codes raise sites use beyond the class codes (each needs a catalogue entry in both languages).

@@ -577,3 +577,37 @@ def fefo() -> Scenario:
 
 
 ALL.update({"earmark_vs_tier": earmark_vs_tier, "capacity_limited": capacity_limited, "packs": packs, "fefo": fefo})
+
+
+def own_item_first(n95: int = 1200, mask_need: int = 1000, n95_need: int = 1000) -> Scenario:
+    """Two designated hospitals and one depot of respirators, which may also replace surgical masks.
+
+    ``H1`` needs ``n95_need`` respirators, ``H2`` needs ``n95_need`` respirators and
+    ``mask_need`` surgical masks; the depot holds ``n95`` respirators and no masks. Own
+    item before substitutes (allocation-rules.md, priority 1b): with the defaults the
+    1,200 respirators all go to respirator needs (600 each, fair shares) and none covers
+    a mask while a respirator need is short; with 2,500 both respirator needs are filled
+    and the 500 left cover half of ``H2``'s masks.
+    """
+    return from_tables(
+        {
+            "items": _items(
+                ("n95", "N95 respirator", "respirator", "medical", 0.01),
+                ("mask", "Surgical mask", "mask", "medical", 0.005),
+            ),
+            "sites": pd.DataFrame([
+                _site("H1", "designated_hospital", 30.60, 114.27),
+                _site("H2", "designated_hospital", 30.60, 114.29),
+            ]),
+            "depots": pd.DataFrame([_depot("D1", 30.55, 114.23)]),
+            "stock": pd.DataFrame([{"lot_id": "L1", "depot_id": "D1", "item_id": "n95", "quantity": n95}]),
+            "substitutes": pd.DataFrame([{"item_id": "mask", "substitute_id": "n95", "ratio": 1}]),
+            "needs": pd.DataFrame([
+                {"site_id": "H1", "item_id": "n95", "quantity": n95_need},
+                {"site_id": "H2", "item_id": "n95", "quantity": n95_need},
+                {"site_id": "H2", "item_id": "mask", "quantity": mask_need},
+            ]),
+        },
+        name="own-item-first",
+        as_of=AS_OF,
+    )

@@ -477,6 +477,16 @@ def check_substitutes(sc: Scenario, labels: dict[str, str], report: Report) -> N
                        first="item_id", second="substitute_id")
 
 
+def check_locks(sc: Scenario, labels: dict[str, str], report: Report) -> None:
+    """A (depot_id, site_id, item_id) triple appears at most once in locks.csv (two locks are an error, not a sum)."""
+    if not sc.has("locks"):
+        return
+    lk = sc.locks
+    for i in lk.index[lk.duplicated(["depot_id", "site_id", "item_id"], keep="first")]:
+        report.add(labels["locks"], _row(i), "item_id", "duplicate (depot_id, site_id, item_id) triple",
+                   f"{lk.at[i, 'depot_id']}, {lk.at[i, 'site_id']}, {lk.at[i, 'item_id']}")
+
+
 def check_roads(sc: Scenario, labels: dict[str, str], report: Report) -> None:
     """Roads need nodes; no self-loops."""
     if sc.has("roads") and not sc.has("road_nodes") and "road_nodes" not in report.unreadable:
@@ -597,6 +607,7 @@ CHECKS: list[Check] = [
     check_references,
     check_needs,
     check_substitutes,
+    check_locks,
     check_roads,
     check_traffic_control,
     check_traffic_control_targets,

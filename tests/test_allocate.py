@@ -191,13 +191,15 @@ def test_lock_to_unreachable_site():
 
 def test_locks_that_only_fail_together():
     sc = examples.capacity_limited(capacity_kg=1e9)
-    sc2 = sc.replace(sites=pd.concat([sc.sites, sc.sites.assign(site_id="H2", name="H2")], ignore_index=True),
-                     needs=pd.concat([sc.needs, sc.needs.assign(site_id="H2")], ignore_index=True))
+    sc2 = sc.replace(sites=pd.concat([sc.sites, sc.sites.assign(site_id="H2", name="H2"),
+                                      sc.sites.assign(site_id="H3", name="H3")], ignore_index=True),
+                     needs=pd.concat([sc.needs, sc.needs.assign(site_id="H2"), sc.needs.assign(site_id="H3")],
+                                     ignore_index=True))
     sc2 = from_tables(sc2.tables, name="x", as_of=examples.AS_OF)
     # each lock fits the stock of 2,000 alone; the stock check adds locks on one depot up
     with pytest.raises(InfeasibleError, match="stock rule"):
         allocate(sc2, locks=[("D1", "H1", "n95", 800), ("D1", "H2", "n95", 800),
-                             ("D1", "H2", "n95", 500)])
+                             ("D1", "H3", "n95", 500)])
 
 
 def test_exclusions():
@@ -220,7 +222,7 @@ def test_progress_and_summary():
     assert {"validate", "build", "solve", "extract", "explain"} <= set(s["seconds"])
     assert s["counts"] == {"sites": 3, "depots": 1, "lots": 5, "needs": 5, "usable_lots": 4, "allocations": 4}
     assert "tier[1]" in s["objectives"] and "transport" in s["objectives"]
-    assert "H1" in r.text and "earmarked" in r.text and "n95 shipped for mask" in r.text
+    assert "H1" in r.text and "earmarked" in r.text and "N95 respirator (n95) shipped for Surgical mask (mask)" in r.text
 
 
 def test_invalid_scenario_raises_every_problem():

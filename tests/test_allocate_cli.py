@@ -86,3 +86,18 @@ def test_demo_scenario_end_to_end(tmp_path, capsys):
     for name, attr in OUT_FILES.items():
         assert len(pd.read_csv(out / name)) == len(getattr(r, attr)), name
     assert summary["totals"]["filled"] == pytest.approx(r.summary["totals"]["filled"])
+
+
+def test_round_folder_has_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    from allocator import allocate
+
+    mask = os.umask(0o027)
+    try:
+        out = allocate(examples.two_hospitals()).write(tmp_path / "out")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o750  # group may read, as with mkdir under umask 027
+    assert stat.S_IMODE((out / "fill.csv").stat().st_mode) == 0o640

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -80,3 +81,25 @@ def test_random_rounds_pass_the_checker(case):
     # every shortage has a reason and nothing is shipped that nobody needs
     assert ((r.fill.shortage > 0) == (r.fill.reason != "")).all()
     assert (r.allocations.quantity > 0).all()
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios(), st.data())
+def test_random_locks_of_a_shipped_quantity_hold_and_count_toward_their_own_item(case, data):
+    """Lock part of what a first round shipped: the re-run keeps the lock, passes the checker
+    (which verifies that the lock covers its own item first), and the site's fill of the
+    locked item is at least min(locked, need)."""
+    sc, travel = case
+    first = allocate(sc, travel=travel)
+    a = first.allocations
+    if a.empty:
+        return
+    shipped = a.groupby(["depot_id", "site_id", "item_id"]).quantity.sum()
+    (d, s, i), q = data.draw(st.sampled_from(list(shipped.items())))
+    qty = data.draw(st.integers(0, int(q)))
+    r = allocate(sc, travel=travel, locks=[(d, s, i, qty)])
+    assert check_round(sc, r, travel) == []
+    f = r.fill.set_index(["site_id", "item_id"])
+    if (s, i) in f.index:
+        assert f.at[(s, i), "filled"] >= min(qty, int(f.at[(s, i), "need"]))

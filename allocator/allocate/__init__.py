@@ -4,9 +4,13 @@ The fixed pipeline of :func:`allocate`:
 
 1. **validate** the scenario and prepare the arrays (:mod:`.prepare`), check the locks (:mod:`.overrides`);
 2. **build** one PuLP model per independent part (:mod:`.model`);
-3. **solve** stage by stage: tiers, fairness, transport, tie-breaks (:mod:`.stages`);
-4. **extract** whole units, whole packs and lots (:mod:`.extract`);
-5. **explain**: fill table with reasons, routes, donation usage, summary (:mod:`.explain`).
+3. **solve** stage by stage: tiers, own item before substitutes, fairness, transport,
+   tie-breaks (:mod:`.stages`);
+4. **extract** whole units, whole packs and lots, own items kept first (:mod:`.extract`);
+5. **explain**: fill table with reasons, routes, donation usage, the summary as catalogue
+   codes with parameters and its text (:mod:`.explain`).
+
+:mod:`.check` recomputes every rule from the output tables; :mod:`.diff` compares two rounds.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.allocate.colgen import ColumnPool, initial_columns
-from allocator.allocate.explain import fill_table, reasons, summary_text
+from allocator.allocate.explain import fill_table, reasons, render, summary_messages
 from allocator.allocate.extract import assign_lots, to_integers
 from allocator.allocate.model import build, components
 from allocator.allocate.overrides import check_locks
@@ -45,6 +49,7 @@ def allocate(
     solver: str = "highs",
     progress: Progress | None = None,
     column_generation: bool = True,
+    lang: str = "en",
 ) -> RoundResult:
     """Run one allocation round.
 
@@ -59,7 +64,8 @@ def allocate(
         checkpoints. Default: the road network's travel times under the traffic
         control in force when the scenario has roads, else the great-circle fallback.
     locks : iterable of Lock or (depot_id, site_id, item_id, quantity)
-        Exact quantities an officer has fixed.
+        Exact quantities an officer has fixed, in addition to the scenario's ``locks``
+        table (``locks.csv``); each counts toward the site's own need for its item first.
     exclude : iterable of str
         Depot or site ids left out of the round.
     solver : {"highs", "cbc"}
@@ -70,6 +76,9 @@ def allocate(
         With HiGHS, start from the nearest candidates and generate the others as
         their reduced costs ask (exact; :mod:`allocator.allocate.colgen`). False
         builds every candidate up front (CBC always does).
+    lang : {"en", "zh"}
+        Language of :attr:`RoundResult.text` (the codes and parameters behind it are in
+        ``summary["messages"]`` for other renderings).
 
     Returns
     -------
@@ -79,6 +88,9 @@ def allocate(
     ------
     ScenarioError
         The scenario is invalid (every problem listed).
+    LockError
+        A lock is malformed (not four values, a quantity that is not a whole number >= 0,
+        an unknown id) or two locks name the same (depot, site, item).
     InfeasibleError
         A lock cannot hold; the message names it and the rule it breaks.
     SolverError
@@ -155,7 +167,8 @@ def allocate(
     routes = _routes(data, alloc)
     usage = _donation_usage(data, alloc)
     warnings = list(dict.fromkeys(data.warnings))
-    text = summary_text(data, fill, alloc, warnings)
+    messages = summary_messages(data, fill, alloc, warnings, routes)
+    text = render(messages, lang)
     phase("explain", 1.0)
 
     summary: dict[str, Any] = {
@@ -182,6 +195,8 @@ def allocate(
         },
         "locks": [dataclasses.asdict(lk) for lk in data.locks],
         "excluded": sorted(data.excluded),
+        "lang": lang,
+        "messages": messages,
     }
     return RoundResult(allocations=alloc, fill=fill, routes=routes, donation_usage=usage,
                        summary=summary, text=text, extra={"data": data, "lp": x, "units": q})

@@ -6,10 +6,12 @@ scenario, the travel matrix and the result's tables; it does not look at the LP.
 
 Checked: the eight hard rules (stock, need with the whole-pack exception,
 substitution, grade, earmarks, reachability, capacity, integers), exclusions and
-locks, the consistency of ``fill.csv`` with ``allocations.csv``, and the
+locks (each ships exactly its quantity, and covers the site's own need for its item
+first), the consistency of ``fill.csv`` with ``allocations.csv``, and the
 priorities that can be verified from the tables: no unit that could fill a
 higher tier's need goes to a lower tier, no need is short while a lot that could
-serve it sits idle, and the least-filled site of a tier and item could not be
+serve it sits idle, no unit covers a substitute need while a need for its own item
+that it may reach in the same or a higher tier is short (priority 1b), and the least-filled site of a tier and item could not be
 helped by moving units from a better-filled site of the same tier and item.
 """
 
@@ -133,6 +135,19 @@ def check_round(scenario: Scenario, result: RoundResult, travel: pd.DataFrame | 
         if got != lk["quantity"]:
             v.append(f"lock: {lk} ships {got}")
 
+    # locks count toward the site's own need for the locked item first (Overrides)
+    own_locked: dict[tuple[str, str], int] = {}
+    for lk in locks:
+        own_locked[(lk["site_id"], lk["item_id"])] = own_locked.get((lk["site_id"], lk["item_id"]), 0) + int(lk["quantity"])
+    for (s, i), q in own_locked.items():
+        if q <= 0 or (s, i) not in needs.index:
+            continue
+        deps = {lk["depot_id"] for lk in locks if lk["site_id"] == s and lk["item_id"] == i}
+        own = a[(a.site_id == s) & (a.item_id == i) & (a.need_item_id == i) & a.depot_id.isin(deps)].quantity.sum()
+        want = min(q, float(needs.at[(s, i), "need"]))
+        if own < want - TOL:
+            v.append(f"lock: {q} locked {i} to {s} cover only {own} of its own need for {i} (at least {want:g})")
+
     # fill.csv consistent with allocations.csv
     f = result.fill
     cov = {}
@@ -150,6 +165,57 @@ def check_round(scenario: Scenario, result: RoundResult, travel: pd.DataFrame | 
             v.append(f"fill: {r.site_id}/{r.item_id} is not short but has reason {r.reason!r}")
 
     v.extend(_priorities(sc, result, minutes, ratio, excluded, cov))
+    v.extend(_own_item_first(sc, result, minutes, ratio, excluded))
+    return v
+
+
+def _own_item_first(sc: Scenario, result: RoundResult, minutes: pd.DataFrame, ratio: dict,
+                    excluded: set[str]) -> list[str]:
+    """Priority 1b from the tables: no unit covers a substitute need while its own item is short.
+
+    A violation is a unit of lot L (item I) covering another item's need at site A while a
+    need for I at a site B that L may legally reach (reachability, grade, earmark; the same
+    depot and weight, so stock and capacity allow the move) is short by a whole unit, and B
+    is in a higher tier than A, or in the same tier with a ratio >= 1 (so that the move does
+    not lower the tier's fill). A locked shipment may only move within its own site, and no
+    unit may join a locked (depot, site, item) at another site.
+    """
+    v: list[str] = []
+    a = result.allocations
+    if a.empty:
+        return v
+    subs = a[a.item_id != a.need_item_id]
+    if subs.empty:
+        return v
+    f = result.fill
+    short = f[(f.shortage >= 1 - TOL) & ~f.site_id.isin(excluded)]
+    if short.empty:
+        return v
+    items = sc.items.set_index("item_id")
+    sites = sc.sites.set_index("site_id")
+    don = sc.donations.set_index("donation_id")
+    stock = sc.stock.set_index("lot_id")
+    locked = {(lk["depot_id"], lk["site_id"], lk["item_id"]) for lk in result.summary.get("locks", [])}
+    by_item = {i: df for i, df in short.groupby("item_id")}
+    for r in subs.itertuples(index=False):
+        own = by_item.get(r.item_id)
+        if own is None or r.lot_id not in stock.index or r.depot_id not in minutes.index:
+            continue
+        lot = stock.loc[r.lot_id]
+        t_a = int(sites.at[r.site_id, "tier"])
+        rt = ratio.get((r.need_item_id, r.item_id), 1.0)
+        dm = minutes.loc[r.depot_id]
+        for b in own.itertuples(index=False):
+            if int(b.tier) > t_a or (int(b.tier) == t_a and rt < 1 - TOL):
+                continue
+            lk = (r.depot_id, r.site_id, r.item_id) in locked or (r.depot_id, b.site_id, r.item_id) in locked
+            if lk and b.site_id != r.site_id:
+                continue
+            if b.site_id in sites.index and _serves(lot, sites.loc[b.site_id], b.site_id, dm, items, don):
+                v.append(f"own item: {r.quantity} {r.item_id} of lot {r.lot_id} cover {r.need_item_id} at "
+                         f"{r.site_id} (tier {t_a}) while {b.site_id} (tier {b.tier}) is short of "
+                         f"{b.shortage:g} {r.item_id}")
+                break
     return v
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from allocator.allocate.prepare import RoundData, allows
+from allocator.allocate.prepare import FALLBACK_WARNING, RoundData, allows
 
 REASONS = ("unreachable", "earmarked", "grade", "capacity", "supply")
 
@@ -106,55 +106,186 @@ def reasons(data: RoundData, fill: pd.DataFrame, alloc: pd.DataFrame) -> pd.Seri
     return out
 
 
-def _fmt(x: float) -> str:
-    return f"{int(x):,}" if float(x).is_integer() else f"{x:,.1f}"
+def _num(x: float) -> int | float:
+    """A whole number as int, else rounded to one decimal (for ``{x:,}`` in the templates)."""
+    x = float(x)
+    return int(round(x)) if abs(x - round(x)) < 1e-6 else round(x, 1)
 
 
-def summary_text(data: RoundData, fill: pd.DataFrame, alloc: pd.DataFrame, warnings: list[str]) -> str:
-    """A short plain-language account of the round."""
+def _named(frame: pd.DataFrame, key: str, ident: str) -> dict[str, str]:
+    """``{key}``, ``{key}_name`` and ``{key}_name_zh`` parameters of one id (the id when no name is given)."""
+    name = name_zh = ""
+    if ident in frame.index:
+        row = frame.loc[ident]
+        name = str(row.get("name", "") or "")
+        name_zh = str(row.get("name_zh", "") or "")
+    name = name if name and name != "nan" else ident
+    name_zh = name_zh if name_zh and name_zh != "nan" else name
+    return {key: ident, f"{key}_name": name, f"{key}_name_zh": name_zh}
+
+
+def _msg(code: str, **params: object) -> dict[str, object]:
+    return {"code": code, "params": params}
+
+
+#: Shortage lines listed by name in the summary; the rest are counted by reason.
+SHORT_LISTED = 12
+
+
+def summary_messages(data: RoundData, fill: pd.DataFrame, alloc: pd.DataFrame, warnings: list[str],
+                     routes: pd.DataFrame | None = None) -> list[dict[str, object]]:
+    """The round's summary as catalogue codes with parameters (``summary.*`` keys, ``reason.*`` codes).
+
+    Each message is ``{"code": "summary.<key>", "params": {...}}``; ids come with their names
+    (``site``, ``site_name``, ``site_name_zh``, likewise ``item``, ``depot``), reasons as codes
+    (``reason``), numbers as numbers. :func:`render` turns the list into text in either
+    language; :attr:`RoundResult.summary` keeps it under ``"messages"`` for the app.
+    """
     sc = data.scenario
-    lines = []
+    sites = sc.sites.set_index("site_id")
+    items = sc.items.set_index("item_id")
+    depots = sc.depots.set_index("depot_id")
+    out: list[dict[str, object]] = []
     need, filled = float(fill.need.sum()), float(fill.filled.sum())
-    pct = 100.0 * filled / need if need else 100.0
-    lines.append(
-        f"Round '{sc.name}' at {sc.at:%Y-%m-%d %H:%M}: {len(data.sites)} sites, {len(data.depots)} depots, "
-        f"{len(fill)} needs; {_fmt(filled)} of {_fmt(need)} units of need filled ({pct:.1f}%)."
-    )
+    out.append(_msg("summary.headline", scenario=sc.name, at=f"{sc.at:%Y-%m-%d %H:%M}", sites=len(data.sites),
+                    depots=len(data.depots), needs=len(fill), filled=_num(filled), need=_num(need),
+                    pct=100.0 * filled / need if need else 100.0))
     for t, df in fill.groupby("tier"):
         n, f = float(df.need.sum()), float(df.filled.sum())
-        lines.append(f"Tier {t}: {_fmt(f)} of {_fmt(n)} filled ({100.0 * f / n if n else 100.0:.1f}%), "
-                     f"{int((df.shortage > 0).sum())} of {len(df)} needs short.")
+        out.append(_msg("summary.tier", tier=int(t), filled=_num(f), need=_num(n),
+                        pct=100.0 * f / n if n else 100.0, short=int((df.shortage > 0).sum()), needs=len(df)))
     short = fill[fill.shortage > 0].sort_values(["tier", "shortage"], ascending=[True, False])
     if len(short):
-        lines.append("Short:")
-        for r in short.head(12).itertuples(index=False):
-            lines.append(f"  - {r.site_id} (tier {r.tier}) is short of {_fmt(r.shortage)} {r.item_id} "
-                         f"of {_fmt(r.need)} needed: {r.reason}")
-        if len(short) > 12:
-            counts = short.reason.value_counts().to_dict()
-            lines.append(f"  ... and {len(short) - 12} more ({', '.join(f'{k}: {v}' for k, v in counts.items())}).")
+        out.append(_msg("summary.short_header"))
+        for r in short.head(SHORT_LISTED).itertuples(index=False):
+            out.append(_msg("summary.short_line", **_named(sites, "site", str(r.site_id)),
+                            **_named(items, "item", str(r.item_id)), tier=int(r.tier),
+                            shortage=_num(r.shortage), need=_num(r.need), reason=str(r.reason)))
+        rest = short.iloc[SHORT_LISTED:]
+        if len(rest):
+            counts = {str(k): int(v) for k, v in rest.reason.value_counts().items()}
+            out.append(_msg("summary.short_more", more=len(rest), counts=counts))
+        used = [c for c in REASONS if c in set(short.reason)]
+        out.append(_msg("summary.reasons_header"))
+        for c in used:
+            out.append(_msg("summary.reason_line", reason=c))
     else:
-        lines.append("Every need is filled.")
+        out.append(_msg("summary.all_filled"))
     sub = alloc[alloc.item_id != alloc.need_item_id]
     if len(sub):
-        lines.append("Substitutions:")
+        out.append(_msg("summary.subs_header"))
         for (i, n), df in sub.groupby(["item_id", "need_item_id"]):
-            lines.append(f"  - {_fmt(df.quantity.sum())} {i} shipped for {n} to {df.site_id.nunique()} site(s).")
+            nm = _named(items, "need_item", str(n))
+            out.append(_msg("summary.sub_line", quantity=_num(df.quantity.sum()), **_named(items, "item", str(i)),
+                            **nm, sites=int(df.site_id.nunique())))
     ear = fill[fill.reason == "earmarked"]
     if len(ear):
-        lines.append(
-            f"Earmarks constrained {len(ear)} need(s): donated stock earmarked for other sites stayed "
-            f"with them (" + ", ".join(f"{r.site_id}/{r.item_id}" for r in ear.head(8).itertuples()) + ")."
-        )
+        out.append(_msg("summary.earmarks", n=len(ear),
+                        pairs=[{**_named(sites, "site", str(r.site_id)), **_named(items, "item", str(r.item_id))}
+                               for r in ear.head(8).itertuples()]))
     if data.excluded:
-        lines.append(f"Excluded from this round: {', '.join(sorted(data.excluded))}.")
+        out.append(_msg("summary.excluded", ids=[
+            _named(sites if x in sites.index else depots, "id", x) for x in sorted(data.excluded)]))
     if data.locks:
-        lines.append(f"Locks kept: {len(data.locks)}.")
+        out.append(_msg("summary.locks_header", n=len(data.locks)))
+        for lk in data.locks:
+            out.append(_msg("summary.lock_line", quantity=lk.quantity, **_named(items, "item", lk.item_id),
+                            **_named(depots, "depot", lk.depot_id), **_named(sites, "site", lk.site_id)))
+    out.extend(traffic_messages(data, routes))
     scenario_warnings = [w for w in warnings if ".csv:" in w or ".xlsx[" in w]
     for w in warnings:
-        if w not in scenario_warnings:
-            lines.append(f"Note: {w}")
+        if w == FALLBACK_WARNING:
+            out.append(_msg("summary.fallback"))
+        elif w not in scenario_warnings:
+            out.append(_msg("summary.note", text=w))
     if scenario_warnings:
-        lines.append(f"The scenario has {len(scenario_warnings)} warning(s) (lots not allocated and the like): "
-                     "see `warnings` in summary.json or run `allocator validate`.")
+        out.append(_msg("summary.scenario_warnings", n=len(scenario_warnings)))
+    return out
+
+
+def traffic_messages(data: RoundData, routes: pd.DataFrame | None = None) -> list[dict[str, object]]:
+    """The traffic-control rules in force at the round's time and what each changed.
+
+    From the road network's travel object (when the round has one): each rule's kind, the
+    road (or nodes, or zone) it names, how many road arcs it applies to, and how many of
+    the round's routes pass a checkpoint. Nothing when the round has no road network.
+    """
+    net = data.travel.network
+    control = getattr(net, "control", None)
+    roads = getattr(net, "network", None)
+    if control is None or roads is None:
+        return []
+    rules = control.in_force(getattr(net, "at", None) or data.scenario.at)
+    if not rules:
+        return [_msg("summary.traffic_none")]
+    passes: dict[str, int] = {}
+    if routes is not None and "checkpoints" in routes and len(routes):
+        for cps in routes.checkpoints:
+            for rid in set(cps or ()):
+                passes[str(rid)] = passes.get(str(rid), 0) + 1
+    out = [_msg("summary.traffic_header", n=len(rules))]
+    for r in rules:
+        try:
+            arcs = int(len(control.arcs(roads, r)))
+        except Exception:  # noqa: BLE001 - a rule the network cannot resolve is reported as matching nothing
+            arcs = 0
+        target = r.road or (f"{r.u}-{r.v}" if r.u and r.v else ("zone" if r.area_wkt else ""))
+        permits = ", ".join(sorted(r.permits))
+        code = f"summary.traffic_{r.kind}" if arcs else "summary.traffic_nothing"
+        if code == "summary.traffic_closure" and not permits:
+            code = "summary.traffic_closure_all"
+        out.append(_msg(code, rule=r.rule_id, kind=r.kind, target=target, arcs=arcs,
+                        delay=_num(r.delay_min), permits=permits or "-", routes=passes.get(r.rule_id, 0)))
+    return out
+
+
+def _param(lang: str, key: str, value: object, params: dict[str, object]) -> object:
+    from allocator.i18n import t
+
+    if isinstance(value, dict) and key == "counts":
+        sep = "，" if lang == "zh" else ", "
+        return sep.join(f"{t('reason.label.' + k, lang)}: {v}" for k, v in value.items())
+    if isinstance(value, list):
+        sep = "、" if lang == "zh" else ", "
+        return sep.join(t("summary.named_pair" if "item" in v and "site" in v else "summary.named", lang,
+                          **_localise(lang, v)) for v in value)
+    return value
+
+
+def _localise(lang: str, params: dict[str, object]) -> dict[str, object]:
+    """``*_name`` parameters in the reader's language (``*_name_zh`` for Chinese)."""
+    out = dict(params)
+    if lang == "zh":
+        for k in list(out):
+            if k.endswith("_name") and out.get(k + "_zh"):
+                out[k] = out[k + "_zh"]
+    return out
+
+
+def render(messages: list[dict[str, object]], lang: str = "en") -> str:
+    """Text of :func:`summary_messages` in ``lang`` ("en" or "zh"), one line per message.
+
+    Examples
+    --------
+    >>> render([{"code": "summary.all_filled", "params": {}}], "en")
+    'Every need is filled.'
+    """
+    from allocator.i18n import t
+
+    lines = []
+    for m in messages:
+        params = _localise(lang, dict(m.get("params", {})))  # type: ignore[arg-type]
+        params = {k: _param(lang, k, v, params) for k, v in params.items()}
+        if "reason" in params:
+            params["reason_label"] = t(f"reason.label.{params['reason']}", lang)
+            params["reason_text"] = t(f"reason.{params['reason']}", lang)
+        if "kind" in params:
+            params["kind_label"] = t(f"summary.kind.{params['kind']}", lang)
+        lines.append(t(str(m["code"]), lang, **params))
     return "\n".join(lines)
+
+
+def summary_text(data: RoundData, fill: pd.DataFrame, alloc: pd.DataFrame, warnings: list[str],
+                 routes: pd.DataFrame | None = None, lang: str = "en") -> str:
+    """A short plain-language account of the round, in ``lang`` (:func:`render` of :func:`summary_messages`)."""
+    return render(summary_messages(data, fill, alloc, warnings, routes), lang)

@@ -4,14 +4,18 @@
 every hard rule still holds and no unit moves from a higher tier to a lower one:
 
 1. every shipment is rounded down (stock, need and capacity stay satisfied);
-2. locks are topped back up to their locked quantity;
+2. locks are topped back up to their locked quantity, the site's own need for the
+   locked item first;
 3. tier by tier, highest first, the fractional units the LP wanted are restored,
    then any need that can still take a whole unit from a group with stock left
-   gets it (lowest fill ratio first, shortest travel first), so a unit of stock
-   goes to a lower tier only when no higher-tier need can take it;
+   gets it (lowest fill ratio first, shortest travel first; own items before
+   substitutes), so a unit of stock goes to a lower tier only when no higher-tier
+   need can take it;
 4. a shipment of an item with ``pack_size > 1`` is rounded up to a whole pack when
    the group has the units and capacity left and no site of the same or a higher
-   tier that the group can serve is still short.
+   tier that the group can serve is still short;
+5. :func:`own_item_first` moves any unit that rounding left covering a substitute need
+   to a short need of its own item that its group may serve (priority 1b).
 
 :func:`assign_lots` then splits each group's shipments over its lots, earliest
 expiry first, donated before reserve.
@@ -84,7 +88,8 @@ def to_integers(data: RoundData, x: np.ndarray) -> np.ndarray:
         ks = np.flatnonzero((c.depot_id.to_numpy() == lk.depot_id) & (c.site_id.to_numpy() == lk.site_id)
                             & (c.item_id.to_numpy() == lk.item_id))
         deficit = lk.quantity - int(round(q[ks].sum()))
-        for k in ks[np.argsort(-frac[ks])]:
+        own_first = np.lexsort((-frac[ks], ~c.own.to_numpy(dtype=bool)[ks]))
+        for k in ks[own_first]:
             if deficit <= 0:
                 break
             u = min(deficit, st.room(int(k)))
@@ -102,6 +107,7 @@ def to_integers(data: RoundData, x: np.ndarray) -> np.ndarray:
     order = np.lexsort((travel, need_of))
     starts = np.searchsorted(need_of[order], np.arange(len(nq) + 1))
     ntier = data.needs.tier.to_numpy()
+    own = c.own.to_numpy(dtype=bool)
     fk = np.flatnonzero((frac > EPS) & ~locked)
     for t in sorted(set(ntier.tolist())):
         ft = fk[tier[fk] == t]
@@ -109,14 +115,15 @@ def to_integers(data: RoundData, x: np.ndarray) -> np.ndarray:
             st.give(int(k), min(1, st.room(int(k))))
         open_ = [n for n in np.flatnonzero(ntier == t) if st.need_left[n] > EPS]
         open_.sort(key=lambda n: 1 - st.need_left[n] / nq[n])
-        for n in open_:
-            ks = order[starts[n]:starts[n + 1]]
-            for k in ks[st.stock_left[st.group[ks]] >= 1 - EPS]:
-                if st.need_left[n] * st.ratio[k] < 1 - EPS:
-                    break
-                if locked[k]:
-                    continue
-                st.give(int(k), st.room(int(k)))
+        for own_pass in (True, False):
+            for n in open_:
+                ks = order[starts[n]:starts[n + 1]]
+                for k in ks[st.stock_left[st.group[ks]] >= 1 - EPS]:
+                    if st.need_left[n] * st.ratio[k] < 1 - EPS:
+                        break
+                    if locked[k] or (own_pass and not own[k]):
+                        continue
+                    st.give(int(k), st.room(int(k)))
 
     # 4. whole packs
     pack = data.items.pack_size.reindex(c.item_id).to_numpy()
@@ -142,7 +149,53 @@ def to_integers(data: RoundData, x: np.ndarray) -> np.ndarray:
             st.need_left[st.need[k]] -= extra / st.ratio[k]
             if d in st.cap_left:
                 st.cap_left[d] -= extra * st.w[k]
+
+    # 5. own item before substitutes
+    own_item_first(data, st, locked)
     return st.q.astype(np.int64)
+
+
+def own_item_first(data: RoundData, st: _State, locked: np.ndarray) -> int:
+    """Priority 1b in whole units: move substitute units to short needs of their own item.
+
+    A unit of group ``g`` that covers a need for another item moves to a need for ``g``'s own
+    item that ``g`` may serve (a candidate of the same group: same depot, stock, weight and
+    legality) when that need is short by a whole unit and sits in a higher tier, or in the
+    same tier with ``ratio >= 1`` (so the tier's fill does not drop). Lower-priority shipments
+    give first. A locked shipment moves only to the same site's own need (the lock's total
+    is kept). Returns the number of units moved.
+    """
+    c = data.cand
+    own = c.own.to_numpy(dtype=bool)
+    subk = np.flatnonzero((st.q > 0) & ~own)
+    if not len(subk):
+        return 0
+    tier = c.tier.to_numpy()
+    site = c.site_id.to_numpy()
+    travel = c.travel_min.to_numpy()
+    ownk = np.flatnonzero(own & np.isin(st.group, np.unique(st.group[subk])))
+    ownk = ownk[np.lexsort((travel[ownk], tier[ownk]))]
+    by_group: dict[int, list[int]] = {}
+    for k in ownk.tolist():
+        by_group.setdefault(int(st.group[k]), []).append(k)
+    moved = 0
+    for k in subk[np.lexsort((-travel[subk], -tier[subk]))].tolist():
+        for k2 in by_group.get(int(st.group[k]), ()):
+            if st.q[k] < 1 - EPS:
+                break
+            if tier[k2] > tier[k] or (tier[k2] == tier[k] and st.ratio[k] < 1 - EPS):
+                continue
+            if (locked[k] or locked[k2]) and site[k2] != site[k]:
+                continue
+            u = int(min(st.q[k], np.floor(st.need_left[st.need[k2]] + EPS)))
+            if u <= 0:
+                continue
+            st.q[k] -= u
+            st.need_left[st.need[k]] += u / st.ratio[k]
+            st.q[k2] += u
+            st.need_left[st.need[k2]] -= u
+            moved += u
+    return moved
 
 
 def assign_lots(data: RoundData, q: np.ndarray) -> pd.DataFrame:

@@ -4,7 +4,8 @@ Variables exist only for candidate shipments (see :mod:`allocator.allocate.prepa
 ``x[k]`` is the number of units of the group's item shipped for candidate ``k``
 (a group, a site and the need item it covers). Every constraint is named after
 its index (``stock[depot=D1,item=n95,group=3]``, ``need[site=H1,item=mask]``,
-``capacity[depot=EXPO]``, ``lock[depot=D1,site=H1,item=n95]``) so that an
+``capacity[depot=EXPO]``, ``lock[depot=D1,site=H1,item=n95]``,
+``lock_own[site=H1,item=n95]``) so that an
 infeasibility or a dual points at something a person can read. PuLP replaces
 brackets and some other characters in names by ``_``; :attr:`Model.names` keeps the
 readable name of every row.
@@ -149,6 +150,36 @@ def define_locks(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
               f"lock[depot={lk.depot_id},site={lk.site_id},item={lk.item_id}]")
 
 
+def define_lock_own_first(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
+    """``lock_own[site=S,item=I]``: locked units of I at S cover S's own need for I first.
+
+    The units the locks ship of item I to site S (from any depot) that cover S's need for
+    I are at least ``min(locked, need)``: only what exceeds the need may cover a need that
+    I substitutes for (allocation-rules.md, Overrides), so a lock never lowers the fill of
+    the item it locks.
+    """
+    if not data.locks or sub.empty:
+        return
+    locked: dict[tuple[str, str], int] = {}
+    for lk in data.locks:
+        locked[(lk.site_id, lk.item_id)] = locked.get((lk.site_id, lk.item_id), 0) + lk.quantity
+    keys = {(lk.depot_id, lk.site_id, lk.item_id) for lk in data.locks if lk.quantity > 0}
+    own = sub.own.to_numpy(dtype=bool)
+    trip = list(zip(sub.depot_id.tolist(), sub.site_id.tolist(), sub.item_id.tolist()))
+    hit = np.array([o and t in keys for o, t in zip(own.tolist(), trip)], dtype=bool)
+    if not hit.any():
+        return
+    need_q = data.needs.quantity.to_numpy(float)
+    for n, pos in _groups(np.where(hit, sub.need.to_numpy(), -1)):
+        if int(n) < 0:
+            continue
+        site, item = trip[pos[0]][1], trip[pos[0]][2]
+        rhs = min(float(locked[(site, item)]), float(need_q[int(n)]))
+        if rhs > 0:
+            m.add(_expr([m.x[i] for i in pos], np.ones(len(pos))), pulp.LpConstraintGE, rhs,
+                  f"lock_own[site={site},item={item}]")
+
+
 def build(data: RoundData, rows: np.ndarray, name: str = "round") -> Model:
     """The model of one component (candidate rows ``rows``), every hard rule as a constraint."""
     prob = pulp.LpProblem(name, pulp.LpMaximize)
@@ -158,4 +189,5 @@ def build(data: RoundData, rows: np.ndarray, name: str = "round") -> Model:
     define_need_limits(m, data, sub)
     define_capacity_limits(m, data, sub)
     define_locks(m, data, sub)
+    define_lock_own_first(m, data, sub)
     return m

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from allocator.allocate.prepare import Lock, RoundData, allows
-from allocator.errors import InfeasibleError
+from allocator.errors import InfeasibleError, LockError
 
 
 def _fail(lk: Lock, rule: str, why: str) -> None:
@@ -16,6 +16,8 @@ def _fail(lk: Lock, rule: str, why: str) -> None:
 
 def check_locks(data: RoundData) -> None:
     """Raise :class:`InfeasibleError` naming the first lock that cannot hold and the rule it breaks.
+
+    A lock naming an unknown depot, site or item raises :class:`LockError`.
 
     Checked one lock at a time and per depot: existence and exclusion, reachability,
     grade, need (counting substitutes by their ratio), stock, earmarks, capacity.
@@ -29,11 +31,11 @@ def check_locks(data: RoundData) -> None:
     per_depot_kg: dict[str, float] = {}
     for lk in data.locks:
         if lk.depot_id not in depots:
-            _fail(lk, "reachability", f"there is no depot {lk.depot_id}")
+            raise LockError(f"{lk}: there is no depot {lk.depot_id}")
         if lk.site_id not in sites:
-            _fail(lk, "need", f"there is no site {lk.site_id}")
+            raise LockError(f"{lk}: there is no site {lk.site_id}")
         if lk.item_id not in items.index:
-            _fail(lk, "substitution", f"there is no item {lk.item_id}")
+            raise LockError(f"{lk}: there is no item {lk.item_id}")
         if lk.quantity == 0:
             continue
         if lk.depot_id in data.excluded:

@@ -15,6 +15,7 @@ the site, the grade and the earmark allow it, and neither end is excluded.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.demand import needs_for_round
-from allocator.errors import AllocatorError, ScenarioError
+from allocator.errors import AllocatorError, LockError, ScenarioError
 from allocator.scenario import Scenario
 from allocator.validate import usable_lots, validate
 
@@ -37,7 +38,25 @@ FALLBACK_WARNING = (
 class Lock:
     """An officer's lock: exactly ``quantity`` units of ``item_id`` from ``depot_id`` to ``site_id``.
 
-    ``item_id`` is the item shipped (a substitute may be locked to cover a need).
+    ``item_id`` is the item shipped (a substitute may be locked to cover a need). The
+    locked units count toward the site's own need for ``item_id`` first; only what
+    exceeds that need covers a need ``item_id`` substitutes for (allocation-rules.md,
+    Overrides). ``quantity`` is a whole number >= 0 (0 forbids the pair); a float with a
+    whole value is accepted and stored as an int.
+
+    Raises
+    ------
+    LockError
+        An id is empty or not text, or the quantity is not a whole number >= 0.
+
+    Examples
+    --------
+    >>> Lock("D1", "H1", "n95", 700)
+    Lock(depot_id='D1', site_id='H1', item_id='n95', quantity=700)
+    >>> Lock("D1", "H1", "n95", 2.5)
+    Traceback (most recent call last):
+    ...
+    allocator.errors.LockError: lock[depot=D1,site=H1,item=n95,quantity=2.5]: the quantity must be a whole number >= 0 (got 2.5)
     """
 
     depot_id: str
@@ -45,8 +64,25 @@ class Lock:
     item_id: str
     quantity: int
 
+    def __post_init__(self) -> None:
+        for name in ("depot_id", "site_id", "item_id"):
+            v = getattr(self, name)
+            if not isinstance(v, str) or not v.strip():
+                raise LockError(f"{self}: {name} must be a non-empty id (got {v!r})")
+        q = self.quantity
+        ok = isinstance(q, numbers.Integral | numbers.Real) and not isinstance(q, bool)
+        qf = float(q) if ok else math.nan
+        if not ok or not math.isfinite(qf) or not qf.is_integer() or qf < 0:
+            raise LockError(f"{self}: the quantity must be a whole number >= 0 (got {q!r})")
+        object.__setattr__(self, "quantity", int(qf))
+
     def __str__(self) -> str:
         return f"lock[depot={self.depot_id},site={self.site_id},item={self.item_id},quantity={self.quantity}]"
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """(depot_id, site_id, item_id): at most one lock per key."""
+        return (self.depot_id, self.site_id, self.item_id)
 
 
 @dataclass
@@ -68,7 +104,7 @@ class RoundData:
     all_needs: pd.DataFrame  # every need row of kept sites, including zeros
     lots: pd.DataFrame  # usable lots of kept depots, with group index
     groups: pd.DataFrame  # group_id, depot_id, item_id, quantity, earmark sites/kinds, weight, ...
-    cand: pd.DataFrame  # group, need (row of needs), site_id, item_id, need_item_id, ratio, depot_id, travel_min, weight, cost
+    cand: pd.DataFrame  # group, need (row of needs), site_id, item_id, need_item_id, ratio, depot_id, travel_min, weight, cost, own
     travel: Travel
     capacity: dict[str, float]  # finite dispatch capacities by depot
     items: pd.DataFrame  # indexed by item_id
@@ -131,17 +167,51 @@ def allows(earmark_sites: tuple[str, ...], earmark_kinds: tuple[str, ...], site_
     return (not earmark_sites or site_id in earmark_sites) and (not earmark_kinds or kind in earmark_kinds)
 
 
-def as_locks(locks: Iterable[Any]) -> list[Lock]:
-    out = []
+def as_locks(locks: Iterable[Any], scenario: Scenario | None = None) -> list[Lock]:
+    """The round's locks: the scenario's ``locks`` table, then ``locks`` (Lock or 4-tuples).
+
+    Parameters
+    ----------
+    locks : iterable of Lock or (depot_id, site_id, item_id, quantity)
+        Locks from the library, the command line or the app.
+    scenario : Scenario, optional
+        Its ``locks`` table (``locks.csv``), validated with the scenario, comes first.
+
+    Raises
+    ------
+    LockError
+        A lock is not four values or not a valid :class:`Lock`, or two locks (from any
+        source) name the same (depot, site, item): an error, not a sum.
+
+    Examples
+    --------
+    >>> as_locks([("D1", "H1", "n95", 700)])
+    [Lock(depot_id='D1', site_id='H1', item_id='n95', quantity=700)]
+    """
+    out: list[Lock] = []
+    if scenario is not None and scenario.has("locks"):
+        for r in scenario.locks.itertuples(index=False):
+            out.append(Lock(str(r.depot_id), str(r.site_id), str(r.item_id), int(r.quantity)))
+    if isinstance(locks, Lock | str):
+        raise LockError(f"locks must be a list of locks, got {locks!r}")
     for lk in locks:
-        if isinstance(lk, Lock):
-            out.append(lk)
-        else:
-            d, s, i, q = lk
-            qf = float(q)
-            if not qf.is_integer() or qf < 0:
-                raise AllocatorError(f"lock ({d}, {s}, {i}, {q}): the quantity must be a whole number >= 0")
-            out.append(Lock(str(d), str(s), str(i), int(qf)))
+        if not isinstance(lk, Lock):
+            if isinstance(lk, str) or not isinstance(lk, Iterable):
+                raise LockError(f"a lock is a Lock or (depot_id, site_id, item_id, quantity), got {lk!r}")
+            vals = tuple(lk)
+            if len(vals) != 4:
+                raise LockError(f"a lock is (depot_id, site_id, item_id, quantity): got {len(vals)} value(s) in {lk!r}")
+            d, s, i, q = vals
+            if isinstance(q, str):
+                raise LockError(f"lock ({d}, {s}, {i}, {q!r}): the quantity must be a whole number >= 0, not text")
+            lk = Lock(d, s, i, q)
+        out.append(lk)
+    seen: dict[tuple[str, str, str], Lock] = {}
+    for lk in out:
+        if lk.key in seen:
+            raise LockError(f"{lk} and {seen[lk.key]} lock the same depot, site and item: "
+                            "give one lock per (depot, site, item), not two")
+        seen[lk.key] = lk
     return out
 
 
@@ -253,6 +323,7 @@ def prepare(
     c = c[["group", "need", "depot_id", "site_id", "item_id", "need_item_id", "ratio", "tier", "weight", "travel_min"]]
     c = c.sort_values(["need", "group"]).reset_index(drop=True)
     c["cost"] = c.weight.to_numpy() * c.travel_min.to_numpy()
+    c["own"] = c.item_id.to_numpy() == c.need_item_id.to_numpy()  # ships the need's own item
 
     capacity = {
         str(d): float(v) for d, v in depots.dispatch_capacity_kg.items() if pd.notna(v) and math.isfinite(v)
@@ -260,5 +331,5 @@ def prepare(
     return RoundData(
         scenario=sc, needs=needs, all_needs=all_needs, lots=lots, groups=groups, cand=c, travel=tr,
         capacity=capacity, items=items.assign(weight=weight), sites=sites, depots=depots, subs=subs,
-        locks=as_locks(locks), excluded=excluded, warnings=warnings,
+        locks=as_locks(locks, sc), excluded=excluded, warnings=warnings,
     )

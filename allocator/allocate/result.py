@@ -44,6 +44,13 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+def _umask() -> int:
+    """The process's umask (read by setting and restoring it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @dataclass(frozen=True)
 class RoundResult:
     """What one allocation round decided, as the contract's tables.
@@ -59,9 +66,10 @@ class RoundResult:
     donation_usage : DataFrame
         ``donation_id, donor, lot_id, item_id, site_id, quantity``.
     summary : dict
-        ``summary.json``: status, objective of each stage, warnings, seconds per phase, counts.
+        ``summary.json``: status, objective of each stage, warnings, seconds per phase, counts,
+        and ``messages``: the summary as catalogue codes with parameters (see :meth:`render`).
     text : str
-        A plain-language account of the round.
+        A plain-language account of the round (``summary.txt``) in the language it was run with.
     """
 
     allocations: pd.DataFrame
@@ -75,6 +83,24 @@ class RoundResult:
     @property
     def status(self) -> str:
         return str(self.summary.get("status", ""))
+
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The summary as ``{"code", "params"}`` messages (``summary.*`` keys of the catalogue)."""
+        return list(self.summary.get("messages", []))
+
+    def render(self, lang: str = "en") -> str:
+        """The summary in ``lang`` ("en" or "zh"), from :attr:`messages`.
+
+        Examples
+        --------
+        >>> from allocator import allocate, examples
+        >>> allocate(examples.two_hospitals(supply=2000)).render("zh").splitlines()[2]
+        '所有需求均已满足。'
+        """
+        from allocator.allocate.explain import render
+
+        return render(self.messages, lang)
 
     def write(self, out_dir: str | Path) -> Path:
         """Write the round's files into ``out_dir`` atomically (all of them or none).
@@ -95,6 +121,7 @@ class RoundResult:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700: readable by the user's group, as mkdir would
             for fname, attr in FILES.items():
                 escape_frame(_csv_frame(getattr(self, attr))).to_csv(tmp / fname, index=False, lineterminator="\n")
             (tmp / "summary.json").write_text(

@@ -3,6 +3,8 @@
 Stages, in order (allocation-rules.md, "Priorities"):
 
 1. ``tier[t]`` for each tier, 1 first: maximise the units of need filled in the tier;
+1b. ``own``: given the tier fills, maximise the units that cover a need of their own item
+   (:func:`own_item_first`; only when a substitute could ship at all);
 2. ``fair[t]`` for each tier: maximise, for every item, the smallest fill ratio among
    the tier's sites needing it (max-min), repeated for the sites that are not the
    bottleneck (progressive filling, at most :data:`FAIR_ROUNDS` rounds; a site is the
@@ -46,6 +48,25 @@ PRICE_TOL = 1e-2
 #: and its first SEED_ROUNDS pricing rounds add those of a flow at the capacity duals' prices (0 = no
 #: seed at all). On a province round a third flow costs more than the simplex iterations it saves.
 SEED_ROUNDS = 1
+
+
+def own_item_first(data: RoundData) -> np.ndarray | None:
+    """The objective of priority 1b, *own item before substitutes* (allocation-rules.md), by candidate.
+
+    1 for a candidate that ships the need's own item, 0 for one that ships a substitute;
+    None when the round has no substitute candidate. Maximised after the tier stages
+    and held, it leaves no unit of an item covering another item's need while a need for
+    that item itself that the unit's group may reach, in the same or a higher tier, is
+    short: moving the unit there keeps every hard rule (same group, same depot, same
+    weight) and every tier fill (the higher tier's is at its maximum already; in the same
+    tier one unit covers one unit of its own item and ``1/ratio`` of the other need, so
+    for ``ratio >= 1`` the tier's fill does not drop) and adds one unit of own item.
+    With ``ratio < 1`` such a move would lower the tier's fill, which priority 1 forbids.
+    """
+    own = data.cand.own.to_numpy(dtype=bool)
+    if own.all():
+        return None
+    return own.astype(float)
 
 
 def solve_stages(
@@ -125,6 +146,14 @@ def solve_stages(
         coef = np.where(all_tiers == t, all_inv, 0.0)
         run(f"tier[{t}]", coef, True)
         hold(coef)
+        if tick:
+            tick()
+
+    # 1b. own item before substitutes
+    own = own_item_first(data)
+    if own is not None and (own[present] == 0).any():
+        run("own", own, True)
+        hold(own)
         if tick:
             tick()
 

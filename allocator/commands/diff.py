@@ -1,0 +1,36 @@
+"""``allocator diff ROUND_A ROUND_B``: per site and item, what changed between two rounds and why."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("diff", help="show per site and item what changed between two rounds, and why")
+    p.add_argument("round_a", help="the earlier round: a folder written by `allocator round --out`")
+    p.add_argument("round_b", help="the later round: a folder written by `allocator round --out`")
+    p.add_argument("--all", action="store_true", help="list every need, not only those that changed")
+    p.add_argument("--csv", default=None, metavar="FILE", help="also write the comparison to FILE (CSV)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the listing (default: en)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from allocator.allocate.diff import compare
+    from allocator.cells import escape_frame
+    from allocator.i18n import t
+
+    d = compare(args.round_a, args.round_b, changed_only=not args.all)
+    lang = args.lang
+    changed = d[d.why != ""]
+    print(t("summary.diff.header", lang, a=str(args.round_a), b=str(args.round_b), n=len(changed), needs=len(d)))
+    for r in d.itertuples(index=False):
+        print(t("summary.diff.line", lang, site=str(r.site_id), item=str(r.item_id), tier=r.tier, before=r.before,
+                after=r.after, change=f"{r.change:+,}" if r.change else "0",
+                reason_before=t(f"reason.label.{r.reason_before}", lang) if r.reason_before else "-",
+                reason_after=t(f"reason.label.{r.reason_after}", lang) if r.reason_after else "-",
+                why=t(f"summary.diff.why.{r.why}", lang) if r.why else "-", detail=r.detail))
+    if args.csv:
+        escape_frame(d).to_csv(args.csv, index=False, lineterminator="\n")
+        print(t("summary.diff.written", lang, path=args.csv))
+    return 0
