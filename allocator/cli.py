@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "allocator.commands.synth",
     "allocator.commands.routes",
     "allocator.commands.store",
+    "allocator.commands.ledger",
     "allocator.commands.round",
 ]
 

@@ -276,6 +276,7 @@ def publish(session: Session, out_dir: str | Path, *, by: str = "", key_path: st
     with atomic_folder(vdir) as tmp:
         for name, data in files.items():
             (tmp / name).write_bytes(data)
+        os.chmod(tmp, 0o755)  # readable by the web server that serves it
     session.add(m.Publication(at=now, out_dir=str(out), head_seq=seq, head_hash=digest, by=by, version=version,
                               prev_seq=prev["seq"], prev_hash=prev["hash"], manifest_sha256=_sha(mbytes),
                               public_key=pub_key))
