@@ -68,5 +68,7 @@ def trips_for(session: Any, user: str, trips: Sequence[m.Trip]) -> list[m.Trip]:
     roles = user_roles(session, user)
     if RECEIVER in roles and not any(r in roles for r in DISPATCH_ROLES):
         site = get_user(session, user).site_id
+        if not site:
+            raise StoreError(f"user {user} confirms deliveries for site (none linked) only: link a site first")
         return [t for t in trips if t.site_id == site]
     return list(trips)
