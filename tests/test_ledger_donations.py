@@ -1,5 +1,6 @@
 """Donation registration, inspection and receipts (SQLite, and PostgreSQL when configured)."""
 
+# ruff: noqa: F811  (pytest fixtures imported from test_ledger_support)
 from __future__ import annotations
 
 import csv
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from test_ledger_support import day, engine, db_url, publish, signing_key, with_civil_mask  # noqa: F401
+from test_ledger_support import day, db_url, engine, publish, signing_key, with_civil_mask  # noqa: F401
 
 from allocator import ledger
 from allocator.errors import StoreError

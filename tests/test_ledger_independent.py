@@ -8,6 +8,7 @@ verify`` on honest publications and on every tampering case, so the document
 cannot drift from the code.
 """
 
+# ruff: noqa: F811  (pytest fixtures imported from test_ledger_support)
 from __future__ import annotations
 
 import hashlib
@@ -53,7 +54,7 @@ def cj(v) -> str:
             elif ch == "\\":
                 out.append("\\\\")
             elif o < 0x20:
-                out.append({8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t"}.get(o, "\\u%04x" % o))
+                out.append({8: "\\b", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t"}.get(o, f"\\u{o:04x}"))
             else:
                 out.append(ch)
         out.append('"')
@@ -367,7 +368,9 @@ def independent_verify(d: Path, since: str | None = None, key: str | None = None
             raise Bad("signature.json")
         if sig["public_key"] != man["public_key"] or (key and sig["public_key"] != key):
             raise Bad("key")
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # no Ed25519 in stdlib
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+            Ed25519PublicKey,  # no Ed25519 in stdlib
+        )
 
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(sig["public_key"])).verify(bytes.fromhex(sig["signature"]),
                                                                                    mraw)

@@ -3,6 +3,7 @@
 Database tests run on SQLite, and on PostgreSQL too when ``ALLOCATOR_TEST_POSTGRES_URL`` is set.
 """
 
+# ruff: noqa: F811  (pytest fixtures imported from test_ledger_support)
 from __future__ import annotations
 
 import csv
@@ -170,7 +171,7 @@ def test_successive_publications_chain_and_publish_reads_receipts_only_once(engi
 
 def test_deliveries_confirmed_by_the_site_or_by_dispatch(engine, tmp_path: Path) -> None:
     day(engine)
-    rid = run_round(engine)
+    run_round(engine)
     with transaction(engine) as s:
         dls = {(d.trip_id, d.confirmed_as, d.confirmed_by) for d in s.scalars(select(m.Delivery))}
         jyt_trips = {t.id for t in s.scalars(select(m.Trip).where(m.Trip.site_id == "JYT"))}
@@ -190,9 +191,16 @@ def test_deliveries_confirmed_by_the_site_or_by_dispatch(engine, tmp_path: Path)
 
 
 def test_a_receiver_confirms_only_their_own_site(engine) -> None:
-    from allocator.store import add_user, approve_round, create_round, current_scenario, dispatch_round
-    from allocator.store.attest import link_receiver
     from test_ledger_support import ROUND1, alloc
+
+    from allocator.store import (
+        add_user,
+        approve_round,
+        create_round,
+        current_scenario,
+        dispatch_round,
+    )
+    from allocator.store.attest import link_receiver
 
     day(engine)
     with transaction(engine) as s:

@@ -28,7 +28,15 @@ from sqlalchemy.orm import Session
 
 from allocator.fsutil import atomic_folder
 from allocator.ledger import keys, merkle, tables
-from allocator.ledger.chain import GENESIS, LedgerError, canonical, check_chain, describe_references, entries, head
+from allocator.ledger.chain import (
+    GENESIS,
+    LedgerError,
+    canonical,
+    check_chain,
+    describe_references,
+    entries,
+    head,
+)
 from allocator.ledger.iati import activities_xml
 from allocator.ledger.schema import check_fields
 

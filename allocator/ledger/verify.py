@@ -133,7 +133,7 @@ def _check_manifest(d: Path) -> tuple[dict[str, Any], bytes]:
     counts = man.get("counts")
     need("counts", isinstance(counts, dict) and all(is_int(v) for v in counts.values()),
          "must map names to whole numbers")
-    files = man.get("files")
+    files: Any = man.get("files")
     need("files", isinstance(files, dict), "must map every published file to its SHA-256")
     for name in DATA_FILES:
         need(f"files.{name}", isinstance(files.get(name), str) and bool(HEX64.match(files[name])),
@@ -225,8 +225,10 @@ def _compare_csv(d: Path, name: str, columns: Sequence[str], expected: bytes, st
         if i >= len(want):
             raise _Fail("csv_extra_row", file=name, row=i + 1, key=",".join(got[i][:4]))
         w = want[i]
-        key = (w[0], w[3], w[7] if name == "donation_usage.csv" else None)
-        seq = st.first_seq.get(key if key[2] is not None else key[:2]) or st.first_seq.get(key[:2])
+        key2: tuple[str, ...] = (w[0], w[3])
+        key3: tuple[str, ...] = (w[0], w[3], w[7]) if name == "donation_usage.csv" else key2
+        seq = st.first_seq.get(key3) or st.first_seq.get(key2)
+        key = key3
         if i >= len(got):
             raise _Fail("csv_missing_row", seq=seq, file=name, key=" ".join(k for k in key if k))
         g = got[i]
@@ -347,9 +349,10 @@ def _check_since(lines: Sequence[Mapping[str, Any]], since: str | Path) -> None:
             raise _Fail("since_bad", since=text[:80])
         try:
             om = read_manifest(p)
-            seq, h = om.get("head_seq"), om.get("head_hash")
-            if not isinstance(seq, int) or isinstance(seq, bool) or not isinstance(h, str):
+            oseq, ohash = om.get("head_seq"), om.get("head_hash")
+            if not isinstance(oseq, int) or isinstance(oseq, bool) or not isinstance(ohash, str):
                 raise LedgerError("head_seq / head_hash missing")
+            seq, h = oseq, ohash
             old_lines = read_entries(p) if (p / "ledger.jsonl").is_file() else None
         except (LedgerError, ValueError, UnicodeDecodeError, OSError) as exc:
             raise _Fail("since_bad", since=f"{text[:60]} ({exc})"[:120]) from None

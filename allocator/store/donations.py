@@ -301,6 +301,8 @@ def inspect_lot(session: Session, lot_id: str, result: str, *, user: str, reason
     fields = ledger.lot_fields(session, lot)
     if result == "downgraded":
         item = session.get(m.Item, lot.item_id)
+        if item is None:
+            raise StoreError(f"lot {lot_id}: its item {lot.item_id} is not in the database")
         if to_item_id is None:
             civil = [i.item_id for i in session.scalars(select(m.Item).where(
                 m.Item.category == item.category, m.Item.grade == "civil", m.Item.retired.is_(False)))]

@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 from allocator import ledger
 from allocator.errors import StoreError
 from allocator.scenario import Scenario
-from allocator.store import models as m
 from allocator.store import attest
+from allocator.store import models as m
 from allocator.store.db import checkpoint
 from allocator.store.scenario_io import (
     available_rows,
