@@ -49,7 +49,12 @@ def load_or_create_key(path: Path | None = None):  # -> Ed25519PrivateKey
         f.write(pem)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, p)
+    try:
+        os.link(tmp, p)  # never replaces a key another process created meanwhile
+    except FileExistsError:
+        os.unlink(tmp)
+        return load_or_create_key(p)
+    os.unlink(tmp)
     return key
 
 

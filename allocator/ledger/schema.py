@@ -53,39 +53,72 @@ def _text_ok(v: Any) -> bool:
     return isinstance(v, str) and unicodedata.is_normalized("NFC", v)
 
 
-def _type_problem(kind: str, v: Any) -> str | None:
+#: A schema problem: a catalogue key (``ledger.schema.*``) and its parameters.
+Problem = tuple[str, dict[str, Any]]
+
+
+def _type_problem(kind: str, v: Any) -> Problem | None:
     """What is wrong with value ``v`` for a field of type ``kind`` (None when it fits)."""
+    got = repr(v)[:80]
     if kind in ("int", "qty", "count"):
         if isinstance(v, bool) or not isinstance(v, int):
-            what = "a fraction" if isinstance(v, float) else type(v).__name__
-            return f"must be a whole number (got {what} {v!r})"
+            return ("ledger.schema.fraction" if isinstance(v, float) else "ledger.schema.not_whole"), {"got": got}
         if kind == "qty" and v <= 0:
-            return f"must be a positive quantity (got {v})"
+            return "ledger.schema.not_positive", {"got": got}
         if kind == "count" and v < 0:
-            return f"must not be negative (got {v})"
+            return "ledger.schema.negative", {"got": got}
         if not -(2**63) <= v < 2**63:
-            return f"is out of range (got {v})"
+            return "ledger.schema.out_of_range", {"got": got}
         return None
     if kind == "list":
         if not isinstance(v, list) or not all(_text_ok(x) and x for x in v):
-            return f"must be a list of text (got {v!r})"
+            return "ledger.schema.not_list", {"got": got}
         return None
     if not isinstance(v, str):
-        return f"must be text (got {type(v).__name__} {v!r})"
+        return "ledger.schema.not_text", {"got": got}
     if not unicodedata.is_normalized("NFC", v):
-        return "must be NFC-normalised Unicode text"
+        return "ledger.schema.not_nfc", {"got": got}
     if kind == "id" and not v:
-        return "must not be empty"
+        return "ledger.schema.empty", {"got": got}
     allowed = {"result": RESULTS, "origin": ORIGINS, "confirmer": CONFIRMERS}.get(kind)
     if allowed and v not in allowed:
-        return f"must be one of {', '.join(allowed)} (got {v!r})"
+        return "ledger.schema.not_one_of", {"allowed": ", ".join(allowed), "got": got}
     if kind == "ts" and not TS.match(v):
-        return f"must be a UTC time YYYY-MM-DDTHH:MM:SS.ffffffZ (got {v!r})"
+        return "ledger.schema.bad_time", {"got": got}
     return None
 
 
-def check_fields(fields: Mapping[str, Any]) -> str | None:
-    """The first schema problem of an entry's fields (without seq/prev_hash/hash), or None.
+def field_problem(fields: Mapping[str, Any]) -> Problem | None:
+    """The first schema problem of an entry's fields (without seq/prev_hash/hash) as a code, or None."""
+    event = fields.get("event")
+    if not isinstance(event, str) or event not in EVENT_FIELDS:
+        if event is None:
+            return "ledger.schema.no_event", {}
+        return "ledger.schema.unknown_event", {"event": repr(event)[:80]}
+    required, optional = EVENT_FIELDS[event]
+    spec = {"event": "str", "at": "ts", **required}
+    for name, kind in spec.items():
+        if name not in fields:
+            return "ledger.schema.missing_field", {"event": event, "field": name}
+        p = _type_problem(kind, fields[name])
+        if p:
+            return p[0], {"field": name, **p[1]}
+    for name, v in fields.items():
+        if name in spec:
+            continue
+        if name not in optional:
+            return "ledger.schema.unknown_field", {"event": event, "field": name}
+        p = _type_problem(optional[name], v)
+        if p:
+            return p[0], {"field": name, **p[1]}
+    if event == "inspected" and fields["result"] == "downgraded":
+        if "to_item_id" not in fields or "quantity" not in fields:
+            return "ledger.schema.downgrade_fields", {}
+    return None
+
+
+def check_fields(fields: Mapping[str, Any], lang: str = "en") -> str | None:
+    """The first schema problem of an entry's fields, as text in ``lang``, or None.
 
     Examples
     --------
@@ -95,26 +128,7 @@ def check_fields(fields: Mapping[str, Any]) -> str | None:
     ...               "lot_id": "L", "item_id": "n95", "depot_id": "EXPO", "quantity": 2.5})
     'quantity must be a whole number (got a fraction 2.5)'
     """
-    event = fields.get("event")
-    if not isinstance(event, str) or event not in EVENT_FIELDS:
-        return f"unknown event {event!r}" if event is not None else "has no event"
-    required, optional = EVENT_FIELDS[event]
-    spec = {"event": "str", "at": "ts", **required}
-    for name, kind in spec.items():
-        if name not in fields:
-            return f"{event} entry has no {name}"
-        p = _type_problem(kind, fields[name])
-        if p:
-            return f"{name} {p}"
-    for name, v in fields.items():
-        if name in spec:
-            continue
-        if name not in optional:
-            return f"{event} entry has an unknown field {name!r}"
-        p = _type_problem(optional[name], v)
-        if p:
-            return f"{name} {p}"
-    if event == "inspected" and fields["result"] == "downgraded":
-        if "to_item_id" not in fields or "quantity" not in fields:
-            return "a downgraded inspection needs to_item_id and quantity"
-    return None
+    from allocator.i18n import t
+
+    p = field_problem(fields)
+    return None if p is None else t(p[0], lang, **p[1])

@@ -42,11 +42,13 @@ _STATUS = {"passed": "available", "downgraded": "available", "quarantined": "qua
 
 
 class ReplayError(LedgerError):
-    """An entry that contradicts the entries before it (names the entry)."""
+    """An entry that contradicts the entries before it: names the entry, with a ``ledger.replay.*`` code."""
 
-    def __init__(self, seq: int, message: str):
-        self.seq = seq
-        super().__init__(f"entry {seq}: {message}")
+    def __init__(self, seq: int, key: str, **params: Any):
+        from allocator.i18n import t
+
+        self.seq, self.key, self.params = seq, f"ledger.replay.{key}", {"seq": seq, **params}
+        super().__init__(t(self.key, "en", **self.params))
 
 
 @dataclass
@@ -111,21 +113,21 @@ def replay(lines: Iterable[Mapping[str, Any]]) -> State:
         did = e["donation_id"]
         if ev == "pledged":
             if did in st.pledges:
-                raise ReplayError(seq, f"donation {did} is pledged twice")
+                raise ReplayError(seq, "pledged_twice", donation=did)
             st.pledges[did] = dict(e)
             continue
         if did not in st.pledges:
-            raise ReplayError(seq, f"donation {did} was never pledged")
+            raise ReplayError(seq, "never_pledged", donation=did)
         lot_id, item, q = e["lot_id"], e["item_id"], int(e.get("quantity", 0))
         lot = st.lots.get(lot_id)
         if ev == "received":
             if lot is None:
                 lot = st.lots[lot_id] = Lot(did, item)
         if lot is None:
-            raise ReplayError(seq, f"lot {lot_id} was never received")
+            raise ReplayError(seq, "never_received", lot=lot_id)
         if (lot.donation_id, lot.item_id) != (did, item):
-            raise ReplayError(seq, f"lot {lot_id} is {lot.item_id} of donation {lot.donation_id}, "
-                                   f"not {item} of {did}")
+            raise ReplayError(seq, "lot_mismatch", lot=lot_id, lot_item=lot.item_id, lot_donation=lot.donation_id,
+                              item=item, donation=did)
         key = (did, item)
         site = e.get("site_id", "")
         t = st.row(key)
@@ -142,7 +144,7 @@ def replay(lines: Iterable[Mapping[str, Any]]) -> State:
             st.inspections[key].add(result)
             if result == "downgraded":
                 if q != lot.stock:
-                    raise ReplayError(seq, f"downgrades {q} units, lot {lot_id} holds {lot.stock} in stock")
+                    raise ReplayError(seq, "beyond_stock", what="downgrade", q=q, lot=lot_id, stock=lot.stock)
                 new = (did, e["to_item_id"])
                 t["adjusted"] -= q
                 st.row(new)["adjusted"] += q
@@ -154,7 +156,7 @@ def replay(lines: Iterable[Mapping[str, Any]]) -> State:
                 st.reasons[key]["rejected"].add(lot.reason or "rejected")
         elif ev == "allocated":
             if q > lot.stock:
-                raise ReplayError(seq, f"allocates {q} units, lot {lot_id} holds {lot.stock} in stock")
+                raise ReplayError(seq, "beyond_stock", what="allocated", q=q, lot=lot_id, stock=lot.stock)
             lot.stock -= q
             t["allocated"] += q
             st.use((*key, site))["allocated"] += q
@@ -186,7 +188,7 @@ def replay(lines: Iterable[Mapping[str, Any]]) -> State:
                 u["written_off"] += q
             else:
                 if q > lot.stock:
-                    raise ReplayError(seq, f"writes off {q} units, lot {lot_id} holds {lot.stock} in stock")
+                    raise ReplayError(seq, "beyond_stock", what="written_off", q=q, lot=lot_id, stock=lot.stock)
                 lot.stock -= q
     return st
 

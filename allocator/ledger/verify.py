@@ -20,7 +20,7 @@ from typing import Any
 from allocator.ledger import keys, merkle, tables
 from allocator.ledger.chain import GENESIS, LedgerError, canonical, entry_hash, fields_of
 from allocator.ledger.publish import DATA_FILES, FORMAT, build_files
-from allocator.ledger.schema import HEX64, check_fields
+from allocator.ledger.schema import HEX64, field_problem
 
 SINCE = re.compile(r"^(\d+):([0-9a-f]{64})$")
 
@@ -58,9 +58,17 @@ class Verification:
 
     def render(self, lang: str) -> str:
         """The message in ``lang`` (``zh`` or ``en``)."""
-        from allocator.i18n import t
+        return render(self.code, lang, self.params)
 
-        return t(self.code, lang, **self.params)
+
+def render(key: str, lang: str, params: Mapping[str, Any]) -> str:
+    """Render a message code; a nested ``problem_key`` parameter is rendered first, in the same language."""
+    from allocator.i18n import t
+
+    p = dict(params)
+    if "problem_key" in p:
+        p["problem"] = t(p["problem_key"], lang, **p)
+    return t(key, lang, **p)
 
 
 class _Fail(Exception):
@@ -70,15 +78,13 @@ class _Fail(Exception):
 
 
 def _result(fail: _Fail, n: int) -> Verification:
-    from allocator.i18n import t
-
     key = f"ledger.verify.{fail.code}"
     params = {k: v for k, v in fail.params.items()}
     if fail.seq is not None:
         params.setdefault("seq", fail.seq)
     if fail.file is not None:
         params.setdefault("file", fail.file)
-    return Verification(False, t(key, "en", **params), fail.seq, n, key, params, fail.file)
+    return Verification(False, render(key, "en", params), fail.seq, n, key, params, fail.file)
 
 
 def read_manifest(d: Path) -> dict[str, Any]:
@@ -111,39 +117,42 @@ def _check_manifest(d: Path) -> tuple[dict[str, Any], bytes]:
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise _Fail("manifest_json", file="manifest.json", error=str(exc)[:200]) from None
     if not isinstance(man, dict):
-        raise _Fail("manifest_field", file="manifest.json", field="(top)", problem="must be a JSON object")
+        raise _Fail("manifest_field", file="manifest.json", field="(top)", problem_key="ledger.manifest.wrong",
+                    want="a JSON object", got=type(man).__name__)
 
-    def need(name: str, ok: bool, problem: str) -> None:
+    def need(name: str, ok: bool, want: str, got: Any = None) -> None:
         if not ok:
-            raise _Fail("manifest_field", file="manifest.json", field=name, problem=problem)
+            raise _Fail("manifest_field", file="manifest.json", field=name, problem_key="ledger.manifest.wrong",
+                        want=want, got=repr(got)[:80])
 
     def is_int(v: Any) -> bool:
         return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
-    need("format", man.get("format") == FORMAT, f"must be {FORMAT!r} (got {man.get('format')!r})")
-    need("published_at", isinstance(man.get("published_at"), str), "must be text")
-    need("head_seq", is_int(man.get("head_seq")), f"must be a whole number (got {man.get('head_seq')!r})")
+    need("format", man.get("format") == FORMAT, repr(FORMAT), man.get("format"))
+    need("published_at", isinstance(man.get("published_at"), str), "text", man.get("published_at"))
+    need("head_seq", is_int(man.get("head_seq")), "a whole number >= 0", man.get("head_seq"))
     for k in ("head_hash", "merkle_root", "public_key"):
-        need(k, isinstance(man.get(k), str) and bool(HEX64.match(man[k])),
-             f"must be 64 lowercase hex digits (got {man.get(k)!r})")
+        need(k, isinstance(man.get(k), str) and bool(HEX64.match(man[k])), "64 lowercase hex digits", man.get(k))
     prev = man.get("previous")
     need("previous", isinstance(prev, dict) and set(prev) == {"seq", "hash"} and is_int(prev.get("seq"))
          and isinstance(prev.get("hash"), str) and bool(HEX64.match(prev["hash"])),
-         f"must be {{\"seq\": whole number, \"hash\": 64 hex digits}} (got {prev!r})")
+         '{"seq": whole number, "hash": 64 hex digits}', prev)
     counts = man.get("counts")
     need("counts", isinstance(counts, dict) and all(is_int(v) for v in counts.values()),
-         "must map names to whole numbers")
+         "an object of whole numbers", counts)
     files: Any = man.get("files")
-    need("files", isinstance(files, dict), "must map every published file to its SHA-256")
+    need("files", isinstance(files, dict), "an object naming the SHA-256 of every published file", files)
     for name in DATA_FILES:
-        need(f"files.{name}", isinstance(files.get(name), str) and bool(HEX64.match(files[name])),
-             "is required: the SHA-256 of the file")
+        if not (isinstance(files.get(name), str) and HEX64.match(files[name])):
+            raise _Fail("manifest_field", file="manifest.json", field=f"files.{name}",
+                        problem_key="ledger.manifest.required_digest")
     for k in ("iati_org_ref", "iati_org_name", "hash_rule"):
-        need(k, isinstance(man.get(k), str), "must be text")
+        need(k, isinstance(man.get(k), str), "text", man.get(k))
     try:
         canon = canonical(man) + b"\n"
-    except LedgerError as exc:
-        raise _Fail("manifest_field", file="manifest.json", field="(value)", problem=str(exc)) from None
+    except LedgerError:
+        raise _Fail("manifest_field", file="manifest.json", field="(value)", problem_key="ledger.schema.fraction",
+                    got="") from None
     if raw != canon:
         raise _Fail("manifest_canonical", file="manifest.json")
     return man, raw
@@ -191,11 +200,12 @@ def _check_ledger(d: Path) -> list[dict[str, Any]]:
         if line.get("prev_hash") != prev:
             raise _Fail("entry_prev", seq=expect, file="ledger.jsonl", prev=expect - 1)
         if not isinstance(line.get("hash"), str) or not HEX64.match(line["hash"]):
-            raise _Fail("entry_schema", seq=expect, file="ledger.jsonl", problem="hash must be 64 lowercase hex digits")
+            raise _Fail("entry_schema", seq=expect, file="ledger.jsonl", problem_key="ledger.manifest.wrong",
+                        want="64 lowercase hex digits", got=repr(line.get("hash"))[:80], field="hash")
         fields = fields_of(line)
-        problem = check_fields(fields)
+        problem = field_problem(fields)
         if problem:
-            raise _Fail("entry_schema", seq=expect, file="ledger.jsonl", problem=problem)
+            raise _Fail("entry_schema", seq=expect, file="ledger.jsonl", problem_key=problem[0], **problem[1])
         if rawline != canonical(line):
             raise _Fail("entry_canonical", seq=expect, file="ledger.jsonl", line=lineno)
         if entry_hash(expect, prev, fields) != line["hash"]:
@@ -306,7 +316,8 @@ def verify(out_dir: str | Path, *, key: str | None = None, since: str | Path | N
             files, counts, st = build_files(lines, published_at=man["published_at"], org_ref=man["iati_org_ref"],
                                             org_name=man["iati_org_name"])
         except tables.ReplayError as exc:
-            raise _Fail("entry_replay", seq=exc.seq, file="ledger.jsonl", problem=str(exc)) from None
+            raise _Fail("entry_replay", seq=exc.seq, file="ledger.jsonl", problem_key=exc.key,
+                        **{k: v for k, v in exc.params.items() if k != "seq"}) from None
         _compare_csv(d, "donations.csv", tables.DONATION_COLUMNS, files["donations.csv"], st)
         _compare_csv(d, "donation_usage.csv", tables.USAGE_COLUMNS, files["donation_usage.csv"], st)
         for name in DATA_FILES:
@@ -321,20 +332,20 @@ def verify(out_dir: str | Path, *, key: str | None = None, since: str | Path | N
                 raise _Fail("digest", file=name)
         extra = sorted(set(man["files"]) - set(DATA_FILES))
         if extra:
-            raise _Fail("manifest_field", file="manifest.json", field="files", problem=f"names unknown {extra}")
+            raise _Fail("manifest_field", file="manifest.json", field="files", problem_key="ledger.manifest.unknown_files",
+                        got=", ".join(extra))
         if since is not None:
             _check_since(lines, since)
     except _Fail as fail:
         return _result(fail, n)
     except (OSError, RecursionError, MemoryError, LedgerError) as exc:  # unreadable files and the like
         return _result(_Fail("unreadable", error=f"{type(exc).__name__}: {exc}"[:300]), n)
-    from allocator.i18n import t
-
     params = {"entries": n, "head": last[:16], "key": pub[:16]}
     if since is not None:
-        return Verification(True, t("ledger.verify.ok_since", "en", since=str(since)[:80], **params), None, n,
-                            "ledger.verify.ok_since", {"since": str(since)[:80], **params})
-    return Verification(True, t("ledger.verify.ok", "en", **params), None, n, "ledger.verify.ok", params)
+        params["since"] = str(since)[:80]
+        return Verification(True, render("ledger.verify.ok_since", "en", params), None, n, "ledger.verify.ok_since",
+                            params)
+    return Verification(True, render("ledger.verify.ok", "en", params), None, n, "ledger.verify.ok", params)
 
 
 def _check_since(lines: Sequence[Mapping[str, Any]], since: str | Path) -> None:
