@@ -18,7 +18,9 @@ from allocator.store import transaction
 from allocator.store.donations import (
     LotSpec,
     Receipt,
+    check_inclusion_proof,
     check_receipt,
+    inclusion_proof,
     inspect_lot,
     receipt,
     register_donation,
@@ -71,6 +73,14 @@ def test_register_inspect_publish_and_check_receipts(engine, tmp_path: Path) -> 
     assert check_receipt(forged, pub.out_dir).code == "ledger.receipt.changed"
     other = Receipt(**{**json.loads(named.to_json()), "seq": r.seq, "entry_hash": r.entry_hash, "lots": ()})
     assert check_receipt(other, pub.out_dir).code == "ledger.receipt.not_yours"
+    # a compact proof: log2(n) hashes lead from the donor's entry to the signed root
+    proof = inclusion_proof(r, pub.out_dir)
+    root = json.loads((pub.out_dir / "manifest.json").read_text())["merkle_root"]
+    assert len(proof["proof"]) <= proof["size"].bit_length() and check_inclusion_proof(proof, r, root)
+    assert not check_inclusion_proof({**proof, "seq": proof["seq"] + 1}, r, root)
+    assert not check_inclusion_proof(proof, r, "0" * 64)
+    with pytest.raises(StoreError, match="not in this publication"):
+        inclusion_proof(forged, pub.out_dir)
 
 
 def test_imported_donations_get_reference_codes(engine, tmp_path: Path) -> None:
@@ -114,3 +124,15 @@ def test_receipt_round_trip_and_bad_receipts() -> None:
     for bad in ("{}", "[]", "not json", json.dumps({"format": "supply-allocator/receipt/1"})):
         with pytest.raises(StoreError, match="not a donation receipt"):
             Receipt.from_json(bad)
+
+
+def test_publish_refuses_when_the_stock_records_and_the_ledger_disagree(engine, tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    day(engine)
+    with engine.begin() as c:  # units vanish from a donated lot without a ledger entry
+        c.execute(text("UPDATE lots SET quantity = quantity - 7 WHERE lot_id = 'LA1'"))
+    with transaction(engine) as s:
+        with pytest.raises(ledger.LedgerError, match="lot LA1: the database holds 993"):
+            ledger.publish(s, tmp_path / "pub")
+    assert not (tmp_path / "pub").exists()

@@ -392,3 +392,42 @@ def check_receipt(rcpt: Receipt, source: Session | str | Path) -> ReceiptCheck:
         if not merkle.verify_inclusion(rcpt.entry_hash, rcpt.seq - 1, len(hashes), proof, root):
             return _result(False, "ledger.receipt.changed", seq=rcpt.seq, code=rcpt.reference_code)
     return _result(True, "ledger.receipt.ok", seq=rcpt.seq, code=rcpt.reference_code, entries=len(lines))
+
+
+def inclusion_proof(rcpt: Receipt, published: str | Path) -> dict[str, Any]:
+    """A compact proof that the receipt's entry is in a publication: ``log2(n)`` hashes, not the ledger.
+
+    Returns ``{"seq", "entry_hash", "size", "merkle_root", "proof"}``: anyone
+    holding it and the publication's signed ``manifest.json`` checks it with
+    :func:`check_inclusion_proof` (RFC 9162 inclusion proof; ``docs/ledger.md``).
+
+    Raises
+    ------
+    StoreError
+        The publication does not verify, or does not hold the entry.
+    """
+    from allocator.ledger import merkle
+
+    res = ledger.verify(published)
+    if not res.ok:
+        raise StoreError(f"the publication does not verify: {res.message}")
+    lines = ledger.read_entries(Path(published))
+    if not 1 <= rcpt.seq <= len(lines) or lines[rcpt.seq - 1]["hash"] != rcpt.entry_hash:
+        raise StoreError(f"receipt {rcpt.reference_code}: entry {rcpt.seq} is not in this publication unchanged")
+    hashes = [ln["hash"] for ln in lines]
+    return {"seq": rcpt.seq, "entry_hash": rcpt.entry_hash, "size": len(hashes),
+            "merkle_root": ledger.read_manifest(Path(published))["merkle_root"],
+            "proof": merkle.inclusion_proof(hashes, rcpt.seq - 1)}
+
+
+def check_inclusion_proof(proof: dict[str, Any], rcpt: Receipt, merkle_root: str) -> bool:
+    """Whether ``proof`` shows the receipt's entry under ``merkle_root`` (from a signed manifest)."""
+    from allocator.ledger import merkle
+
+    try:
+        return (int(proof["seq"]) == rcpt.seq and proof["entry_hash"] == rcpt.entry_hash
+                and proof["merkle_root"] == merkle_root
+                and merkle.verify_inclusion(rcpt.entry_hash, rcpt.seq - 1, int(proof["size"]),
+                                            list(proof["proof"]), merkle_root))
+    except (KeyError, TypeError, ValueError):
+        return False
