@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "allocator.commands.synth",
     "allocator.commands.routes",
     "allocator.commands.store",
+    "allocator.commands.ledger",
     "allocator.commands.round",
     "allocator.commands.diff",
 ]

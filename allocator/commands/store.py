@@ -1,4 +1,4 @@
-"""Database commands: ``db``, ``import``, ``export``, ``users``, ``rounds``, ``publish``, ``verify``, ``backup``.
+"""Database commands: ``db``, ``import``, ``export``, ``users``, ``rounds``, ``backup`` (publication: ``ledger.py``).
 
 Each opens the database named by ``--db`` or ``$ALLOCATOR_DATABASE_URL``
 (default: SQLite ``var/allocator.db``), creating or migrating it on first use,
@@ -65,7 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     usub = p.add_subparsers(dest="users_command", metavar="ACTION", required=True)
     q = usub.add_parser("add", parents=[db], help="add a user (password from stdin or --password-env)")
     q.add_argument("name")
-    q.add_argument("--role", action="append", choices=["officer", "approver", "admin"], required=True,
+    q.add_argument("--role", action="append", choices=["officer", "approver", "admin", "receiver"], required=True,
                    help="a role; repeat for several")
     q.add_argument("--password-env", metavar="VAR", help="environment variable holding the password")
     q.set_defaults(func=run_users_add)
@@ -114,14 +114,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     q = rsub.add_parser("show", parents=[db], help="show a round's lines (line ids for discrepancies)")
     q.add_argument("round_id", type=int)
     q.set_defaults(func=run_rounds_show)
-
-    p = sub.add_parser("publish", parents=[db], help="write the public donation snapshot")
-    p.add_argument("--out", required=True, help="folder to write (replaced atomically)")
-    p.set_defaults(func=run_publish)
-
-    p = sub.add_parser("verify", help="check a published snapshot: the hash chain and every total")
-    p.add_argument("dir", help="the published folder")
-    p.set_defaults(func=run_verify)
 
     p = sub.add_parser("backup", parents=[db], help="write a consistent copy of the database")
     p.add_argument("out", help="file to write")
@@ -442,26 +434,6 @@ def run_rounds_show(args: argparse.Namespace) -> int:
         print(f"round {r.id}: {r.state} (version {r.version}), created by {r.created_by}")
     print(df.to_string(index=False) if len(df) else "no lines")
     return 0
-
-
-def run_publish(args: argparse.Namespace) -> int:
-    from allocator.ledger import publish
-
-    with _session(args) as s:
-        pub = publish(s, args.out)
-    print(f"published {pub.out_dir}: {pub.head_seq} ledger entries, head {pub.head_hash}")
-    return 0
-
-
-def run_verify(args: argparse.Namespace) -> int:
-    from allocator.ledger import verify
-
-    res = verify(args.dir)
-    if res.ok:
-        print(res.message)
-        return 0
-    print(f"FAILED: {res.message}", file=sys.stderr)
-    return 1
 
 
 def run_backup(args: argparse.Namespace) -> int:

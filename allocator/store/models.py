@@ -38,7 +38,7 @@ NAMING = {
 #: Round states, in workflow order.
 ROUND_STATES = ("draft", "approved", "dispatched", "delivered", "cancelled")
 #: Roles a user may hold.
-ROLES = ("officer", "approver", "admin")
+ROLES = ("officer", "approver", "admin", "receiver")
 #: Kinds of delivery discrepancy.
 DISCREPANCIES = ("short", "damaged", "wrong_item")
 #: What happens to units that did not arrive as shipped.
@@ -134,6 +134,8 @@ class Donation(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     retired: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the public reference code the donor keeps (receipts, ledger ``pledged`` entry)
+    reference_code: Mapped[str | None] = mapped_column(String(40), unique=True, index=True)
 
 
 class Lot(Base):
@@ -237,6 +239,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    #: the site a ``receiver`` user confirms deliveries for (attested deliveries)
+    site_id: Mapped[str | None] = mapped_column(String(200))
 
 
 class UserRole(Base):
@@ -322,6 +326,8 @@ class Delivery(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     confirmed_by: Mapped[str]
     confirmed_at: Mapped[datetime]
+    #: ``site`` (the receiving site's receiver user confirmed) or ``dispatch`` (an officer did)
+    confirmed_as: Mapped[str] = mapped_column(String(20), default="dispatch", server_default="dispatch")
 
 
 class DeliveryRevision(Base):
@@ -395,5 +401,13 @@ class Publication(Base):
     head_seq: Mapped[int] = mapped_column(BigInteger)
     head_hash: Mapped[str] = mapped_column(String(64))
     by: Mapped[str] = mapped_column(default="")
+    #: the versioned folder (beside ``out_dir``) that ``out_dir`` points to
+    version: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    #: the head of the publication before this one (0 and "" for the first)
+    prev_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    prev_hash: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    #: SHA-256 of the published manifest.json and the Ed25519 public key that signed it
+    manifest_sha256: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    public_key: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
     __table_args__ = (UniqueConstraint("at", "out_dir"),)

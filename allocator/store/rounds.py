@@ -39,6 +39,7 @@ from allocator.errors import (
     StoreError,
 )
 from allocator.scenario import Scenario
+from allocator.store import attest
 from allocator.store import models as m
 from allocator.store.db import checkpoint
 from allocator.store.scenario_io import (
@@ -58,7 +59,7 @@ ALLOCATION_COLUMNS = ["lot_id", "depot_id", "site_id", "item_id", "need_item_id"
 CAN_CREATE = ("officer", "approver", "admin")
 CAN_APPROVE = ("approver",)
 CAN_DISPATCH = ("officer", "approver", "admin")
-CAN_CONFIRM = ("officer", "approver", "admin")
+CAN_CONFIRM = ("officer", "approver", "admin", "receiver")
 CAN_CANCEL_APPROVED = ("approver", "admin")
 
 
@@ -376,11 +377,12 @@ def confirm_delivery(
     if r.state != "dispatched":
         raise ConflictError(f"round {r.id} is {r.state}: only a dispatched round's deliveries can be confirmed")
     disc = dict(discrepancies or {})
-    open_trips = [t for t in trips(session, r.id) if t.state != "delivered"]
+    open_trips = attest.trips_for(session, user, [t for t in trips(session, r.id) if t.state != "delivered"])
     if trip_id is not None:
         open_trips = [t for t in open_trips if t.id == int(trip_id)]
         if not open_trips:
             raise NotFoundError(f"round {r.id} has no unconfirmed trip {trip_id}")
+    confirmed_as = {t.site_id: attest.confirmer(session, user, t.site_id) for t in open_trips}
     now = utcnow()
     out = []
     tids = {t.id for t in open_trips}
@@ -407,14 +409,15 @@ def confirm_delivery(
                 lost = a.quantity - received
         dl = m.Delivery(allocation_id=a.id, trip_id=a.trip_id, shipped=a.quantity, received=received,
                         discrepancy=kind, returned=returned, written_off=lost, reason=reason,
-                        confirmed_by=user, confirmed_at=now)
+                        confirmed_by=user, confirmed_at=now, confirmed_as=confirmed_as[a.site_id])
         session.add(dl)
         session.flush()
         lot = session.get(m.Lot, a.lot_id, with_for_update=True)
         fields = ledger.lot_fields(session, lot) if lot.donation_id else None
         if fields:
             ledger.append(session, "delivered", **fields, site_id=a.site_id, quantity=received, round_id=r.id,
-                          trip_id=a.trip_id, **({"discrepancy": kind} if kind else {}))
+                          trip_id=a.trip_id, **({"discrepancy": kind} if kind else {}),
+                          confirmed_by=user, confirmed_as=confirmed_as[a.site_id])
         if returned:
             lot.quantity += returned
             if fields:
