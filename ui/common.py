@@ -315,6 +315,7 @@ def allowed_pages(user: AppUser | None) -> list[str]:
 
 def pages() -> list[Any]:
     """The ``st.Page`` list of the navigation: only pages the user's roles allow."""
+    database()  # the first run of the process migrates, seeds and prints the admin's password
     names = allowed_pages(current_user())
     if not names:  # a user with no role at all
         names = ["login"]
