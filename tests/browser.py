@@ -149,7 +149,7 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser) -> Iterator[object]:
-    ctx = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1400}, locale="zh-CN")
     pg = ctx.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
     try:
@@ -166,9 +166,14 @@ def t(key: str, lang: str, **kw: object) -> str:
 
 
 def wait_idle(page) -> None:
-    """Wait until Streamlit has finished the current run (no running indicator)."""
+    """Wait until Streamlit has finished the current run and every element has rendered (no skeleton)."""
+    page.wait_for_timeout(300)  # let a run that a click starts begin
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=TIMEOUT_MS)
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            return app && app.getAttribute('data-test-script-state') !== 'running'
+                && document.querySelectorAll('[data-testid="stSkeleton"]').length === 0;
+        }""", timeout=TIMEOUT_MS)
 
 
 def title(page, text: str) -> None:
@@ -224,6 +229,8 @@ def goto_page(page, name: str, lang: str) -> None:
 
 def screenshot(page, name: str) -> Path:
     """Save a full-page screenshot as ``docs/screenshots/<name>.png``."""
+    wait_idle(page)
+    page.wait_for_timeout(500)  # the data grids paint their canvas after the run
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
