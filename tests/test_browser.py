@@ -53,7 +53,7 @@ def _workbook(folder: Path, quantity: int) -> tuple[Path, str, str]:
     return save(sc.replace(needs=needs), folder / "wuhan-2020-02-10.xlsx"), site, item
 
 
-def test_the_login_page_and_admin_by_url_path(app_server, page) -> None:
+def test_the_login_page_and_admin_by_url_path(app_server, page) -> None:  # noqa: F811
     page.goto(app_server.url)
     title(page, t("app.login.title", "zh"))
     screenshot(page, "login-zh")
@@ -72,7 +72,7 @@ def test_the_login_page_and_admin_by_url_path(app_server, page) -> None:
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_officer_logs_in_reads_the_overview_and_uploads_the_days_workbook(app_server, page, tmp_path, lang) -> None:
+def test_officer_logs_in_reads_the_overview_and_uploads_the_days_workbook(app_server, page, tmp_path, lang) -> None:  # noqa: F811
     quantity = 1234 if lang == "zh" else 4321
     book, site, item = _workbook(tmp_path, quantity)
     assert _need(app_server.db_url, site, item) != quantity
@@ -98,7 +98,7 @@ def test_officer_logs_in_reads_the_overview_and_uploads_the_days_workbook(app_se
 
 
 @pytest.mark.parametrize("lang", LANGS)
-def test_admin_page_and_language_switch(app_server, page, lang) -> None:
+def test_admin_page_and_language_switch(app_server, page, lang) -> None:  # noqa: F811
     login(page, app_server.url, "admin", lang)
     goto_page(page, "admin", lang)
     page.get_by_text(t("app.admin.add", lang), exact=True).wait_for()

@@ -8,7 +8,14 @@ import hashlib
 import streamlit as st
 
 from allocator.store import auth, import_scenario
-from allocator.upload import Checked, apply_delta, check_edits, check_upload, text_tables, xlsx_bytes
+from allocator.upload import (
+    Checked,
+    apply_delta,
+    check_edits,
+    check_upload,
+    text_tables,
+    xlsx_bytes,
+)
 from ui.common import (
     PAGE_ROLES,
     client_id,
@@ -36,12 +43,11 @@ def _check(name: str, digest: str, _data: bytes) -> Checked:
 def _store(checked: Checked, action: str, detail: str) -> None:
     assert checked.scenario is not None
     with session() as s:
-        summary = import_scenario(s, checked.scenario, user=me.name)
+        import_scenario(s, checked.scenario, user=me.name)
         auth.record_event(s, me.name, action, client=client_id(), detail=detail)
     st.session_state["_data_flash"] = tr("app.data.stored", detail=detail)
     st.session_state["_editor_version"] = st.session_state.get("_editor_version", 0) + 1
     st.session_state.pop("pending_edits", None)
-    del summary
     st.rerun()
 
 
