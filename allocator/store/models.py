@@ -239,14 +239,41 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
-    #: the site a ``receiver`` user confirms deliveries for (attested deliveries)
-    site_id: Mapped[str | None] = mapped_column(String(200))
+    #: the site a receiver confirms deliveries for (None for other roles)
+    site_id: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class UserRole(Base):
     __tablename__ = "user_roles"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     role: Mapped[str] = mapped_column(ForeignKey("roles.name"), primary_key=True)
+
+
+class LoginThrottle(Base):
+    """Failed-login counter of one user name or one client (kept across restarts)."""
+
+    __tablename__ = "login_throttle"
+    #: ``user`` or ``client``
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+
+
+class LoginEvent(Base):
+    """One login attempt, logout or expiry, or an app action no other table records (an import,
+    a user's creation, a password reset): who, from where, when, what."""
+
+    __tablename__ = "login_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    user_name: Mapped[str] = mapped_column(String(200))
+    client: Mapped[str] = mapped_column(String(200), default="")
+    #: ok | bad_credentials | throttled | logout | expired | rehashed, or an action
+    #: (user_added, password_reset, roles_set, user_disabled, user_enabled, data_imported, data_edited)
+    outcome: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
 
 
 # --------------------------------------------------------------------------- rounds

@@ -4,7 +4,7 @@ Plain ``ADD COLUMN`` (no table rebuild: SQLite would drop a referenced table
 with foreign keys on) and a unique index for reference codes.
 
 Revision ID: 0003_ledger
-Revises: 0001
+Revises: 0002_app
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_ledger"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_app"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -31,21 +31,16 @@ _PUB = (
 def upgrade() -> None:
     op.add_column("donations", sa.Column("reference_code", sa.String(length=40), nullable=True))
     op.create_index(op.f("ix_donations_reference_code"), "donations", ["reference_code"], unique=True)
-    op.add_column("users", sa.Column("site_id", sa.String(length=200), nullable=True))
+    # users.site_id and the receiver role come with 0002_app
     op.add_column("deliveries", sa.Column("confirmed_as", sa.String(length=20), server_default="dispatch",
                                           nullable=False))
     for name, type_, default in _PUB:
         op.add_column("publications", sa.Column(name, type_, server_default=default, nullable=False))
-    roles = sa.table("roles", sa.column("name", sa.String))
-    op.bulk_insert(roles, [{"name": "receiver"}])
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM user_roles WHERE role = 'receiver'")
-    op.execute("DELETE FROM roles WHERE name = 'receiver'")
     for name, _t, _d in reversed(_PUB):
         op.drop_column("publications", name)
     op.drop_column("deliveries", "confirmed_as")
-    op.drop_column("users", "site_id")
     op.drop_index(op.f("ix_donations_reference_code"), table_name="donations")
     op.drop_column("donations", "reference_code")
