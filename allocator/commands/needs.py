@@ -14,11 +14,12 @@ import argparse
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # imported when the command runs, not when the CLI starts
+    import pandas as pd
 
-from allocator import demand
-from allocator.scenario import load
+    from allocator import demand
 
 #: At most this many review lines are printed.
 MAX_REVIEW_LINES = 30
@@ -48,6 +49,8 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
 
 def needs_table(scenario, days: float, norms: demand.Norms) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(needs.csv rows with explanatory columns, full estimate)."""
+    from allocator import demand
+
     est = demand.estimate(scenario, days_of_cover=days, norms=norms)
     rnd = demand.needs_for_round(scenario, days_of_cover=days, norms=norms)
     detail = est[["site_id", "item_id", "estimate", "daily_use", "on_hand", "review"]]
@@ -57,6 +60,11 @@ def needs_table(scenario, days: float, norms: demand.Norms) -> tuple[pd.DataFram
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from allocator import demand
+    from allocator.scenario import load
+
     if args.days < 0:
         raise ValueError(f"--days must be >= 0 (got {args.days:g})")
     norms = demand.load_norms(args.norms)

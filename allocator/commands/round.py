@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from allocator.allocate import SOLVERS, allocate
-from allocator.allocate.result import _jsonable
-from allocator.scenario import load
+#: ``allocator.allocate.SOLVERS``, spelled out so that ``--help`` does not import the optimiser
+#: (tests/test_startup.py checks that they agree).
+SOLVERS = ("highs", "cbc")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from allocator.allocate import allocate
+    from allocator.allocate.result import _jsonable
+    from allocator.scenario import load
+
     sc = load(args.scenario, as_of=args.at)  # ScenarioError -> exit 2, nothing written
     result = allocate(sc, exclude=args.exclude, solver=args.solver)
     out = result.write(args.out)
