@@ -5,6 +5,7 @@ Run from the repository root::
     python bench/trips.py                 # the demo's trips and 200 drops / 20 trucks, vs 60 s runs
     python bench/trips.py --long 20       # a shorter reference search
     python bench/trips.py --skip-demo     # the 200-drop case only
+    python bench/trips.py --compare ../main   # also `allocator routes DEMO` as a process, both checkouts
 
 Cases, each planned three ways in the same run and printed side by side:
 
@@ -12,20 +13,28 @@ Cases, each planned three ways in the same run and printed side by side:
   (savings start, guided local search stopped after ``PATIENCE_S`` s without improvement);
 - ``greedy``: the construction heuristic alone (``method="greedy"``);
 - ``long``: the same OR-Tools model searched for ``--long`` seconds per depot and wave,
-  without the improvement stop (the reference for truck-minutes).
+  without the improvement stop and without the local search across waves (the
+  reference for truck-minutes: what a long OR-Tools run reaches).
 
 The 200-drop case is one depot, 200 random sites and 20 trucks (1,500 kg / 12 m3,
 08:00-20:00) on the central-Wuhan road shapefile of ``../shared/data`` (or a
 synthetic 30,000-node road grid when that is absent). The demo case is the
 round of ``data/scenarios/wuhan-2020-02-10`` (allocation computed once, outside
-the timing). The machine is shared: read the ratios, not the seconds alone.
+the timing). With ``--compare``, the whole ``allocator routes data/scenarios/wuhan-2020-02-10``
+command is also timed as a process (wall and CPU seconds, median of
+``--repeat``), in this checkout and the other one, alternating. The machine is
+shared: read the ratios, not the seconds alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -95,7 +104,8 @@ def run_case(label: str, sc, ship, tr, long_s: float) -> None:
     res = {}
     for name, kw in (("greedy", dict(method="greedy")),
                      ("planner", dict()),
-                     ("long", dict(time_limit_s=long_s, patience_s=None))):
+                     ("long", dict(time_limit_s=long_s, patience_s=None, improve=False))):
+        tr.network.cache.clear()  # every method pays for its travel matrices
         t0 = time.perf_counter()
         out = plan_trips(sc, ship, tr, **kw)
         res[name] = (time.perf_counter() - t0, out)
@@ -109,13 +119,44 @@ def run_case(label: str, sc, ship, tr, long_s: float) -> None:
     print(f"  planner vs long: {p[0] / lg[0]:.3f} of the time, {p[1].truck_minutes / ref - 1:+.2%} truck-minutes")
 
 
+def routes_command(checkouts: list[Path], repeat: int) -> None:
+    """Wall and CPU seconds of ``allocator routes DEMO`` as a process, per checkout (alternating)."""
+    demo = ROOT / "data" / "scenarios" / "wuhan-2020-02-10"
+    res: dict[Path, list[tuple[float, float]]] = {c: [] for c in checkouts}
+    for _ in range(repeat):
+        for c in checkouts:
+            with tempfile.TemporaryDirectory() as d:
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                t = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "allocator", "routes", str(demo), "--out", d], cwd=c,
+                               env={**os.environ, "PYTHONPATH": str(c)}, check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                wall = time.perf_counter() - t
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                res[c].append((wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime))
+    print(f"`allocator routes {demo.relative_to(ROOT)}` as a process, median of {repeat} "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores):")
+    base = None
+    for c in checkouts:
+        wall = statistics.median(x[0] for x in res[c])
+        cpu = statistics.median(x[1] for x in res[c])
+        base = base or wall
+        print(f"  {str(c):40s} wall {wall:7.2f} s  cpu {cpu:7.2f} s  ({wall / base:.2f} of this checkout; "
+              f"target 5 s: {wall / 5:.2f}x)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--long", type=float, default=60.0, help="seconds per depot and wave of the reference run")
     ap.add_argument("--skip-demo", action="store_true")
     ap.add_argument("--skip-drops", action="store_true")
+    ap.add_argument("--compare", type=Path, default=None, help="another checkout: time `allocator routes` in both")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of the routes command per checkout")
     args = ap.parse_args()
-    print(f"patience {PATIENCE_S} s without improvement (planner); reference: {args.long:g} s per depot and wave")
+    if args.compare:
+        routes_command([ROOT, args.compare.resolve()], args.repeat)
+    print(f"patience {PATIENCE_S} s without improvement (planner); reference: {args.long:g} s per depot and wave; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if not args.skip_demo:
         sc, ship, tr = demo_case()
         run_case("demo wuhan-2020-02-10 (3 depots, 8 trucks)", sc, ship, tr, args.long)
