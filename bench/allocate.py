@@ -3,7 +3,10 @@
 Run:  python bench/allocate.py [--repeat N] [--only city|province] [--solver highs|cbc] [--full-model]
 
 For each round it prints seconds per phase (validate, build, solve, extract,
-explain), the share of the time spent inside HiGHS, the model size (variables,
+explain), the share of the time spent inside HiGHS, per stage (tier 1 ...,
+fairness, transport, FEFO, ...) the seconds of its solves and the share of those
+inside HiGHS (measured by wrapping ``Driver.solve`` in this script, the library
+is unchanged), the model size (variables,
 constraints, independent parts), and the peak memory (the process's maximum
 resident set size, ``resource.getrusage``), side by side with the targets as
 ratios, and how many of the round's candidate shipments the column generation
@@ -41,9 +44,36 @@ def peak_rss_gb() -> float:
     return kb / 1024**2 if sys.platform != "darwin" else kb / 1024**3
 
 
+#: Per stage of the last round: [seconds in Driver.solve, seconds inside HiGHS, solves].
+STAGE_LOG: dict[str, list[float]] = {}
+
+
+def instrument() -> None:
+    """Wrap ``Driver.solve`` to log, per stage, its seconds and the seconds inside the solver."""
+    from allocator.allocate import solver as S
+
+    if getattr(S.Driver.solve, "_bench", False):
+        return
+    inner = S.Driver.solve
+
+    def solve(self, prob, stage):  # noqa: ANN001, ANN202
+        t, before = time.perf_counter(), self.seconds_in_solver
+        try:
+            return inner(self, prob, stage)
+        finally:
+            rec = STAGE_LOG.setdefault(stage, [0.0, 0.0, 0])
+            rec[0] += time.perf_counter() - t
+            rec[1] += self.seconds_in_solver - before
+            rec[2] += 1
+
+    solve._bench = True  # type: ignore[attr-defined]
+    S.Driver.solve = solve
+
+
 def bench(name: str, repeat: int, solver: str, column_generation: bool = True) -> dict:
     from allocator import allocate
 
+    instrument()
     spec = ROUNDS[name]
     t0 = time.perf_counter()
     sc = scenario(spec["sites"], spec["depots"], spec["items"], spec["lots"])
@@ -51,17 +81,18 @@ def bench(name: str, repeat: int, solver: str, column_generation: bool = True) -
     runs = []
     for _ in range(repeat):
         gc.collect()
+        STAGE_LOG.clear()
         t = time.perf_counter()
         r = allocate(sc, solver=solver, column_generation=column_generation)
         total = time.perf_counter() - t
-        runs.append((total, r.summary))
-    total, summary = sorted(runs, key=lambda x: x[0])[len(runs) // 2]
+        runs.append((total, r.summary, {k: list(v) for k, v in STAGE_LOG.items()}))
+    total, summary, stage_log = sorted(runs, key=lambda x: x[0])[len(runs) // 2]
     sec = summary["seconds"]
     return {
         "round": name, "generate_s": gen_s, "total_s": total, "all_s": [round(x[0], 2) for x in runs],
         "phases": {k: sec[k] for k in ("validate", "build", "solve", "extract", "explain")},
         "in_solver_s": sec["in_solver"], "solver_share": sec["in_solver"] / total,
-        "stages": summary.get("stage_seconds", {}), "model": summary["model"],
+        "stages": summary.get("stage_seconds", {}), "stage_log": stage_log, "model": summary["model"],
         "needs": summary["counts"]["needs"], "filled": summary["totals"]["filled"] / max(summary["totals"]["need"], 1),
         "peak_gb": peak_rss_gb(), "target_s": spec["target_s"], "target_gb": spec["target_gb"],
     }
@@ -81,9 +112,18 @@ def report(b: dict) -> None:
     print("   phase     " + "".join(f"{k:>10}" for k in ph) + f"{'HiGHS':>10}")
     print("   seconds   " + "".join(f"{v:>10.2f}" for v in ph.values()) + f"{b['in_solver_s']:>10.2f}")
     print("   share     " + "".join(f"{v / b['total_s']:>10.0%}" for v in ph.values()) + f"{b['solver_share']:>10.0%}")
-    st = b["stages"]
-    if st:
-        print("   stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in st.items()))
+    log = b.get("stage_log") or {}
+    if log:
+        print(f"   {'stage':<22}{'solves':>7}{'seconds':>9}{'HiGHS s':>9}{'in HiGHS':>10}{'of round':>10}")
+        for k, (sec, hs, n) in log.items():
+            print(f"   {k:<22}{n:>7d}{sec:>9.2f}{hs:>9.2f}{hs / sec if sec else 0:>10.0%}{sec / b['total_s']:>10.0%}")
+        sec = sum(v[0] for v in log.values())
+        hs = sum(v[1] for v in log.values())
+        print(f"   {'all stages':<22}{sum(v[2] for v in log.values()):>7d}{sec:>9.2f}{hs:>9.2f}"
+              f"{hs / sec if sec else 0:>10.0%}{sec / b['total_s']:>10.0%}"
+              f"   (outside the stage solves: {b['total_s'] - sec:.2f} s)")
+    elif b["stages"]:
+        print("   stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in b["stages"].items()))
     line = f"   vs target: time {b['total_s']:.2f} / {b['target_s']:.0f} s = {b['total_s'] / b['target_s']:.2f}x"
     line += f"; HiGHS share {b['solver_share']:.0%} (target >= 50%)"
     if b["target_gb"]:

@@ -14,12 +14,14 @@ import argparse
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from allocator import demand
 from allocator.errors import InvalidArgumentError
-from allocator.scenario import load
+
+if TYPE_CHECKING:  # imported when the command runs, not when the CLI starts
+    import pandas as pd
+
+    from allocator import demand
 
 #: At most this many review lines are printed.
 MAX_REVIEW_LINES = 30
@@ -49,6 +51,8 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
 
 def needs_table(scenario, days: float, norms: demand.Norms) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(needs.csv rows with explanatory columns, full estimate)."""
+    from allocator import demand
+
     est = demand.estimate(scenario, days_of_cover=days, norms=norms)
     rnd = demand.needs_for_round(scenario, days_of_cover=days, norms=norms)
     detail = est[["site_id", "item_id", "estimate", "daily_use", "on_hand", "review"]]
@@ -58,6 +62,11 @@ def needs_table(scenario, days: float, norms: demand.Norms) -> tuple[pd.DataFram
 
 
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from allocator import demand
+    from allocator.scenario import load
+
     if args.days < 0:
         raise InvalidArgumentError(f"--days must be >= 0 (got {args.days:g})")
     norms = demand.load_norms(args.norms)

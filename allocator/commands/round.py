@@ -6,12 +6,16 @@ import argparse
 import json
 import re
 import sys
+from typing import TYPE_CHECKING
 
-from allocator.allocate import SOLVERS, allocate
-from allocator.allocate.prepare import Lock
-from allocator.allocate.result import _jsonable
 from allocator.errors import LockError
-from allocator.scenario import load
+
+#: ``allocator.allocate.SOLVERS``, spelled out so that ``--help`` does not import the optimiser
+#: (tests/test_startup.py checks that they agree).
+SOLVERS = ("highs", "cbc")
+
+if TYPE_CHECKING:
+    from allocator.allocate.prepare import Lock
 
 _WHOLE = re.compile(r"^\s*\d+\s*$")
 
@@ -24,6 +28,8 @@ def parse_lock(text: str) -> Lock:
     >>> parse_lock("D02,H09,n95,2000")
     Lock(depot_id='D02', site_id='H09', item_id='n95', quantity=2000)
     """
+    from allocator.allocate.prepare import Lock
+
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != 4 or not all(parts):
         raise argparse.ArgumentTypeError(
@@ -53,6 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from allocator.allocate import allocate
+    from allocator.allocate.result import _jsonable
+    from allocator.scenario import load
+
     sc = load(args.scenario, as_of=args.at)  # ScenarioError -> exit 2, nothing written
     try:  # a malformed lock (duplicates between --lock and locks.csv, unknown ids): exit 2, nothing written
         result = allocate(sc, exclude=args.exclude, solver=args.solver, locks=args.lock, lang=args.lang)

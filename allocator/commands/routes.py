@@ -1,10 +1,12 @@
 """``allocator routes SCENARIO --out OUT [--at]`` and ``allocator roads import FILE --out DIR``.
 
 ``routes`` writes ``routes.csv`` (the contract's columns plus ``permits_used``)
-for every depot-site pair that ships — the pairs of the round's allocation when
-:func:`allocator.allocate` is available, else every pair — and ``trips.csv``
-(truck trips for those shipments; without an allocation, none) with
-``trip_manifest.csv``. ``roads import`` converts any supported road file to the
+for every depot-site pair the round's allocation ships, and the truck trips of
+those shipments (:func:`allocator.network.trips.round_trips`, the plan
+``rounds dispatch`` and the app use too) as ``trips.csv``, ``trip_manifest.csv``
+and ``unplanned.csv`` (:func:`~allocator.network.trips.trip_sheets`: times to
+the second, ``item=quantity;...`` manifests), printing its progress per depot
+and wave on standard error. ``roads import`` converts any supported road file to the
 contract's ``road_nodes.csv`` + ``roads.csv``.
 """
 
@@ -13,10 +15,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from allocator.scenario import load
+if TYPE_CHECKING:  # imported when the command runs, not when the CLI starts
+    import pandas as pd
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,7 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("scenario", help="folder of CSV files or .xlsx workbook")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--at", default=None, help="evaluate traffic control at this time (default: as_of)")
-    p.add_argument("--time-limit", type=float, default=10.0, help="OR-Tools seconds per depot and wave")
+    p.add_argument("--time-limit", type=float, default=5.0,
+                   help="longest OR-Tools search per depot and wave, in seconds (default 5)")
+    p.add_argument("--patience", type=float, default=None, metavar="S",
+                   help="stop a wave's search after S seconds without improvement "
+                        "(default: allocator.network.trips.PATIENCE_S; 0: search until --time-limit)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on standard error")
     p.set_defaults(func=run)
     r = sub.add_parser("roads", help="road network files")
     rs = r.add_subparsers(dest="roads_command", metavar="ACTION", required=True)
@@ -45,48 +52,75 @@ def _fmt_list(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _write(df: pd.DataFrame, path: Path) -> None:
+    from allocator.cells import escape_frame
+
     tmp = path.with_name(f".{path.name}.tmp")
-    _fmt_list(df).to_csv(tmp, index=False, lineterminator="\n")
+    escape_frame(_fmt_list(df)).to_csv(tmp, index=False, lineterminator="\n")
     tmp.replace(path)
 
 
+def language() -> str:
+    """The console's language: ``$ALLOCATOR_LANG`` when it names one of the catalogue's, else the default."""
+    import os
+
+    from allocator.i18n import DEFAULT_LANGUAGE, LANGUAGES
+
+    lang = os.environ.get("ALLOCATOR_LANG", "").strip().lower()
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def console_progress(stream=None, lang: str | None = None):  # noqa: ANN001, ANN201
+    """A ``progress(code, params)`` for :func:`~allocator.network.trips.plan_trips` printing to standard error.
+
+    Prints each depot and each wave planned (not every improvement) in the console's language.
+    """
+    from allocator.i18n import t
+
+    lang = lang or language()
+    out = stream or sys.stderr
+
+    def progress(code: str, params: dict) -> None:
+        if code != "trips.progress.improved":
+            print(t(code, lang, **params), file=out, flush=True)
+
+    return progress
+
+
 def run(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from allocator.i18n import t
     from allocator.network import travel_times
-    from allocator.network.trips import plan_trips
+    from allocator.network.trips import PATIENCE_S, Trips, round_trips, write_trip_sheets
+    from allocator.scenario import load
 
     sc = load(args.scenario, as_of=args.at)
     at = pd.Timestamp(args.at) if args.at else None
     travel = travel_times(sc, at=at)
-    shipments = None
-    try:
-        from allocator import allocate  # provided by the allocation issue once merged
-    except ImportError:
-        allocate = None
-    if allocate is not None:
-        result = allocate(sc, travel=travel.minutes)
-        shipments = result.allocations
-        pairs = shipments[["depot_id", "site_id"]].drop_duplicates().itertuples(index=False)
-    else:
-        pairs = None
+    from allocator import allocate
+
+    result = allocate(sc, travel=travel.minutes)
+    shipments = result.allocations
+    pairs = shipments[["depot_id", "site_id"]].drop_duplicates().itertuples(index=False)
     routes = travel.routes(pairs)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     _write(routes, out / "routes.csv")
-    n_trips = 0
-    if shipments is not None and len(shipments):
-        tr = plan_trips(sc, shipments, travel, time_limit_s=args.time_limit)
-        _write(tr.trips, out / "trips.csv")
-        _write(tr.manifest, out / "trip_manifest.csv")
-        if len(tr.unplanned):
-            _write(tr.unplanned, out / "unplanned.csv")
-        n_trips = len(tr.trips.drop_duplicates(["vehicle_id", "trip"]))
+    if len(shipments):
+        patience = PATIENCE_S if args.patience is None else (args.patience if args.patience > 0 else None)
+        tr = round_trips(sc, shipments, travel, time_limit_s=args.time_limit, patience_s=patience,
+                         progress=None if args.quiet else console_progress())
     else:
-        from allocator.network.trips import TRIP_COLUMNS
+        from allocator.network.trips import MANIFEST_COLUMNS, TRIP_COLUMNS
 
-        _write(pd.DataFrame(columns=TRIP_COLUMNS), out / "trips.csv")
+        tr = Trips(pd.DataFrame(columns=TRIP_COLUMNS), pd.DataFrame(columns=MANIFEST_COLUMNS),
+                   pd.DataFrame(columns=["lot_id", "depot_id", "site_id", "item_id", "quantity", "reason"]), {})
+    write_trip_sheets(tr, out)
     unreachable = int((~routes.travel_min.map(lambda x: x < float("inf"))).sum())
-    note = " (great-circle fallback: the scenario has no roads)" if travel.fallback else ""
-    print(f"wrote {len(routes)} route(s), {unreachable} unreachable, {n_trips} trip(s) to {out}{note}")
+    lang = language()
+    note = t("trips.summary.fallback", lang) if travel.fallback else ""
+    print(t("trips.summary.routes", lang, routes=len(routes), unreachable=unreachable, trips=tr.n_trips,
+            stops=len(tr.trips), out=out) + note)
     return 0
 
 

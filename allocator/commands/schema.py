@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from allocator import schema
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("schema", help="print the scenario format (every table and column)")
@@ -15,6 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from allocator import schema
+
     if args.docs:
         path = Path(args.docs)
         path.write_text(schema.render_docs(path.read_text(encoding="utf-8")), encoding="utf-8")

@@ -16,13 +16,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from allocator.errors import InvalidRequestError, NotFoundError, StoreError
+
+if TYPE_CHECKING:  # imported when a command runs, not when the CLI starts
+    import pandas as pd
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
 
 
 def _db_parent() -> argparse.ArgumentParser:
@@ -174,10 +175,9 @@ def run_db_init(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from allocator.i18n import t
     from allocator.scenario import load
     from allocator.store import import_scenario
-
-    from allocator.i18n import t
     from allocator.store import models as m
     from allocator.store.scenario_io import export_scenario, table_changes
 
@@ -245,6 +245,8 @@ def run_users_list(args: argparse.Namespace) -> int:
 
 
 def _read_round_dir(d: Path) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
+    import pandas as pd
+
     f = d / "allocations.csv"
     if not f.is_file():
         raise NotFoundError(f"{d}: no allocations.csv")
@@ -350,41 +352,46 @@ def run_rounds_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
-def _planned_vehicles(args: argparse.Namespace) -> dict[tuple[str, str], str] | None:
+def _planned_vehicles(args: argparse.Namespace) -> tuple[dict[tuple[str, str], str] | None, Any]:
     """Plan the round's truck trips in a read-only session before the dispatch transaction."""
     if args.trips == "none":
-        return None
-    from allocator.fsutil import atomic_folder
+        return None, None
+    from allocator.commands.routes import console_progress
     from allocator.store import plan_round_trips, vehicles_by_drop
 
     with _session(args) as s:
-        planned = plan_round_trips(s, args.round_id, method=args.trips, time_limit_s=args.time_limit)
-    if args.trips_out:
-        with atomic_folder(args.trips_out) as tmp:
-            planned.trips.to_csv(tmp / "trips.csv", index=False)
-            planned.manifest.to_csv(tmp / "trip_manifest.csv", index=False)
-            planned.unplanned.to_csv(tmp / "unplanned.csv", index=False)
+        planned = plan_round_trips(s, args.round_id, method=args.trips, time_limit_s=args.time_limit,
+                                   progress=console_progress())
     if len(planned.unplanned):
         print(f"warning: {len(planned.unplanned)} shipment line(s) no vehicle can carry; "
               "their trips go without a truck assigned", file=sys.stderr)
-    return vehicles_by_drop(planned)
+    return vehicles_by_drop(planned), planned
 
 
 def run_rounds_step(args: argparse.Namespace) -> int:
     from allocator.store import approve_round, cancel_round, dispatch_round, trips
 
     # trips are planned read-only, before the dispatch transaction takes its write lock
-    vehicles = _planned_vehicles(args) if args.step == "dispatch" else None
+    vehicles, planned = _planned_vehicles(args) if args.step == "dispatch" else (None, None)
     with _session(args) as s:
         user = _login(s, args)
         if args.step == "approve":
             r = approve_round(s, args.round_id, user, expected_version=args.version)
         elif args.step == "dispatch":
             r = dispatch_round(s, args.round_id, user, vehicles=vehicles)
-            extra = f" ({len(trips(s, r.id))} trip(s))"
+            stored = trips(s, r.id)
+            trip_ids = {(t.depot_id, t.site_id): t.id for t in stored}
+            extra = f" ({len(stored)} trip(s)" + (f" on {planned.n_trips} truck run(s))" if planned else ")")
         else:
             r = cancel_round(s, args.round_id, user, reason=args.reason)
         state = r.state
+    if planned is not None and args.trips_out:
+        # written once the trips are stored: trip_id is the number `rounds deliver --trip` takes
+        from allocator.fsutil import atomic_folder
+        from allocator.network.trips import write_trip_sheets
+
+        with atomic_folder(args.trips_out) as tmp:
+            write_trip_sheets(planned, tmp, trip_ids)
     print(f"round {args.round_id}: {state}{extra if args.step == 'dispatch' else ''}")
     return 0
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from allocator.validate import validate
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="check a scenario and list every problem")
@@ -16,6 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from allocator.validate import validate
+
     report = validate(args.scenario)
     for p in report.problems:
         if p.severity == "error" or not args.quiet:

@@ -39,7 +39,6 @@ DEFAULT_SPEED_KMH = {
 FALLBACK_SPEED_KMH = 30.0
 
 _ids = itertools.count()
-_ARC_INDEX: dict = {}
 
 
 def default_speed(kind: str) -> float:
@@ -99,13 +98,13 @@ class Arrays:
         """(tail index, head index) to arc index."""
         return {(int(a), int(b)): i for i, (a, b) in enumerate(zip(self.u, self.v))}
 
+    @cached_property
+    def _arc_lookup(self) -> dict[tuple[int, int], int]:
+        return self.arc_index()
+
     def arc_index_cached(self) -> dict[tuple[int, int], int]:
-        """:meth:`arc_index`, built once."""
-        hit = _ARC_INDEX.get(id(self))
-        if hit is None or hit[0] is not self:
-            _ARC_INDEX.clear()
-            hit = _ARC_INDEX[id(self)] = (self, self.arc_index())
-        return hit[1]
+        """:meth:`arc_index`, built once and kept by this view."""
+        return self._arc_lookup
 
 
 class RoadNetwork:
@@ -136,6 +135,9 @@ class RoadNetwork:
         self.source = source
         self.warnings = list(warnings or [])
         self.uid = next(_ids)  # identity of this network in caches
+        #: Results derived from this network (expanded graphs, shortest paths), owned by it
+        #: so that they live and die with it (see :mod:`allocator.network.paths`).
+        self.cache: dict = {}
 
     def __repr__(self) -> str:
         g = self.graph

@@ -24,10 +24,11 @@ re-planning can reuse rows (:mod:`allocator.network.replan`).
 
 from __future__ import annotations
 
+import hashlib
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import numpy as np
@@ -70,18 +71,45 @@ class Expanded:
     def n_states(self) -> int:
         return len(self.node)
 
+    @cached_property
+    def arc_of_states(self) -> dict[tuple[int, int], int]:
+        """(tail state, head state) to expanded arc index, built once and kept by this object."""
+        return {(int(a), int(b)): i for i, (a, b) in enumerate(zip(self.tail, self.head))}
 
-_EXPANDED: dict[Any, Expanded] = {}
+
+def _checkpoint_key(control: TrafficControl) -> tuple:
+    """What the expanded graph depends on: the checkpoint rules' ids and where they apply."""
+    return tuple(sorted((r.rule_id, r.road, r.u, r.v) for r in control.rules if r.kind == "checkpoint"))
+
+
+def _lru(net: RoadNetwork, name: str) -> OrderedDict:
+    """A least-recently-used cache owned by the network (``net.cache[name]``)."""
+    c = net.cache.get(name)
+    if c is None:
+        c = net.cache[name] = OrderedDict()
+    return c
+
+
+def _remember(cache: OrderedDict, key: Any, value: Any, size: int) -> None:
+    cache[key] = value
+    while len(cache) > size:
+        cache.popitem(last=False)
 
 
 def expanded(net: RoadNetwork, control: TrafficControl) -> Expanded:
-    """Build (or fetch from cache) the checkpoint-expanded arc list."""
-    groups = control.groups(net)
-    gkey = tuple(sorted((r.rule_id, r.road, r.u, r.v) for r in control.rules if r.kind == "checkpoint"))
-    key = (net.uid, gkey)
-    hit = _EXPANDED.get(key)
+    """Build (or fetch from the network's cache) the checkpoint-expanded arc list.
+
+    The cache lives on ``net`` (``net.cache``) and is keyed by the content of the
+    checkpoint rules, so editing a rule gives a new expansion and a new network
+    (a scenario whose roads changed, see :func:`network_of`) starts empty.
+    """
+    gkey = _checkpoint_key(control)
+    cache = _lru(net, "expanded")
+    hit = cache.get(gkey)
     if hit is not None:
+        cache.move_to_end(gkey)
         return hit
+    groups = control.groups(net)
     a = net.arrays
     n = a.n_nodes
     cp = np.nonzero(groups != None)[0]  # noqa: E711 - object array comparison
@@ -127,9 +155,7 @@ def expanded(net: RoadNetwork, control: TrafficControl) -> Expanded:
         n=n, node=node, tail=np.concatenate(tails), head=np.concatenate(heads), arc=np.concatenate(arcs),
         charge=ch_all, charged_any=np.fromiter((len(c) > 0 for c in ch_all), bool, len(ch_all)),
     )
-    if len(_EXPANDED) > 8:
-        _EXPANDED.pop(next(iter(_EXPANDED)))
-    _EXPANDED[key] = res
+    _remember(cache, gkey, res, 8)
     return res
 
 
@@ -188,19 +214,23 @@ class Solved:
             self.exact = np.ones(len(self.sources), bool)
 
 
-_SOLVED: OrderedDict = OrderedDict()
-
-
 def solve(net: RoadNetwork, control: TrafficControl, effect: Effect, sources: Iterable[int]) -> Solved:
-    """Shortest paths from ``sources`` (node indices) under ``effect``; cached."""
+    """Shortest paths from ``sources`` (node indices) under ``effect``.
+
+    Cached on ``net`` (``net.cache["solved"]``, the last :data:`CACHE_SIZE`), keyed
+    by the content of the rules that matter (the checkpoint rules the expansion is
+    built from, and every field of the rules the effect blocks or delays), never
+    by object identity.
+    """
     src = np.unique(np.asarray(list(sources), dtype=np.int64))
     ex = expanded(net, control)
     rules_key = tuple(sorted((r.rule_id, r.kind, r.road, r.u, r.v, r.area_wkt, r.delay_min)
                              for r in control.rules if r.rule_id in effect.blocked | effect.delays))
-    key = (net.uid, id(ex), effect, rules_key, src.tobytes())
-    hit = _SOLVED.get(key)
+    key = (_checkpoint_key(control), effect, rules_key, src.tobytes())
+    cache = _lru(net, "solved")
+    hit = cache.get(key)
     if hit is not None:
-        _SOLVED.move_to_end(key)
+        cache.move_to_end(key)
         return hit
     w, usable = weights(net, control, ex, effect)
     g = csr(ex, w, usable)
@@ -212,9 +242,7 @@ def solve(net: RoadNetwork, control: TrafficControl, effect: Effect, sources: It
         dist = np.empty((0, ex.n_states))
         pred = np.empty((0, ex.n_states), np.int32)
     out = Solved(effect, src, dist, pred, g, w, usable)
-    _SOLVED[key] = out
-    while len(_SOLVED) > CACHE_SIZE:
-        _SOLVED.popitem(last=False)
+    _remember(cache, key, out, CACHE_SIZE)
     return out
 
 
@@ -396,15 +424,8 @@ def route_details(net: RoadNetwork, control: TrafficControl, ex: Expanded, sol: 
     return (d, s, t, km, tuple(checkpoints), tuple(str(x) for x in a.node_ids[nodes]), tuple(sorted(permits)))
 
 
-_EXP_INDEX: dict[int, tuple[Expanded, dict[tuple[int, int], int]]] = {}
-
-
 def _exp_arc(ex: Expanded, x: int, y: int) -> int:
-    hit = _EXP_INDEX.get(id(ex))
-    if hit is None or hit[0] is not ex:
-        _EXP_INDEX.clear()
-        hit = _EXP_INDEX[id(ex)] = (ex, {(int(a), int(b)): i for i, (a, b) in enumerate(zip(ex.tail, ex.head))})
-    return hit[1][(x, y)]
+    return ex.arc_of_states[(x, y)]
 
 
 def plan(
@@ -520,21 +541,43 @@ def travel_for(
     return plan(network, control, dids, dn, {d: [veh] for d in dids}, sids, sn, at)
 
 
+def table_fingerprint(*frames: pd.DataFrame) -> bytes:
+    """A digest of the content of tables (column names, dtypes and every cell, in order).
+
+    Two tables with the same fingerprint hold the same values, whichever objects
+    they are; a cell edited in place changes it. Cost: one pass of
+    :func:`pandas.util.hash_pandas_object` (a few ms for 100,000 rows).
+    """
+    h = hashlib.blake2b(digest_size=16)
+    for df in frames:
+        h.update(repr((list(map(str, df.columns)), [str(t) for t in df.dtypes], df.shape)).encode())
+        if len(df):
+            h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return h.digest()
+
+
 def network_of(scenario: Any) -> RoadNetwork | None:
-    """The scenario's road network (None when it has no roads); cached per roads table."""
+    """The scenario's road network (None when it has no roads).
+
+    Cached by the content of the ``road_nodes`` and ``roads`` tables
+    (:func:`table_fingerprint`), so editing a table in place (halving
+    ``speed_kmh``, removing a road) builds a new network, and the travel times
+    computed on it (cached on the network) start afresh.
+    """
     if not (scenario.has("roads") and scenario.has("road_nodes")):
         return None
-    key = (id(scenario.tables["roads"]), id(scenario.tables["road_nodes"]))
+    key = table_fingerprint(scenario.tables["road_nodes"], scenario.tables["roads"])
     hit = _NETS.get(key)
-    if hit is not None and hit[0] is scenario.tables["roads"] and hit[1] is scenario.tables["road_nodes"]:
-        return hit[2]
+    if hit is not None:
+        _NETS.move_to_end(key)
+        return hit
     net = RoadNetwork.from_tables(scenario.road_nodes, scenario.roads)
-    _NETS.clear()
-    _NETS[key] = (scenario.tables["roads"], scenario.tables["road_nodes"], net)
+    _remember(_NETS, key, net, 2)
     return net
 
 
-_NETS: dict = {}
+#: Road networks by the fingerprint of their tables (the last two).
+_NETS: OrderedDict = OrderedDict()
 
 
 def control_of(scenario: Any) -> TrafficControl:

@@ -507,7 +507,7 @@ def lines_frame(session: Session, round_id: int) -> pd.DataFrame:
 
 
 def plan_round_trips(session: Session, round_id: int, *, method: str = "ortools",
-                     time_limit_s: float = 2.0) -> Trips:
+                     time_limit_s: float = 2.0, progress: Any = None) -> Trips:
     """Plan the truck trips of a round's shipments on the stored roads, traffic control and vehicles.
 
     Read-only: call it before :func:`dispatch_round` and pass
@@ -519,9 +519,10 @@ def plan_round_trips(session: Session, round_id: int, *, method: str = "ortools"
         OR-Tools routing with a time limit (greedy fallback), or greedy only.
     time_limit_s : float
         OR-Tools time limit per depot and wave.
+    progress : callable, optional
+        ``progress(code, params)``, as :func:`allocator.network.trips.plan_trips`.
     """
-    from allocator.network import travel_times
-    from allocator.network.trips import plan_trips
+    from allocator.network.trips import round_trips
     from allocator.store.scenario_io import export_scenario
 
     lines = allocation_lines(session, round_id)
@@ -532,7 +533,7 @@ def plan_round_trips(session: Session, round_id: int, *, method: str = "ortools"
           "quantity": a.quantity} for a in lines]
     )
     sc = export_scenario(session)
-    return plan_trips(sc, shipments, travel_times(sc), time_limit_s=time_limit_s, method=method)
+    return round_trips(sc, shipments, time_limit_s=time_limit_s, method=method, progress=progress)
 
 
 def vehicles_by_drop(planned: Trips) -> dict[tuple[str, str], str]:
