@@ -61,7 +61,25 @@ WALL_CLOCK = ("seconds", "solve_seconds")
 
 
 class SweepError(AllocatorError):
-    """A change cannot be applied to the scenario (for example it selects nothing)."""
+    """A change cannot be applied to the scenario (for example it selects nothing), or a sweep is ill-formed.
+
+    Attributes
+    ----------
+    code : str
+        The message's key in the catalogue, ``sweep.error.<code>`` (``allocator/locale/*/sweep.toml``).
+    params : dict
+        Its parameters; :meth:`render` gives the message in another language.
+    """
+
+    def __init__(self, code: str, **params: Any):
+        self.code, self.params = code, params
+        super().__init__(self.render("en"))
+
+    def render(self, lang: str = "en") -> str:
+        """The message in ``lang`` (``"zh"`` or ``"en"``)."""
+        from allocator.i18n import t
+
+        return t(f"sweep.error.{self.code}", lang, **self.params)
 
 
 # --------------------------------------------------------------------------- changes
@@ -85,7 +103,7 @@ def _pick(df: pd.DataFrame, what: str, **kw: str | None) -> np.ndarray:
         hit = (df[col].astype(str) == str(want)).to_numpy()
         if not hit.any():
             known = sorted(set(df[col].astype(str)) - {""})
-            raise SweepError(f"{what}: no {col} {want!r} (known: {', '.join(known[:30])})")
+            raise SweepError("no_match", change=what, column=col, value=str(want), known=", ".join(known[:30]))
         mask &= hit
     return mask
 
@@ -158,7 +176,7 @@ class CloseRoad(Change):
         road = self.road
         if scenario is not None:
             if not (scenario.has("roads") and scenario.has("road_nodes")):
-                raise SweepError(f"{self.label}: the scenario has no road network")
+                raise SweepError("no_roads", change=self.label)
             roads = scenario.roads
             if road:
                 names = roads["name"].astype(str)
@@ -169,15 +187,14 @@ class CloseRoad(Change):
                     road = str(names[zh == road].iloc[0])
                 else:
                     crossings = sorted(set(names[roads.kind.isin(["bridge", "tunnel"])]) - {""})
-                    raise SweepError(f"{self.label}: no road named {road!r} "
-                                     f"(bridges and tunnels: {', '.join(crossings)})")
+                    raise SweepError("no_road", change=self.label, road=road, known=", ".join(crossings))
             elif not (self.u and self.v):
-                raise SweepError("a closure needs a road name or the two nodes u and v of an edge")
+                raise SweepError("closure_target")
             else:
                 ends = set(roads.u.astype(str)) | set(roads.v.astype(str))
                 for n in (self.u, self.v):
                     if n not in ends:
-                        raise SweepError(f"{self.label}: no road node {n!r}")
+                        raise SweepError("no_node", change=self.label, node=n)
         return Rule(self.rule_id, "closure", road=road, u=self.u, v=self.v, permits=frozenset(self.permits))
 
     def traffic(self) -> tuple[list[Any], list[str]]:
@@ -203,7 +220,7 @@ class LiftRule(Change):
     def apply(self, scenario: Scenario) -> Scenario:
         known = [str(x) for x in scenario.traffic_control.rule_id]
         if self.rule_id not in known:
-            raise SweepError(f"{self.label}: no traffic-control rule {self.rule_id!r} (known: {', '.join(known)})")
+            raise SweepError("no_rule", change=self.label, rule_id=self.rule_id, known=", ".join(known))
         return _with_traffic(scenario, lift=[self.rule_id])
 
 
@@ -237,9 +254,9 @@ class ScaleDemand(Change):
 
     def apply(self, scenario: Scenario) -> Scenario:
         if self.factor < 0:
-            raise SweepError(f"{self.label}: the factor must be >= 0")
+            raise SweepError("negative_factor", change=self.label)
         if not scenario.has("needs"):
-            raise SweepError(f"{self.label}: the scenario has no needs table (estimate needs first)")
+            raise SweepError("no_needs", change=self.label)
         sites = scenario.sites
         chosen = set(sites.site_id[_pick(sites, self.label, district=self.district, kind=self.kind,
                                          site_id=self.site_id)].astype(str))
@@ -269,7 +286,7 @@ class ScaleSupply(Change):
 
     def apply(self, scenario: Scenario) -> Scenario:
         if self.factor < 0:
-            raise SweepError(f"{self.label}: the factor must be >= 0")
+            raise SweepError("negative_factor", change=self.label)
         stock = scenario.stock.copy()
         mask = _pick(stock, self.label, item_id=self.item_id, depot_id=self.depot_id)
         stock.loc[mask, "quantity"] = _round(stock.quantity[mask], self.factor)
@@ -279,7 +296,7 @@ class ScaleSupply(Change):
 def _donation(scenario: Scenario, donation_id: str, label: str) -> None:
     known = [str(x) for x in scenario.donations.donation_id]
     if donation_id not in known:
-        raise SweepError(f"{label}: no donation {donation_id!r}")
+        raise SweepError("no_donation", change=label, donation_id=donation_id)
 
 
 @dataclass(frozen=True)
@@ -368,7 +385,7 @@ class SetTier(Change):
 
     def apply(self, scenario: Scenario) -> Scenario:
         if int(self.tier) != self.tier or self.tier < 1:
-            raise SweepError(f"{self.label}: a tier is a whole number >= 1")
+            raise SweepError("bad_tier", change=self.label)
         sites = scenario.sites.copy()
         mask = _pick(sites, self.label, site_id=self.site_id, kind=self.kind, district=self.district)
         sites.loc[mask, "tier"] = int(self.tier)
@@ -425,7 +442,7 @@ def _option(opt: Option) -> tuple[tuple[Change, ...], str, float | None]:
         return (opt,), opt.label, opt.value
     chs = tuple(opt)
     if not all(isinstance(c, Change) for c in chs):
-        raise SweepError("an axis option is a Change, a sequence of Changes, or None (no change)")
+        raise SweepError("bad_option")
     vals = [c.value for c in chs if c.value is not None]
     return chs, " + ".join(c.label for c in chs) or "baseline", (vals[0] if len(vals) == 1 else None)
 
@@ -435,7 +452,7 @@ def _axes(axes: Mapping[str, Sequence[Option]]) -> list[tuple[str, list[tuple[tu
     for name, options in axes.items():
         opts = [_option(o) for o in options]
         if not opts:
-            raise SweepError(f"axis {name!r} has no options")
+            raise SweepError("empty_axis", axis=str(name))
         out.append((str(name), opts))
     return out
 
@@ -482,7 +499,7 @@ def sample(axes: Mapping[str, Sequence[Option]], n: int, seed: int = 0, start: i
     True
     """
     if n < 0:
-        raise SweepError("the number of variants must be >= 0")
+        raise SweepError("negative_count")
     ax = _axes(axes)
     rng = np.random.default_rng(seed)
     picks = np.column_stack([rng.integers(0, len(opts), size=n) for _, opts in ax]) if ax else np.zeros((n, 0), int)
@@ -564,7 +581,7 @@ def run_variant(base: Base, variant: Variant) -> dict[str, Any]:
         travel = base.travel
         if add or lift:
             if getattr(travel, "fallback", True):
-                raise SweepError("road changes need a road network (this scenario uses the great-circle fallback)")
+                raise SweepError("fallback")
             travel = replan(travel, add=add, lift=lift).travel
         result = allocate(sc, travel=travel, solver=base.solver)
         row.update(round_metrics(result, travel))
@@ -590,19 +607,22 @@ def _in_notebook() -> bool:
 class _Bar:
     """A progress bar: an HTML ``<progress>`` in a notebook, a ``\\r`` line on the console, or a callback."""
 
-    def __init__(self, total: int, progress: bool | Callable[[int, int], None], where: str):
-        self.total, self.done, self.t0, self.where = total, 0, time.perf_counter(), where
+    def __init__(self, total: int, progress: bool | Callable[[int, int], None], where: str, lang: str = "en"):
+        self.total, self.done, self.t0, self.where, self.lang = total, 0, time.perf_counter(), where, lang
         self.callback = progress if callable(progress) else None
         self.mode = "" if not progress or self.callback else ("notebook" if _in_notebook() else "console")
         self.handle: Any = None
         self.last = 0.0
         self._show(force=True)
 
-    def _text(self) -> str:
+    def _text(self, bar: bool) -> str:
+        from allocator.i18n import t
+
         width = 30
         k = int(width * self.done / self.total) if self.total else width
-        return (f"sweep {self.where}: [{'#' * k}{'.' * (width - k)}] {self.done}/{self.total} variants, "
-                f"{time.perf_counter() - self.t0:.0f} s")
+        text = t("sweep.progress.bar", self.lang, where=self.where, done=self.done, total=self.total,
+                 seconds=f"{time.perf_counter() - self.t0:.0f}")
+        return f"[{'#' * k}{'.' * (width - k)}] {text}" if bar else text
 
     def _show(self, force: bool = False) -> None:
         if self.callback is not None:
@@ -613,16 +633,18 @@ class _Bar:
             return
         self.last = now
         if self.mode == "notebook":
+            from html import escape
+
             from IPython.display import HTML, display
 
             html = HTML(f"<progress value='{self.done}' max='{max(self.total, 1)}' style='width:30em'></progress> "
-                        f"{self.done}/{self.total} variants ({self.where}), {now - self.t0:.0f} s")
+                        + escape(self._text(bar=False)))
             if self.handle is None:
                 self.handle = display(html, display_id=True)
             else:
                 self.handle.update(html)
         elif self.mode == "console":
-            sys.stderr.write("\r" + self._text())
+            sys.stderr.write("\r" + self._text(bar=True))
             sys.stderr.flush()
 
     def update(self, n: int = 1) -> None:
@@ -678,6 +700,7 @@ def run_sweep(
     progress: bool | Callable[[int, int], None] = True,
     travel: Any = None,
     solver: str = "highs",
+    lang: str = "en",
 ) -> pd.DataFrame:
     """Run one allocation round per variant and collect one row per variant.
 
@@ -698,6 +721,8 @@ def run_sweep(
         The base scenario's travel times (computed when not given).
     solver : str
         The LP solver of every round.
+    lang : {"en", "zh"}
+        The language of the progress bar.
 
     Returns
     -------
@@ -707,16 +732,17 @@ def run_sweep(
         ``error`` (empty when the round ran) and the wall-clock columns
         :data:`WALL_CLOCK` (``seconds`` per variant, ``solve_seconds`` in the LP).
     """
+    from allocator.i18n import t
     from allocator.network import travel_times
 
     variants = list(variants)
     ids = [v.variant_id for v in variants]
     if len(set(ids)) != len(ids):
-        raise SweepError("variant ids must be unique")
+        raise SweepError("duplicate_ids")
     base = Base(scenario, travel if travel is not None else travel_times(scenario), solver)
     rows: list[dict[str, Any]] = []
     if client is None:
-        bar = _Bar(len(variants), progress, "in this process")
+        bar = _Bar(len(variants), progress, t("sweep.progress.serial", lang), lang)
         for v in variants:
             rows.append(run_variant(base, v))
             bar.update()
@@ -725,8 +751,8 @@ def run_sweep(
         from dask.distributed import as_completed
 
         with _connect(client) as c:
-            where = f"on {len(c.scheduler_info().get('workers', {}))} Dask workers"
-            bar = _Bar(len(variants), progress, where)
+            where = t("sweep.progress.dask", lang, workers=len(c.scheduler_info().get("workers", {})))
+            bar = _Bar(len(variants), progress, where, lang)
             shared = c.scatter(base, broadcast=True, hash=False)
             tag = uuid.uuid4().hex[:8]
             futures = {c.submit(run_variant, shared, v, key=f"variant-{v.variant_id}-{tag}", pure=False): v

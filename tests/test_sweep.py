@@ -294,3 +294,23 @@ def test_client_local_and_an_address(city, capsys):
         b = run_sweep(sc, vs, client=cluster.scheduler_address, progress=False)
     pd.testing.assert_frame_equal(comparable(a), comparable(b), check_exact=True)
     assert list(a.error) == ["", ""] and a.fill.iloc[0] < a.fill.iloc[1]
+
+
+def test_errors_are_codes_with_parameters_in_both_languages():
+    from allocator import i18n
+
+    with pytest.raises(SweepError) as exc:
+        CloseRoad("Third Bridge").apply(examples.donated_city())
+    e = exc.value
+    assert e.code == "no_road" and e.params["road"] == "Third Bridge" and "Second Bridge" in e.params["known"]
+    assert str(e) == i18n.t("sweep.error.no_road", "en", **e.params)
+    zh = e.render("zh")
+    assert "Third Bridge" in zh and zh != str(e) and zh == i18n.t("sweep.error.no_road", "zh", **e.params)
+    keys = [k for k in i18n.catalogue("en") if k.startswith("sweep.")]
+    assert all(i18n.has(k, "zh") for k in keys) and len(keys) >= 15
+
+
+def test_progress_bar_in_chinese_on_the_console(capsys):
+    run_sweep(examples.two_hospitals(), [Variant(0)], client=None, progress=True, lang="zh")
+    err = capsys.readouterr().err
+    assert "1/1 个方案" in err and "在本进程中" in err
