@@ -38,7 +38,7 @@ NAMING = {
 #: Round states, in workflow order.
 ROUND_STATES = ("draft", "approved", "dispatched", "delivered", "cancelled")
 #: Roles a user may hold.
-ROLES = ("officer", "approver", "admin")
+ROLES = ("officer", "approver", "admin", "receiver")
 #: Kinds of delivery discrepancy.
 DISCREPANCIES = ("short", "damaged", "wrong_item")
 #: What happens to units that did not arrive as shipped.
@@ -209,6 +209,14 @@ class UserRole(Base):
     __tablename__ = "user_roles"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     role: Mapped[str] = mapped_column(ForeignKey("roles.name"), primary_key=True)
+
+
+class ReceiverSite(Base):
+    """A receiver (a site's storekeeper) and the site whose deliveries they confirm (migration 0002_app_ops)."""
+
+    __tablename__ = "receiver_sites"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.site_id"), primary_key=True)
 
 
 # --------------------------------------------------------------------------- rounds

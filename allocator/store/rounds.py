@@ -35,6 +35,7 @@ from allocator.errors import StoreError
 from allocator.scenario import Scenario
 from allocator.store import models as m
 from allocator.store.db import checkpoint
+from allocator.store.receivers import check_trip_scope
 from allocator.store.scenario_io import (
     available_rows,
     reserved_by_lot,
@@ -52,7 +53,7 @@ ALLOCATION_COLUMNS = ["lot_id", "depot_id", "site_id", "item_id", "need_item_id"
 CAN_CREATE = ("officer", "approver", "admin")
 CAN_APPROVE = ("approver",)
 CAN_DISPATCH = ("officer", "approver", "admin")
-CAN_CONFIRM = ("officer", "approver", "admin")
+CAN_CONFIRM = ("officer", "approver", "admin", "receiver")  # a receiver: own sites only
 CAN_CANCEL_APPROVED = ("approver", "admin")
 
 
@@ -375,6 +376,7 @@ def confirm_delivery(
         open_trips = [t for t in open_trips if t.id == int(trip_id)]
         if not open_trips:
             raise StoreError(f"round {r.id} has no unconfirmed trip {trip_id}")
+    check_trip_scope(session, user, open_trips)
     now = utcnow()
     out = []
     tids = {t.id for t in open_trips}
