@@ -29,7 +29,7 @@ from allocator.store import (
     trips,
 )
 from allocator.store import models as m
-from allocator.store.receivers import assign_site, receiver_sites, site_bound, trips_frame
+from allocator.store.receivers import receiver_sites, site_bound, trips_frame
 
 # --------------------------------------------------------------------------- jobs
 
@@ -160,10 +160,8 @@ def _db_with_users():
         import_scenario(s, examples.two_hospitals())
         add_user(s, "li", "pw", ["officer"])
         add_user(s, "wang", "pw", ["approver"])
-        add_user(s, "zhao", "pw", ["receiver"])
-        add_user(s, "qian", "pw", ["receiver"])
-        assign_site(s, "zhao", "H1")
-        assign_site(s, "qian", "H2")
+        add_user(s, "zhao", "pw", ["receiver"], site_id="H1")
+        add_user(s, "qian", "pw", ["receiver"], site_id="H2")
     return eng
 
 
@@ -228,14 +226,6 @@ def test_a_receiver_sees_and_confirms_only_their_own_sites_trips():
         d = s.scalars(sa.select(m.Delivery).where(m.Delivery.allocation_id == line.id)).one()
         assert (d.shipped - d.received, d.discrepancy, d.returned) == (10, "short", 10)
         assert s.get(m.Round, out.round_id).state == "delivered"
-
-
-def test_assign_site_needs_the_receiver_role_and_a_site():
-    eng = _db_with_users()
-    with pytest.raises(StoreError, match="not a receiver"), transaction(eng) as s:
-        assign_site(s, "li", "H1")
-    with pytest.raises(StoreError, match="no site"), transaction(eng) as s:
-        assign_site(s, "zhao", "NOPE")
 
 
 # --------------------------------------------------------------------------- views

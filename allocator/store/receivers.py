@@ -1,7 +1,7 @@
 """Receivers: a hospital's or site's storekeeper, who confirms what arrived at their own site.
 
-A user with the ``receiver`` role is tied to one or more sites
-(``receiver_sites``, migration ``0002_app_ops``). A receiver who holds no
+A user with the ``receiver`` role is tied to a site (``users.site_id``, set
+by :func:`allocator.store.users.add_user` or ``set_roles``). A receiver who holds no
 officer, approver or admin role sees and confirms only the trips to their own
 sites (:func:`check_trip_scope` is called by
 :func:`allocator.store.confirm_delivery`), and a trip confirmed by a receiver of
@@ -13,8 +13,7 @@ Examples
 >>> from allocator.store import memory_store, transaction, import_scenario, add_user
 >>> with transaction(memory_store()) as s:
 ...     _ = import_scenario(s, examples.two_hospitals())
-...     _ = add_user(s, "zhao", "pw", ["receiver"])
-...     assign_site(s, "zhao", "H1")
+...     _ = add_user(s, "zhao", "pw", ["receiver"], site_id="H1")
 ...     receiver_sites(s, "zhao"), site_bound(s, "zhao")
 (['H1'], True)
 """
@@ -24,50 +23,26 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pandas as pd
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from allocator.errors import StoreError
 from allocator.store import models as m
 from allocator.store.users import get_user, user_roles
 
-__all__ = ["assign_site", "unassign_site", "receiver_sites", "site_bound", "check_trip_scope", "trips_frame",
+__all__ = ["receiver_sites", "site_bound", "check_trip_scope", "trips_frame",
            "STAFF_ROLES"]
 
 #: Roles that see every site's trips.
 STAFF_ROLES = ("officer", "approver", "admin")
 
 
-def assign_site(session: Session, user: str, site_id: str) -> None:
-    """Tie receiver ``user`` to site ``site_id`` (no-op when already tied).
-
-    Raises
-    ------
-    StoreError
-        No such active user, the user lacks the receiver role, or no such site.
-    """
-    u = get_user(session, user)
-    if "receiver" not in user_roles(session, user):
-        raise StoreError(f"user {user!r} is not a receiver: give them the receiver role first")
-    site = session.get(m.Site, str(site_id))
-    if site is None or site.retired:
-        raise StoreError(f"no site {site_id}")
-    if session.get(m.ReceiverSite, (u.id, site.site_id)) is None:
-        session.add(m.ReceiverSite(user_id=u.id, site_id=site.site_id))
-        session.flush()
-
-
-def unassign_site(session: Session, user: str, site_id: str) -> None:
-    """Untie receiver ``user`` from site ``site_id``."""
-    u = get_user(session, user)
-    session.execute(delete(m.ReceiverSite).where(m.ReceiverSite.user_id == u.id,
-                                                 m.ReceiverSite.site_id == str(site_id)))
-
-
 def receiver_sites(session: Session, user: str) -> list[str]:
-    """The sites receiver ``user`` confirms deliveries for, sorted."""
+    """The sites receiver ``user`` confirms deliveries for (``users.site_id``; empty for other users)."""
     u = get_user(session, user)
-    return sorted(session.scalars(select(m.ReceiverSite.site_id).where(m.ReceiverSite.user_id == u.id)))
+    if "receiver" not in user_roles(session, user) or not u.site_id:
+        return []
+    return [u.site_id]
 
 
 def site_bound(session: Session, user: str) -> bool:
@@ -115,9 +90,8 @@ def trips_frame(session: Session, user: str, round_id: int | None = None) -> pd.
     ties: dict[str, set[str]] = {}
     if names:
         rows = session.execute(
-            select(m.User.name, m.ReceiverSite.site_id).join(m.ReceiverSite, m.ReceiverSite.user_id == m.User.id)
-            .join(m.UserRole, m.UserRole.user_id == m.User.id)
-            .where(m.User.name.in_(names), m.UserRole.role == "receiver"))
+            select(m.User.name, m.User.site_id).join(m.UserRole, m.UserRole.user_id == m.User.id)
+            .where(m.User.name.in_(names), m.UserRole.role == "receiver", m.User.site_id.is_not(None)))
         for name, site in rows:
             ties.setdefault(name, set()).add(site)
     out = [{
