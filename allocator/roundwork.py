@@ -45,7 +45,7 @@ from allocator.errors import AllocatorError, InfeasibleError, ScenarioError, Sto
 from allocator.jobs import Job, Snapshot
 from allocator.scenario import Scenario
 
-__all__ = ["RoundWork", "RunOutcome", "run_round", "store_error_code", "PHASES"]
+__all__ = ["RoundWork", "RunOutcome", "run_round", "plan_trips_job", "store_error_code", "PHASES"]
 
 #: The phases a run reports, in order (``travel`` is this module's; the rest are allocate()'s).
 PHASES = ("travel", "validate", "solve", "extract", "explain", "store")
@@ -290,3 +290,18 @@ def store_error_code(exc: BaseException) -> tuple[str, dict[str, Any]]:
     else:
         code = "other"
     return f"app.round.error.{code}", {"detail": detail}
+
+
+def plan_trips_job(progress: Progress, engine: Any, round_id: int, *, method: str = "ortools",
+                   time_limit_s: float = 1.0) -> Any:
+    """Plan a stored round's truck trips (:func:`allocator.store.plan_round_trips`): a worker thread's body.
+
+    Read-only: the plan is kept by the caller and passed to dispatch.
+    """
+    from allocator.store import plan_round_trips, transaction
+
+    progress("plan", 0.0)
+    with transaction(engine) as s:
+        plan = plan_round_trips(s, int(round_id), method=method, time_limit_s=time_limit_s)
+    progress("plan", 1.0)
+    return plan
