@@ -18,7 +18,7 @@ import streamlit as st
 from allocator import i18n
 from allocator import opsview as view
 from allocator.roundwork import RoundWork
-from ui.common import current_scenario, data_fingerprint, database_url, lang, tr
+from ui.common import current_scenario, data_fingerprint, database_url, lang
 
 WORK_KEY = "ops_round_work"
 

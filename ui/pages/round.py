@@ -9,7 +9,16 @@ from allocator.errors import AllocatorError
 from allocator.roundwork import store_error_code
 from allocator.store import approve_round, get_round, rounds_frame
 from ui import ops_common as oc
-from ui.common import PAGE_ROLES, current_scenario, database, lang, render_problems, require_role, session, tr
+from ui.common import (
+    PAGE_ROLES,
+    current_scenario,
+    database,
+    lang,
+    render_problems,
+    require_role,
+    session,
+    tr,
+)
 
 user = require_role(*PAGE_ROLES["round"])
 T = oc.translator()
