@@ -164,6 +164,26 @@ def current_scenario() -> Any:
     return _scenario(database_url(), data_fingerprint())
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _overview(url: str, fingerprint: str) -> Any:
+    from allocator.overview import overview
+
+    return overview(_scenario(url, fingerprint))
+
+
+def current_overview() -> Any:
+    """:func:`allocator.overview.overview` of the current scenario, cached until the data changes."""
+    return _overview(database_url(), data_fingerprint())
+
+
+def display_names(table: str) -> dict[str, str]:
+    """``id -> display name`` of the current scenario's ``items``, ``sites`` or ``depots`` (Chinese when given)."""
+    sc = current_scenario()
+    id_col = {"items": "item_id", "sites": "site_id", "depots": "depot_id"}[table]
+    df = sc.table(table)
+    return {str(r[id_col]): name_of(r, id_col) for r in df.to_dict("records")}
+
+
 # --------------------------------------------------------------------------- users and sessions
 
 
@@ -352,7 +372,7 @@ def render_problems(report: Any, *, key: str = "problems") -> pd.DataFrame:
         st.success(tr("app.problem.none"))
     frame = problems_frame(report)
     if len(frame):
-        st.dataframe(frame, hide_index=True, use_container_width=True, key=key)
+        st.dataframe(frame, hide_index=True, width="stretch", key=key)
     return frame
 
 

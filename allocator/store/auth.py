@@ -130,11 +130,16 @@ def _fail(session: Session, name: str, client: str, now: datetime) -> None:
     session.flush()
 
 
-def record_event(session: Session, user_name: str, outcome: str, *, client: str = "",
+#: Actions of the app recorded in the event log besides logins (``record_event(..., outcome=...)``).
+ACTIONS = ("logout", "expired", "user_added", "password_reset", "roles_set", "user_disabled", "user_enabled",
+           "data_imported", "data_edited")
+
+
+def record_event(session: Session, user_name: str, outcome: str, *, client: str = "", detail: str = "",
                  now: datetime | None = None) -> None:
-    """Append one row to the login log (``logout`` and ``expired`` come from the UI)."""
+    """Append one row to the event log: a login outcome, or one of :data:`ACTIONS` by ``user_name``."""
     session.add(m.LoginEvent(at=now or utcnow(), user_name=user_name[:200], client=(client or "")[:200],
-                             outcome=outcome))
+                             outcome=outcome[:20], detail=detail))
     session.flush()
 
 
@@ -196,5 +201,5 @@ def login(session: Session, name: str, password: str, *, client: str = "unknown"
 def login_events(session: Session, *, limit: int = 500) -> list[dict[str, object]]:
     """The newest ``limit`` login events, newest first."""
     q = select(m.LoginEvent).order_by(m.LoginEvent.id.desc()).limit(limit)
-    return [{"at": e.at, "user": e.user_name, "client": e.client, "outcome": e.outcome}
+    return [{"at": e.at, "user": e.user_name, "client": e.client, "outcome": e.outcome, "detail": e.detail}
             for e in session.scalars(q)]

@@ -226,15 +226,18 @@ class LoginThrottle(Base):
 
 
 class LoginEvent(Base):
-    """One login attempt, logout or expiry: who, from where, when and how it ended."""
+    """One login attempt, logout or expiry, or an app action no other table records (an import,
+    a user's creation, a password reset): who, from where, when, what."""
 
     __tablename__ = "login_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(index=True)
     user_name: Mapped[str] = mapped_column(String(200))
     client: Mapped[str] = mapped_column(String(200), default="")
-    #: ok | bad_credentials | throttled | logout | expired | rehashed
+    #: ok | bad_credentials | throttled | logout | expired | rehashed, or an action
+    #: (user_added, password_reset, roles_set, user_disabled, user_enabled, data_imported, data_edited)
     outcome: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
 
 
 # --------------------------------------------------------------------------- rounds

@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column("user_name", sa.String(length=200), nullable=False),
         sa.Column("client", sa.String(length=200), nullable=False),
         sa.Column("outcome", sa.String(length=20), nullable=False),
+        sa.Column("detail", sa.Text(), nullable=False, server_default=""),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_login_events")),
     )
     with op.batch_alter_table("login_events", schema=None) as batch_op:
