@@ -151,6 +151,19 @@ def _scenario(url: str, fingerprint: str) -> Any:
         return stored(s)
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _stored(url: str, fingerprint: str) -> Any:
+    from allocator.store import export_scenario
+
+    with session() as s:
+        return export_scenario(s)
+
+
+def stored_scenario() -> Any:
+    """The stored scenario with every lot's count on hand (what the Data page edits and downloads); read-only."""
+    return _stored(database_url(), data_fingerprint())
+
+
 def data_fingerprint() -> str:
     """A fingerprint of the stored data: changes whenever an import, round or delivery changes it."""
     from allocator.overview import data_fingerprint as fp
@@ -302,6 +315,7 @@ def allowed_pages(user: AppUser | None) -> list[str]:
 
 def pages() -> list[Any]:
     """The ``st.Page`` list of the navigation: only pages the user's roles allow."""
+    database()  # the first run of the process migrates, seeds and prints the admin's password
     names = allowed_pages(current_user())
     if not names:  # a user with no role at all
         names = ["login"]
@@ -359,6 +373,25 @@ def problems_frame(report: Any) -> pd.DataFrame:
         })
     cols = [tr(f"app.problem.{c}") for c in ("severity", "file", "row", "column", "message", "value")]
     return pd.DataFrame(rows, columns=cols)
+
+
+def render_problem_rows(checked: Any, *, key: str = "rows") -> None:
+    """Beside the problem list: each table's rows that have problems, with their problems next to them."""
+    from allocator.upload import problem_rows
+
+    if checked.raw is None:
+        return
+    for table in checked.raw.tables:
+        rows, by_row = problem_rows(checked, table)
+        if not len(rows):
+            continue
+        msgs = [" · ".join(problem_message(checked.report.problems[i]) for i in by_row[int(r)])
+                for r in rows["row"]]
+        shown = rows.copy()
+        shown.insert(1, tr("app.problem.message"), msgs)
+        shown = shown.rename(columns={"row": tr("app.problem.row")})
+        st.markdown(f"**{checked.raw.labels.get(table, table)}**")
+        st.dataframe(shown, hide_index=True, width="stretch", key=f"{key}_{table}")
 
 
 def render_problems(report: Any, *, key: str = "problems") -> pd.DataFrame:

@@ -41,14 +41,17 @@ def _apply(action: str, target: str, fn, detail: str = "") -> None:
 
 
 site_ids = [""] + list(sites)
-site_fmt = lambda x: tr("app.admin.no_site") if not x else f"{sites.get(x, x)} ({x})"  # noqa: E731
+# labels computed now, in the session's language (format functions may be called outside the run)
+site_labels = {"": tr("app.admin.no_site"), **{k: f"{v} ({k})" for k, v in sites.items()}}
+site_fmt = site_labels.__getitem__
+role_labels = {r: tr(f"app.role.{r}") for r in m.ROLES}
 
 st.subheader(tr("app.admin.add"))
 with st.form("add_user", clear_on_submit=True):
     new_name = st.text_input(tr("app.admin.name"), key="add_name")
     new_pw = st.text_input(tr("app.login.password"), type="password", key="add_password")
     new_roles = st.multiselect(tr("app.admin.roles"), list(m.ROLES), default=["officer"], key="add_roles",
-                               format_func=lambda r: tr(f"app.role.{r}"))
+                               format_func=role_labels.__getitem__)
     new_site = st.selectbox(tr("app.admin.site"), site_ids, format_func=site_fmt, key="add_site")
     if st.form_submit_button(tr("app.admin.add_submit")):
         _apply("user_added", new_name.strip(),
@@ -61,7 +64,7 @@ if names:
     current = next(u for u in everyone if u["name"] == who)
     with st.form("set_roles"):
         roles = st.multiselect(tr("app.admin.roles"), list(m.ROLES), default=current["roles"], key="edit_roles",
-                               format_func=lambda r: tr(f"app.role.{r}"))
+                               format_func=role_labels.__getitem__)
         site = st.selectbox(tr("app.admin.site"), site_ids, key="edit_site", format_func=site_fmt,
                             index=site_ids.index(current["site_id"]) if current["site_id"] in site_ids else 0)
         if st.form_submit_button(tr("app.admin.roles_submit")):

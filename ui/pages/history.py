@@ -22,8 +22,8 @@ else:
 
 st.subheader(tr("app.history.actions"))
 sources = ["all", *sorted(set(actions.source))] if len(actions) else ["all"]
-pick = st.selectbox(tr("app.history.filter"), sources, key="history_source",
-                    format_func=lambda x: tr(f"app.source.{x}"))
+source_labels = {x: tr(f"app.source.{x}") for x in sources}
+pick = st.selectbox(tr("app.history.filter"), sources, key="history_source", format_func=source_labels.__getitem__)
 shown = actions if pick == "all" else actions[actions.source == pick]
 shown = shown.assign(source=shown.source.map(lambda x: tr(f"app.source.{x}")),
                      action=shown.action.map(lambda x: tr(f"app.action.{x}")))
