@@ -7,7 +7,7 @@ import streamlit as st
 from allocator import opsview as view
 from allocator.errors import AllocatorError
 from allocator.roundwork import store_error_code
-from allocator.store import approve_round, get_round, rounds_frame
+from allocator.store import approve_round, rounds_frame
 from ui import ops_common as oc
 from ui.common import (
     PAGE_ROLES,
@@ -152,6 +152,25 @@ if run is not None:
 
 # ----------------------------------------------------------------- approval (against the stored drafts)
 st.subheader(T("app.round.approval"))
+
+
+def _approve(round_id: int, version: int) -> None:
+    """Approve in the click's callback, so a round that moved meanwhile still gets a clear message."""
+    try:
+        with session() as s:
+            approve_round(s, round_id, user.name, expected_version=version)
+    except AllocatorError as exc:
+        code, params = store_error_code(exc)
+        st.session_state["round_approval_msg"] = ("error", T(code, round_id=round_id, **params))
+    else:
+        if work.current_run is not None and work.current_run.round_id == round_id:
+            work.approved()
+        st.session_state["round_approval_msg"] = ("success", T("app.round.approved", round_id=round_id))
+
+
+msg = st.session_state.pop("round_approval_msg", None)
+if msg is not None:
+    (st.error if msg[0] == "error" else st.success)(msg[1])
 with session() as s:
     rf = rounds_frame(s)
 drafts = rf[rf.state == "draft"] if len(rf) else rf
@@ -161,25 +180,13 @@ elif drafts is None or drafts.empty:
     st.info(T("app.round.no_drafts"))
 else:
     ids = [int(x) for x in drafts.round_id]
+    by_id = drafts.set_index("round_id")
     mine = work.current_run.round_id if work.current_run is not None else None
     pick = st.selectbox(T("app.round.pick_draft"), ids, index=ids.index(mine) if mine in ids else len(ids) - 1,
                         format_func=lambda i: T("app.round.draft_label", round_id=i,
-                                                user=str(drafts.set_index("round_id").at[i, "created_by"]),
-                                                units=f"{int(drafts.set_index('round_id').at[i, 'units']):,}"),
+                                                user=str(by_id.at[i, "created_by"]),
+                                                units=f"{int(by_id.at[i, 'units']):,}"),
                         key="round_approve_pick")
-    with session() as s:
-        version = int(get_round(s, pick).version)
-    seen = st.session_state.setdefault("round_seen_version", {})
-    seen.setdefault(pick, version)
-    if st.button(T("app.round.approve"), key="round_approve", type="primary"):
-        try:
-            with session() as s:
-                approve_round(s, pick, user.name, expected_version=seen[pick])
-        except AllocatorError as exc:
-            code, params = store_error_code(exc)
-            st.error(T(code, round_id=pick, **params))
-        else:
-            seen.pop(pick, None)
-            if mine == pick:
-                work.approved()
-            st.success(T("app.round.approved", round_id=pick))
+    version = int(by_id.at[pick, "version"])
+    st.button(T("app.round.approve"), key="round_approve", type="primary", on_click=_approve,
+              args=(pick, version))

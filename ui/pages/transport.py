@@ -34,7 +34,9 @@ st.pydeck_chart(oc.deck(sc, roads=view.road_paths(sc, control=shown_control, lan
                 key="transport_map")
 st.caption(T("app.transport.legend"))
 rules = view.rule_table(control, sc.at)
-st.dataframe(oc.labels(rules), hide_index=True, key="transport_rules")
+st.dataframe(oc.labels(rules.assign(kind=[T(f"app.transport.kinds.{k}") for k in rules.kind],
+                                    in_force=[T("app.ops.yes") if x else T("app.ops.no") for x in rules.in_force])),
+             hide_index=True, key="transport_rules")
 
 # ----------------------------------------------------------------- add or lift a rule (what-if)
 st.subheader(T("app.transport.whatif"))
