@@ -42,6 +42,7 @@ from allocator.scenario import Scenario
 from allocator.store import attest
 from allocator.store import models as m
 from allocator.store.db import checkpoint
+from allocator.store.receivers import check_trip_scope
 from allocator.store.scenario_io import (
     available_rows,
     reserved_by_lot,
@@ -59,7 +60,7 @@ ALLOCATION_COLUMNS = ["lot_id", "depot_id", "site_id", "item_id", "need_item_id"
 CAN_CREATE = ("officer", "approver", "admin")
 CAN_APPROVE = ("approver",)
 CAN_DISPATCH = ("officer", "approver", "admin")
-CAN_CONFIRM = ("officer", "approver", "admin", "receiver")
+CAN_CONFIRM = ("officer", "approver", "admin", "receiver")  # a receiver: own sites only
 CAN_CANCEL_APPROVED = ("approver", "admin")
 
 
@@ -383,6 +384,7 @@ def confirm_delivery(
         if not open_trips:
             raise NotFoundError(f"round {r.id} has no unconfirmed trip {trip_id}")
     confirmed_as = {t.site_id: attest.confirmer(session, user, t.site_id) for t in open_trips}
+    check_trip_scope(session, user, open_trips)
     now = utcnow()
     out = []
     tids = {t.id for t in open_trips}
