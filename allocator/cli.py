@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "allocator.commands.routes",
     "allocator.commands.store",
     "allocator.commands.round",
+    "allocator.commands.site",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2

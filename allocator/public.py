@@ -48,7 +48,11 @@ from allocator.errors import AllocatorError
 __all__ = [
     "Snapshot", "SnapshotError", "load_snapshot", "latest_snapshot", "donation_index", "totals_by",
     "search", "trail", "trail_sites", "stock_split", "find_entry", "view_model", "RECHECK_COMMAND",
+    "load_channels", "DEFAULT_CHANNELS",
 ]
+
+#: The deployment's donation channels, unless ``ALLOCATOR_CHANNELS`` names another file.
+DEFAULT_CHANNELS = Path("var") / "channels.toml"
 
 #: The one command that lets anyone re-check a snapshot (shown on the page).
 RECHECK_COMMAND = "pip install supply-allocator && allocator verify {path}"
@@ -208,6 +212,45 @@ def latest_snapshot(root: str | Path) -> Path | None:
         if best is None or k[:2] > best[:2]:
             best = k
     return None if best is None else best[2]
+
+
+def load_channels(path: str | Path | None = None) -> dict[str, Any]:
+    """The donation channels to publish (hotline, addresses, note) from a TOML file.
+
+    ``path`` defaults to ``$ALLOCATOR_CHANNELS`` or ``var/channels.toml``; a missing
+    default file gives no channels (the page then says they are not configured).
+    The file has top-level keys ``hotline`` (str), ``addresses`` (list of str) and
+    ``note`` (str), optionally per language in ``[zh]``/``[en]`` tables.
+
+    Raises
+    ------
+    SnapshotError
+        A file that was named explicitly is missing or is not valid TOML.
+    """
+    import os
+    import tomllib
+
+    explicit = path is not None or bool(os.environ.get("ALLOCATOR_CHANNELS"))
+    p = Path(path or os.environ.get("ALLOCATOR_CHANNELS") or DEFAULT_CHANNELS)
+    if not p.is_file():
+        if explicit:
+            raise SnapshotError(f"{p}: the donation channels file does not exist")
+        return {}
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SnapshotError(f"{p}: cannot read the donation channels ({exc})") from exc
+    out: dict[str, Any] = {}
+    if isinstance(data.get("hotline"), str | int):
+        out["hotline"] = str(data["hotline"])
+    if isinstance(data.get("addresses"), list):
+        out["addresses"] = [str(a) for a in data["addresses"]]
+    if isinstance(data.get("note"), str):
+        out["note"] = data["note"]
+    for lang in ("zh", "en"):
+        if isinstance(data.get(lang), dict):
+            out[lang] = {k: v for k, v in data[lang].items() if isinstance(v, str | list)}
+    return out
 
 
 # --------------------------------------------------------------------------- the view

@@ -247,7 +247,8 @@
   function renderGive() {
     const box = clear(byId("give"));
     box.append(el("h2", { text: t("public.give") }));
-    const ch = model.channels || {};
+    const base = model.channels || {};
+    const ch = Object.assign({}, base, base[lang] || {});
     if (!ch.hotline && !(ch.addresses || []).length) { box.append(el("p", { class: "muted", text: t("public.channels_missing") })); return; }
     if (ch.hotline) box.append(el("p", {}, el("strong", { text: t("public.hotline") + ": " }), String(ch.hotline)));
     const list = el("ul", { class: "plain" });
