@@ -194,7 +194,7 @@ def test_passwords_are_hashed_and_roles_checked(engine) -> None:
     _day(engine)
     with transaction(engine) as s:
         stored = [u.password_hash for u in s.scalars(select(m.User))]
-        assert all(h.startswith("scrypt$") and "approver-pw" not in h and "officer-pw" not in h for h in stored)
+        assert all(h.startswith("$argon2id$") and "approver-pw" not in h and "officer-pw" not in h for h in stored)
         assert authenticate(s, "li", "approver-pw").name == "li"
         with pytest.raises(StoreError, match="wrong user name or password"):
             authenticate(s, "li", "officer-pw")

@@ -38,7 +38,7 @@ NAMING = {
 #: Round states, in workflow order.
 ROUND_STATES = ("draft", "approved", "dispatched", "delivered", "cancelled")
 #: Roles a user may hold.
-ROLES = ("officer", "approver", "admin")
+ROLES = ("officer", "approver", "admin", "receiver")
 #: Kinds of delivery discrepancy.
 DISCREPANCIES = ("short", "damaged", "wrong_item")
 #: What happens to units that did not arrive as shipped.
@@ -203,12 +203,38 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    #: the site a receiver confirms deliveries for (None for other roles)
+    site_id: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class UserRole(Base):
     __tablename__ = "user_roles"
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     role: Mapped[str] = mapped_column(ForeignKey("roles.name"), primary_key=True)
+
+
+class LoginThrottle(Base):
+    """Failed-login counter of one user name or one client (kept across restarts)."""
+
+    __tablename__ = "login_throttle"
+    #: ``user`` or ``client``
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None]
+    locked_until: Mapped[datetime | None]
+
+
+class LoginEvent(Base):
+    """One login attempt, logout or expiry: who, from where, when and how it ended."""
+
+    __tablename__ = "login_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    user_name: Mapped[str] = mapped_column(String(200))
+    client: Mapped[str] = mapped_column(String(200), default="")
+    #: ok | bad_credentials | throttled | logout | expired | rehashed
+    outcome: Mapped[str] = mapped_column(String(20))
 
 
 # --------------------------------------------------------------------------- rounds

@@ -1,0 +1,1 @@
+"""The officers' Streamlit app: thin pages over the library (``streamlit run app.py``)."""
