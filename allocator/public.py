@@ -48,8 +48,19 @@ from allocator.errors import AllocatorError
 __all__ = [
     "Snapshot", "SnapshotError", "load_snapshot", "latest_snapshot", "donation_index", "totals_by",
     "search", "trail", "trail_sites", "stock_split", "find_entry", "view_model", "RECHECK_COMMAND",
-    "load_channels", "DEFAULT_CHANNELS",
+    "load_channels", "DEFAULT_CHANNELS", "public_root", "DEFAULT_PUBLIC_DIR",
 ]
+
+#: Where the app publishes snapshots and the public page reads them, unless
+#: ``ALLOCATOR_PUBLIC_DIR`` names another folder.
+DEFAULT_PUBLIC_DIR = Path("var") / "public"
+
+
+def public_root() -> Path:
+    """The folder of published snapshots the public page reads (``$ALLOCATOR_PUBLIC_DIR`` or ``var/public``)."""
+    import os
+
+    return Path(os.environ.get("ALLOCATOR_PUBLIC_DIR") or DEFAULT_PUBLIC_DIR)
 
 #: The deployment's donation channels, unless ``ALLOCATOR_CHANNELS`` names another file.
 DEFAULT_CHANNELS = Path("var") / "channels.toml"
