@@ -32,6 +32,7 @@ True
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import unicodedata
 from collections import defaultdict
@@ -47,7 +48,7 @@ from allocator.errors import AllocatorError
 
 __all__ = [
     "Snapshot", "SnapshotError", "load_snapshot", "latest_snapshot", "donation_index", "totals_by",
-    "search", "trail", "trail_sites", "stock_split", "find_entry", "view_model", "RECHECK_COMMAND",
+    "search", "trail", "trail_records", "trail_sites", "stock_split", "find_entry", "view_model", "RECHECK_COMMAND",
     "load_channels", "DEFAULT_CHANNELS", "public_root", "DEFAULT_PUBLIC_DIR",
 ]
 
@@ -101,6 +102,35 @@ class Snapshot:
     items: pd.DataFrame
     sites: pd.DataFrame
     files: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @functools.cached_property
+    def by_donation(self) -> dict[str, list[dict[str, Any]]]:
+        """The ledger's entries grouped by donation, in order (computed once)."""
+        out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for e in self.entries:
+            if "donation_id" in e:
+                out[str(e["donation_id"])].append(e)
+        return dict(out)
+
+    @functools.cached_property
+    def counted(self) -> pd.DataFrame:
+        """Counted quantities per (donation, item, site) from the ledger (computed once)."""
+        return _rows(self)
+
+    @functools.cached_property
+    def item_names(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self.items["name"].items()}
+
+    @functools.cached_property
+    def site_names(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self.sites["name"].items()}
+
+    @functools.cached_property
+    def depot_totals(self) -> dict[str, tuple[int, int]]:
+        """Per donation: units still in a depot and units written off (computed once)."""
+        part = self.counted[self.counted.site_id == ""]
+        g = part.groupby("donation_id")[["in_stock", "written_off"]].sum()
+        return {str(k): (int(a), int(b)) for k, a, b in zip(g.index, g.in_stock, g.written_off)}
 
     @property
     def head_seq(self) -> int:
@@ -325,19 +355,22 @@ def _rows(snap: Snapshot) -> pd.DataFrame:
 def donation_index(snap: Snapshot) -> pd.DataFrame:
     """One row per donation: code, donor, date, items and headline quantities."""
     pledges = _pledges(snap)
-    rows = _rows(snap)
-    depot = rows[rows.site_id == ""].groupby("donation_id")
-    sites = rows[rows.site_id != ""].groupby("donation_id")
+    rows = snap.counted
+    dep = rows[rows.site_id == ""]
+    d = dep.groupby("donation_id")[["received", "allocated", "in_stock"]].sum()
+    items = dep[dep.received > 0].groupby("donation_id").item_id.agg(lambda x: ";".join(sorted(set(x))))
+    sent = rows[rows.site_id != ""]
+    s = sent.groupby("donation_id").agg(delivered=("delivered", "sum"), sites=("site_id", "nunique"))
+    dd, it, ss = d.to_dict("index"), items.to_dict(), s.to_dict("index")
+    zero = {"received": 0, "allocated": 0, "in_stock": 0}
     recs = []
     for did, p in pledges.items():
-        d = depot.get_group(did) if did in depot.groups else rows.iloc[0:0]
-        s = sites.get_group(did) if did in sites.groups else rows.iloc[0:0]
+        a, b = dd.get(did, zero), ss.get(did, {"delivered": 0, "sites": 0})
         recs.append({
             "donation_id": did, "code": _code_of(p), "donor": str(p.get("donor", "")),
-            "date": str(p.get("date", ""))[:10], "items": ";".join(sorted(set(d.item_id))),
-            "received": int(d.received.sum()), "allocated": int(d.allocated.sum()),
-            "delivered": int(s.delivered.sum()), "in_stock": int(d.in_stock.sum()),
-            "sites": int(s.site_id.nunique()),
+            "date": str(p.get("date", ""))[:10], "items": it.get(did, ""),
+            "received": int(a["received"]), "allocated": int(a["allocated"]),
+            "delivered": int(b["delivered"]), "in_stock": int(a["in_stock"]), "sites": int(b["sites"]),
         })
     cols = ["donation_id", "code", "donor", "date", "items", "received", "allocated", "delivered", "in_stock", "sites"]
     return pd.DataFrame(recs, columns=cols).sort_values("donation_id", kind="stable").reset_index(drop=True)
@@ -352,7 +385,7 @@ def totals_by(snap: Snapshot, by: str) -> pd.DataFrame:
     """
     if by not in _DIMENSIONS:
         raise SnapshotError(f"totals by {by!r}: choose one of {', '.join(_DIMENSIONS)}")
-    rows = _rows(snap)
+    rows = snap.counted
     col = _DIMENSIONS[by]
     if by == "site":
         part = rows[rows.site_id != ""]
@@ -408,34 +441,41 @@ def _detail(e: Mapping[str, Any]) -> str:
     return ""
 
 
-def trail(snap: Snapshot, donation_id: str) -> pd.DataFrame:
-    """Every ledger entry of one donation in order: when, what, how much, where, and its hash."""
+_TRAIL_COLUMNS = ["seq", "at", "event", "item_id", "item_name", "quantity", "site_id", "site_name", "depot_id",
+                  "round_id", "trip_id", "detail", "hash"]
+
+
+def trail_records(snap: Snapshot, donation_id: str) -> list[dict[str, Any]]:
+    """:func:`trail` as plain records (what the static site stores)."""
     recs = []
     lot_qty: dict[str, int] = defaultdict(int)
-    for e in snap.entries:
-        if str(e.get("donation_id", "")) != donation_id:
-            continue
-        if e.get("event") == "received":
+    item_names, site_names = snap.item_names, snap.site_names
+    for e in snap.by_donation.get(donation_id, []):
+        ev = str(e.get("event", ""))
+        if ev == "received":
             lot_qty[str(e.get("lot_id", ""))] += int(e.get("quantity", 0) or 0)
         site = str(e.get("site_id", "") or "")
         item = str(e.get("item_id", "") or "")
         recs.append({
-            "seq": int(e.get("seq", 0) or 0), "at": str(e.get("at", "")), "event": str(e.get("event", "")),
-            "item_id": item, "item_name": str(snap.items["name"].get(item, "")) if item else "",
-            "quantity": int(e.get("quantity", 0) or 0) if e.get("event") != "inspected"
+            "seq": int(e.get("seq", 0) or 0), "at": str(e.get("at", "")), "event": ev,
+            "item_id": item, "item_name": item_names.get(item, ""),
+            "quantity": int(e.get("quantity", 0) or 0) if ev != "inspected"
             else lot_qty.get(str(e.get("lot_id", "")), 0), "site_id": site,
-            "site_name": str(snap.sites["name"].get(site, "")) if site else "",
+            "site_name": site_names.get(site, ""),
             "depot_id": str(e.get("depot_id", "") or ""), "round_id": str(e.get("round_id", "") or ""),
             "trip_id": str(e.get("trip_id", "") or ""), "detail": _detail(e), "hash": str(e.get("hash", "")),
         })
-    cols = ["seq", "at", "event", "item_id", "item_name", "quantity", "site_id", "site_name", "depot_id",
-            "round_id", "trip_id", "detail", "hash"]
-    return pd.DataFrame(recs, columns=cols)
+    return recs
+
+
+def trail(snap: Snapshot, donation_id: str) -> pd.DataFrame:
+    """Every ledger entry of one donation in order: when, what, how much, where, and its hash."""
+    return pd.DataFrame(trail_records(snap, donation_id), columns=_TRAIL_COLUMNS)
 
 
 def trail_sites(snap: Snapshot, donation_id: str) -> pd.DataFrame:
     """The sites a donation reached, with delivered quantities and coordinates where published."""
-    rows = _rows(snap)
+    rows = snap.counted
     part = rows[(rows.donation_id == donation_id) & (rows.site_id != "")]
     out = part.groupby("site_id")[["allocated", "delivered"]].sum().reset_index()
     ref = snap.sites.reindex(out.site_id)
@@ -449,17 +489,13 @@ def stock_split(snap: Snapshot, donation_id: str) -> dict[str, int]:
     """What of a donation is still in a depot: available, quarantined, and written off."""
     status: dict[str, str] = {}
     qty: dict[str, int] = defaultdict(int)
-    for e in snap.entries:
-        if str(e.get("donation_id", "")) != donation_id:
-            continue
+    for e in snap.by_donation.get(donation_id, []):
         lot = str(e.get("lot_id", ""))
         if e.get("event") == "inspected":
             status[lot] = str(e.get("result", ""))
         elif e.get("event") == "received":
             qty[lot] += int(e.get("quantity", 0) or 0)
-    rows = _rows(snap)
-    part = rows[(rows.donation_id == donation_id) & (rows.site_id == "")]
-    in_stock, written_off = int(part.in_stock.sum()), int(part.written_off.sum())
+    in_stock, written_off = snap.depot_totals.get(donation_id, (0, 0))
     quarantined = sum(q for lot, q in qty.items() if status.get(lot) in ("quarantined", None, ""))
     quarantined = min(quarantined, in_stock)
     return {"available": in_stock - quarantined, "quarantined": quarantined, "written_off": written_off}
@@ -507,6 +543,6 @@ def view_model(snap: Snapshot, *, channels: Mapping[str, Any] | None = None, tra
         "channels": dict(channels or {}),
     }
     if trails:
-        model["trails"] = {did: {"events": _records(trail(snap, did)), "stock": stock_split(snap, did)}
+        model["trails"] = {did: {"events": trail_records(snap, did), "stock": stock_split(snap, did)}
                            for did in _pledges(snap)}
     return model
