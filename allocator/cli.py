@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "allocator.commands.ledger",
     "allocator.commands.round",
     "allocator.commands.diff",
+    "allocator.commands.site",
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2

@@ -319,7 +319,8 @@ def pages() -> list[Any]:
     names = allowed_pages(current_user())
     if not names:  # a user with no role at all
         names = ["login"]
-    return [_page(n, default=(i == 0)) for i, n in enumerate(names)]
+    # the public donation page needs no login and reads only published snapshots
+    return [*(_page(n, default=(i == 0)) for i, n in enumerate(names)), _page("public")]
 
 
 def sidebar() -> None:

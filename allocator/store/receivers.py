@@ -64,7 +64,7 @@ def check_trip_scope(session: Session, user: str, trips: Iterable[m.Trip]) -> No
     mine = set(receiver_sites(session, user))
     for t in trips:
         if t.site_id not in mine:
-            raise StoreError(f"user {user!r} receives for {', '.join(sorted(mine)) or 'no site'}: "
+            raise PermissionDeniedError(f"user {user!r} receives for {', '.join(sorted(mine)) or 'no site'}: "
                              f"trip {t.id} goes to {t.site_id}; only its own site may confirm it")
 
 
