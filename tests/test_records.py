@@ -7,7 +7,6 @@ Every database test runs on SQLite, and on PostgreSQL too when
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
@@ -210,9 +209,9 @@ def test_after_a_delivered_round_the_next_reships_nothing_to_filled_needs(engine
 
 def load_like(sc, stock: pd.DataFrame):
     """``sc`` with ``stock`` replaced, re-parsed like a file (typed, defaults filled)."""
-    from allocator.scenario import save
-
     import tempfile
+
+    from allocator.scenario import save
 
     with tempfile.TemporaryDirectory() as d:
         return load(save(sc.replace(stock=stock), Path(d) / "sc"))

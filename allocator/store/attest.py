@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from allocator.errors import InvalidRequestError, NotFoundError, PermissionDeniedError, StoreError
+from allocator.errors import NotFoundError, PermissionDeniedError
 from allocator.store import models as m
 from allocator.store.users import get_user, user_roles
 

@@ -30,7 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from allocator import ledger
-from allocator.errors import InvalidRequestError, NotFoundError, PermissionDeniedError, StoreError
+from allocator.errors import InvalidRequestError, StoreError
 from allocator.store import models as m
 from allocator.store.scenario_io import reserved_by_lot
 from allocator.store.time import utcnow

@@ -26,7 +26,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from allocator.errors import PermissionDeniedError, StoreError
+from allocator.errors import PermissionDeniedError
 from allocator.store import models as m
 from allocator.store.users import get_user, user_roles
 

@@ -24,7 +24,6 @@ from allocator.errors import (
     InvalidRequestError,
     NotFoundError,
     PermissionDeniedError,
-    StoreError,
 )
 from allocator.store import models as m
 from allocator.store.time import utcnow
