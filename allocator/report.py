@@ -51,7 +51,7 @@ PROBLEM_CODES: frozenset[str] = frozenset({
     # between tables
     "id_is_site", "refers_absent", "unknown_ref", "needs_absent", "duplicate_pair",
     "self_substitute", "self_loop", "edge_pair", "zone_needs_area", "zone_no_permits",
-    "rule_needs_road", "unknown_road_name", "area_ignored", "end_before_start",
+    "rule_needs_road", "rule_unknown_road", "rule_unknown_edge", "unknown_road_name", "area_ignored", "end_before_start",
     "available_to_order", "lot_expired", "lot_held", "need_unstocked", "far_from_road",
     # free text from callers that do not give a code (rendered as is)
     "text",

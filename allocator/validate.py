@@ -524,10 +524,33 @@ def check_traffic_control(sc: Scenario, labels: dict[str, str], report: Report) 
 
 
 def check_traffic_control_targets(sc: Scenario, labels: dict[str, str], report: Report) -> None:
-    """Closures and checkpoints name a road (name or name_zh) or an edge that exists."""
-    from allocator.network.control import check_rule_targets
+    """A closure or checkpoint must name a road that exists, or an edge that exists.
 
-    check_rule_targets(sc, labels, report)
+    A rule whose ``road`` matches no road's ``name`` or ``name_zh``, or whose
+    ``u, v`` name no road between them (either direction), would silently change
+    nothing: trucks would cross the bridge the officer meant to close. Each is
+    an error naming the rule (file, row, column and the cell's text).
+    """
+    if not sc.has("traffic_control"):
+        return
+    tc, lab = sc.traffic_control, labels["traffic_control"]
+    roads = sc.roads if sc.has("roads") else None
+    names: set[str] = set()
+    edges: set[frozenset] = set()
+    if roads is not None:
+        for col in ("name", "name_zh"):
+            if col in roads:
+                names |= {str(x) for x in roads[col].fillna("") if str(x)}
+        edges = {frozenset((str(a), str(b))) for a, b in zip(roads.u, roads.v)}
+    for i, r in tc.reset_index(drop=True).iterrows():
+        if r.kind not in ("closure", "checkpoint"):
+            continue
+        row = int(i) + 2
+        road, u, v = (str(r.get(k, "") or "") for k in ("road", "u", "v"))
+        if road and road not in names:
+            report.problem(lab, row, "road", "rule_unknown_road", road, rule_id=r.rule_id, road=road)
+        if u and v and frozenset((u, v)) not in edges:
+            report.problem(lab, row, "u", "rule_unknown_edge", f"{u}, {v}", rule_id=r.rule_id, u=u, v=v)
 
 
 def check_vehicles(sc: Scenario, labels: dict[str, str], report: Report) -> None:
