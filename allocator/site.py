@@ -53,7 +53,6 @@ __all__ = ["write_site", "TRAILS_PER_SHARD", "catalogue_for_site"]
 
 ASSETS = Path(__file__).with_name("site_assets")
 TRAILS_PER_SHARD = 50
-_DOWNLOADS = ("manifest.json", "ledger.jsonl", "donations.csv", "donation_usage.csv", "iati-activities.xml")
 
 
 def catalogue_for_site() -> dict[str, dict[str, str]]:
@@ -119,9 +118,9 @@ def write_site(snapshot: str | Path | Snapshot, out_dir: str | Path, *,
             (tmp / "data" / "trails" / f"{i:03d}.js").write_bytes(_js("SA.trails", i, part))
         dl = tmp / "downloads"
         dl.mkdir()
-        for name in _DOWNLOADS:
-            if (snap.path / name).is_file():
-                shutil.copyfile(snap.path / name, dl / name)
+        for f in sorted(snap.path.iterdir()):  # every published file, so the downloads re-verify on their own
+            if f.is_file() and not f.name.startswith("."):
+                shutil.copyfile(f, dl / f.name)
         full = {**model, "trails": trails}
         full.pop("catalogue")
         (dl / "snapshot.json").write_text(json.dumps(full, ensure_ascii=False, indent=1), encoding="utf-8")

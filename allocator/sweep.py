@@ -72,8 +72,9 @@ class SweepError(AllocatorError):
     """
 
     def __init__(self, code: str, **params: Any):
-        self.code, self.params = code, params
-        super().__init__(self.render("en"))
+        self.code, self.params = code, dict(params)
+        super().__init__(self.render("en"), **params)
+        self.code, self.params = code, dict(params)  # the base class keeps its own; ours are sweep.error.<code>
 
     def render(self, lang: str = "en") -> str:
         """The message in ``lang`` (``"zh"`` or ``"en"``)."""

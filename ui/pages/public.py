@@ -73,7 +73,7 @@ def _status(model: dict[str, Any], folder: Path) -> None:
     if isinstance(prev, dict) and "seq" in prev:
         st.caption(tr("public.extends", seq=prev["seq"]))
     if s.get("public_key"):
-        st.caption(tr("public.signature_ok", key=s["public_key"]))
+        st.caption(tr("public.signature_ok", fingerprint=s["public_key"]))
     st.caption(tr("public.recheck"))
     st.code(public.RECHECK_COMMAND.format(path=folder.name), language="bash")
 
