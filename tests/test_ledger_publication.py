@@ -215,7 +215,7 @@ def test_a_receiver_confirms_only_their_own_site(engine) -> None:
         dispatch_round(s, rid, "wang")
     with transaction(engine) as s:
         other = int(lines_frame(s, rid).query("site_id == 'UNION'").trip_id.iloc[0])
-        with pytest.raises(StoreError, match="no unconfirmed trip"):
+        with pytest.raises(StoreError, match="only its own site"):
             confirm_delivery(s, rid, "jyt", trip_id=other)
         with pytest.raises(StoreError, match="none linked"):
             confirm_delivery(s, rid, "nobody")

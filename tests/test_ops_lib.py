@@ -20,6 +20,7 @@ from allocator.store import (
     Discrepancy,
     add_user,
     approve_round,
+    attest,
     confirm_delivery,
     current_scenario,
     dispatch_round,
@@ -209,10 +210,11 @@ def test_a_receiver_sees_and_confirms_only_their_own_sites_trips():
         assert receiver_sites(s, "zhao") == ["H1"]
         assert set(trips_frame(s, "zhao").site_id) == {"H1"}
         assert set(trips_frame(s, "li").site_id) == {"H1", "H2"}
-    # zhao may not confirm H2's trip, nor every trip at once
-    for tid in (all_trips["H2"], None):
-        with pytest.raises(StoreError, match="only its own site"), transaction(eng) as s:
-            confirm_delivery(s, out.round_id, "zhao", trip_id=tid)
+    # zhao may not confirm H2's trip; without a trip, zhao's confirmation covers H1's trips only
+    with pytest.raises(StoreError, match="only its own site"), transaction(eng) as s:
+        confirm_delivery(s, out.round_id, "zhao", trip_id=all_trips["H2"])
+    with transaction(eng) as s:
+        assert {t.site_id for t in attest.trips_for(s, "zhao", trips(s, out.round_id))} == {"H1"}
     with transaction(eng) as s:
         line = next(r for r in s.scalars(
             sa.select(m.Allocation).where(m.Allocation.trip_id == all_trips["H1"])))

@@ -378,13 +378,14 @@ def confirm_delivery(
     if r.state != "dispatched":
         raise ConflictError(f"round {r.id} is {r.state}: only a dispatched round's deliveries can be confirmed")
     disc = dict(discrepancies or {})
-    open_trips = attest.trips_for(session, user, [t for t in trips(session, r.id) if t.state != "delivered"])
+    open_trips = [t for t in trips(session, r.id) if t.state != "delivered"]
     if trip_id is not None:
         open_trips = [t for t in open_trips if t.id == int(trip_id)]
         if not open_trips:
             raise NotFoundError(f"round {r.id} has no unconfirmed trip {trip_id}")
+        check_trip_scope(session, user, open_trips)  # a receiver naming another site's trip is refused
+    open_trips = attest.trips_for(session, user, open_trips)  # without a trip: a receiver confirms their own
     confirmed_as = {t.site_id: attest.confirmer(session, user, t.site_id) for t in open_trips}
-    check_trip_scope(session, user, open_trips)
     now = utcnow()
     out = []
     tids = {t.id for t in open_trips}
