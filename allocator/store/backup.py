@@ -25,7 +25,7 @@ def dump(engine: Engine) -> dict[str, list[tuple]]:
     --------
     >>> from allocator.store import memory_store
     >>> dump(memory_store())["roles"]
-    [('admin',), ('approver',), ('officer',)]
+    [('admin',), ('approver',), ('officer',), ('receiver',)]
     """
     md = MetaData()
     md.reflect(engine)
