@@ -398,3 +398,41 @@ def test_rules_match_a_road_by_its_chinese_name() -> None:
     pd.testing.assert_frame_equal(a, b)
     # the closures named in Chinese close the bridges: Leishenshan (H09) is cut off
     assert np.isfinite(base.to_numpy()).all() and np.isinf(b["H09"]).all()
+
+
+# --------------------------------------------------------------------------- review flags an officer can act on
+
+
+@pytest.mark.skipif(not DEMO.is_dir(), reason="the demo scenario has not landed")
+def test_review_flags_are_per_item_ranked_and_explained() -> None:
+    import numpy as np
+
+    from allocator import demand, i18n
+
+    sc = load(DEMO)
+    e = demand.estimate(sc)
+    flags = demand.review_flags(sc)
+    assert 0 < len(flags) <= 30  # the old category screen printed 165 lines to review
+    by_key = e.set_index(["site_id", "item_id"])
+    # the 330-goggle request against a 3,625 estimate is flagged
+    h01 = by_key.loc[("H01", "goggles")]
+    assert (int(h01.requested), int(h01.estimate)) == (330, 3625)
+    assert h01.review and h01.flag > 0
+    f = flags.set_index("flag").loc[int(h01.flag)]
+    assert f.item_id == "goggles" and "H01" in f.site_ids and f.code == "group_below"
+    msg = demand.flag_message(f)
+    assert "goggles" in msg and "designated hospital" in msg and "of the estimate" in msg
+    assert "goggles" in demand.flag_message(f, "zh") and demand.flag_message(f, "zh") != msg
+    # ranked: farthest from the estimate first
+    far = np.abs(np.log(flags.ratio.to_numpy()))
+    assert (np.diff(far) <= 1e-12).all()
+    # every flag recomputes from the estimate table: its sites are off the same way, by a day of use or more
+    for r in flags.itertuples():
+        rows = by_key.loc[[(s, r.item_id) for s in r.site_ids]]
+        assert (int(rows.requested.sum()), int(rows.estimate.sum())) == (r.requested, r.estimate)
+        ratio = rows.requested.astype(float) / rows.estimate.astype(float)
+        assert ((ratio < 0.5) | (ratio > 2)).all()
+        assert ((rows.requested - rows.estimate).abs() >= rows.daily_use).all()
+        assert (rows.flag == r.flag).all()
+        assert i18n.has(f"records.flag.{r.code}", "en") and i18n.has(f"records.flag.{r.code}", "zh")
+    assert int(e.review.sum()) == int(flags.n_sites.sum())
