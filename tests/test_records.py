@@ -436,3 +436,71 @@ def test_review_flags_are_per_item_ranked_and_explained() -> None:
         assert (rows.flag == r.flag).all()
         assert i18n.has(f"records.flag.{r.code}", "en") and i18n.has(f"records.flag.{r.code}", "zh")
     assert int(e.review.sum()) == int(flags.n_sites.sum())
+
+
+# --------------------------------------------------------------------------- correcting a confirmed delivery
+
+
+def _books_agree(s) -> dict:
+    """The database's donation totals equal the ledger's; returns them per (donation, item)."""
+    dons, usage = ledger.usage_tables(s)
+    tot = ledger.totals_from_ledger(ledger.entries(s))
+    out = {}
+    for r in dons.itertuples():
+        t = tot.donations[(r.donation_id, r.item_id)]
+        got = (r.received, r.allocated, r.in_stock, r.written_off)
+        assert got == (t["received"], t["allocated"], t["in_stock"], t["written_off"]), r
+        assert r.received == r.allocated + r.in_stock + r.written_off
+        out[(r.donation_id, r.item_id)] = got
+    for r in usage.itertuples():
+        t = tot.usage[(r.donation_id, r.item_id, r.receiver_org_ref)]
+        assert (r.allocated, r.delivered, r.returned, r.written_off) == (
+            t["allocated"], t["delivered"], t["returned"], t["written_off"]), r
+    return out
+
+
+def test_a_confirmed_delivery_can_be_corrected_and_both_confirmations_are_kept(engine, tmp_path: Path) -> None:
+    from allocator.store import correct_delivery, delivery_history
+
+    sc = examples.donated_city()
+    with transaction(engine) as s:
+        import_scenario(s, sc)
+        _users(s)
+    rid = _create(engine, ("LA1", "EXPO", "UNION", "mask", "mask", 300), ("LA1", "EXPO", "JYT", "mask", "mask", 600))
+    with transaction(engine) as s:
+        approve_round(s, rid, "li")
+        dispatch_round(s, rid, "wang")
+        line = int(lines_frame(s, rid).set_index("site_id").loc["UNION", "line_id"])
+        confirm_delivery(s, rid, "wang", discrepancies={line: Discrepancy(received=250, kind="short")})
+        assert s.get(m.Lot, "LA1").quantity == 100 + 50
+    assert _outstanding(engine)[("UNION", "mask")] == 50
+    # the site recounts: 280 arrived, 20 were crushed and thrown away
+    with transaction(engine) as s:
+        with pytest.raises(StoreError, match="needs a reason"):
+            correct_delivery(s, rid, line, "wang", Discrepancy(280, "damaged", "written_off", "crushed"), reason=" ")
+        correct_delivery(s, rid, line, "wang", Discrepancy(280, "damaged", "written_off", "crushed"),
+                         reason="recount at the ward")
+        assert s.get(m.Lot, "LA1").quantity == 100  # the 50 counted back were not in the depot after all
+        hist = delivery_history(s, line)
+        assert hist[["received", "returned", "written_off"]].values.tolist() == [[250, 50, 0], [280, 0, 20]]
+        assert hist.superseded_by.tolist() == ["wang", ""] and hist.correction_reason.iloc[0] == "recount at the ward"
+        books = _books_agree(s)
+        assert books[("DON_A", "mask")] == (1000, 880, 100, 20)
+        corr = [e for e in ledger.entries(s) if e.get("corrects")]
+        assert sorted((e["event"], e["quantity"]) for e in corr) == [
+            ("delivered", 30), ("returned", -50), ("written_off", 20)]
+    assert _outstanding(engine)[("UNION", "mask")] == 20
+    # and once more: it all arrived after all
+    with transaction(engine) as s:
+        correct_delivery(s, rid, line, "wang", None, reason="the 20 boxes were found intact")
+        assert len(delivery_history(s, line)) == 3
+        assert _books_agree(s)[("DON_A", "mask")] == (1000, 900, 100, 0)
+        ledger.publish(s, tmp_path / "public")
+    assert ledger.verify(tmp_path / "public").ok
+    assert _outstanding(engine)[("UNION", "mask")] == 0
+    # a line without a confirmed delivery cannot be corrected
+    r2 = _create(engine, ("LB1", "EXPO", "JYT", "suit", "suit", 10))
+    with transaction(engine) as s, pytest.raises(StoreError, match="no confirmed delivery"):
+        approve_round(s, r2, "li")
+        dispatch_round(s, r2, "wang")
+        correct_delivery(s, r2, int(lines_frame(s, r2).line_id.iloc[0]), "wang", None, reason="x")
