@@ -504,3 +504,30 @@ def test_a_confirmed_delivery_can_be_corrected_and_both_confirmations_are_kept(e
         approve_round(s, r2, "li")
         dispatch_round(s, r2, "wang")
         correct_delivery(s, r2, int(lines_frame(s, r2).line_id.iloc[0]), "wang", None, reason="x")
+
+
+# --------------------------------------------------------------------------- output folders readable by the group
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027])
+def test_output_folders_and_files_respect_the_umask(tmp_path: Path, mask: int) -> None:
+    import stat
+
+    from allocator.scenario import save
+
+    src = save(examples.two_hospitals(), tmp_path / "sc")
+    old = os.umask(mask)
+    try:
+        assert cli.main(["round", str(src), "--out", str(tmp_path / "r")]) == 0
+        assert cli.main(["round", str(src), "--out", str(tmp_path / "r.xlsx")]) == 0
+        assert cli.main(["needs", str(src), "--out", str(tmp_path / "n" / "needs.csv")]) == 0
+        out = save(examples.two_hospitals(), tmp_path / "again")
+    finally:
+        os.umask(old)
+    want_dir, want_file = 0o777 & ~mask, 0o666 & ~mask
+    for d in (tmp_path / "r", out):
+        assert stat.S_IMODE(d.stat().st_mode) == want_dir, (d, oct(d.stat().st_mode))
+        for f in d.iterdir():
+            assert stat.S_IMODE(f.stat().st_mode) == want_file, f
+    for f in (tmp_path / "r.xlsx", tmp_path / "n" / "needs.csv"):
+        assert stat.S_IMODE(f.stat().st_mode) == want_file, f

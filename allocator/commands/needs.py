@@ -38,8 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    from allocator.fsutil import umask
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes it 0600
     try:
         df.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
         os.replace(tmp, path)
