@@ -7,7 +7,6 @@ Every database test runs on SQLite, and on PostgreSQL too when
 from __future__ import annotations
 
 import os
-from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
@@ -210,9 +209,9 @@ def test_after_a_delivered_round_the_next_reships_nothing_to_filled_needs(engine
 
 def load_like(sc, stock: pd.DataFrame):
     """``sc`` with ``stock`` replaced, re-parsed like a file (typed, defaults filled)."""
-    from allocator.scenario import save
-
     import tempfile
+
+    from allocator.scenario import save
 
     with tempfile.TemporaryDirectory() as d:
         return load(save(sc.replace(stock=stock), Path(d) / "sc"))
@@ -531,3 +530,48 @@ def test_output_folders_and_files_respect_the_umask(tmp_path: Path, mask: int) -
             assert stat.S_IMODE(f.stat().st_mode) == want_file, f
     for f in (tmp_path / "r.xlsx", tmp_path / "n" / "needs.csv"):
         assert stat.S_IMODE(f.stat().st_mode) == want_file, f
+
+
+# --------------------------------------------------------------------------- on the command line
+
+
+@pytest.mark.slow
+def test_coverage_and_corrections_on_the_command_line(db_url: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from allocator.scenario import save
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALLOCATOR_DATABASE_URL", db_url)
+    monkeypatch.setenv("PW", "pw")
+    me = ("--user", "li", "--password-env", "PW")
+    save(examples.donated_city(), tmp_path / "scenario")
+    (tmp_path / "r1").mkdir()
+    _alloc(("LA1", "EXPO", "UNION", "mask", "mask", 300), ("LA1", "EXPO", "JYT", "mask", "mask", 600)).to_csv(
+        tmp_path / "r1" / "allocations.csv", index=False)
+    assert cli.main(["import", "scenario"]) == 0
+    assert cli.main(["users", "add", "li", "--role", "officer", "--role", "approver", "--password-env", "PW"]) == 0
+    assert cli.main(["rounds", "create", "--allocations", "r1", *me]) == 0
+    assert "no earlier round covers any of the 6 need(s)" in capsys.readouterr().out
+    assert cli.main(["rounds", "approve", "1", *me]) == 0
+    assert cli.main(["rounds", "dispatch", "1", "--trips", "none", *me]) == 0
+    with transaction(make_engine(db_url)) as s:
+        line = int(lines_frame(s, 1).set_index("site_id").loc["UNION", "line_id"])
+    assert cli.main(["rounds", "deliver", "1", "--discrepancy", f"{line}:250:short:returned", *me]) == 0
+    capsys.readouterr()
+    assert cli.main(["rounds", "correct", "1", str(line), "--received", "300", "--reason", "found the boxes",
+                     *me]) == 0
+    assert f"round 1: line {line} corrected: received 250 -> 300" in capsys.readouterr().out
+    assert cli.main(["rounds", "correct", "1", str(line), "--received", "280", "--reason", " ", *me]) == 1
+    assert "a correction needs a reason" in capsys.readouterr().err
+    # the next round is told what round 1 already covers
+    (tmp_path / "r2").mkdir()
+    _alloc(("LA1", "EXPO", "HOTEL7", "mask", "mask", 100)).to_csv(tmp_path / "r2" / "allocations.csv", index=False)
+    assert cli.main(["rounds", "create", "--allocations", "r2", "--out", "r2out", *me]) == 0
+    out = capsys.readouterr().out
+    assert "earlier rounds already cover 2 of 6 need(s) in full and 0 in part (900 of 1,650 unit(s))" in out
+    assert "  UNION UNION / mask Surgical mask: requested 300, covered 300 by round(s) 1, outstanding 0" in out
+    cov = pd.read_csv(tmp_path / "r2out" / "coverage.csv")
+    assert cov.set_index(["site_id", "item_id"]).loc[("UNION", "mask"), ["requested", "covered", "outstanding"]
+                                                     ].tolist() == [300, 300, 0]
+    assert cli.main(["rounds", "coverage"]) == 0
+    assert "outstanding" in capsys.readouterr().out

@@ -193,10 +193,9 @@ def run_db_init(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    from allocator.i18n import t
     from allocator.scenario import load
     from allocator.store import import_scenario
-
-    from allocator.i18n import t
     from allocator.store import models as m
     from allocator.store.scenario_io import export_scenario, table_changes
 
