@@ -25,9 +25,15 @@ The method (``docs/demand.md`` explains it with the provenance of every number):
    of every item of the category the site may use (civil-grade stock does not
    count at clinical sites).
 5. **Requested or estimated.** A site that sent any row in ``needs.csv`` keeps
-   its requests; other sites get the estimate. A request is flagged for review
-   when the site's requests for a category are more than 2x or less than 0.5x
-   the category's estimate.
+   its requests; other sites get the estimate.
+6. **Review flags** (:func:`review_flags`), per item, ranked, each with why.
+   A request of an item with an estimate is *off* when it is more than 2x or
+   less than 0.5x the estimate and the gap is at least one day of the site's
+   use (an item a site did not ask for is its choice, not flagged). When most sites of a kind are off the same
+   way for an item (at least 3 sites; the median ratio is off), that is one
+   *group* flag: the norm, the unit or the way sites ask differs, and an
+   officer acts once for the group. A site off from its own estimate where
+   its kind is not, or 2x away from what its peers ask, is a *request* flag.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,8 +67,14 @@ GROUPS: tuple[str, ...] = ("mild", "moderate", "severe", "critical", "isolated")
 SECTIONS: tuple[str, ...] = ("use", "staffing", "severity_mix", "role_mix", "convert")
 #: Required columns of a norms file (``unit`` is optional documentation).
 NORMS_COLUMNS: tuple[str, ...] = ("table", "who", "what", "value", "source")
-#: A request outside [estimate x REVIEW_LOW, estimate x REVIEW_HIGH] is flagged.
+#: A request outside [estimate x REVIEW_LOW, estimate x REVIEW_HIGH] is off.
 REVIEW_HIGH, REVIEW_LOW = 2.0, 0.5
+#: Sites of one kind needed to call a pattern a group flag.
+REVIEW_PEERS = 3
+#: A request is off only when it is at least this many days of use away from its estimate.
+REVIEW_MIN_DAYS = 1.0
+FLAG_COLUMNS = ["flag", "scope", "code", "item_id", "kind", "site_ids", "n_sites", "requested", "estimate",
+                "ratio", "peer_ratio"]
 
 ORIGIN_REQUESTED, ORIGIN_ESTIMATED, ORIGIN_NOT_REQUESTED = "requested", "estimated", "not_requested"
 
@@ -420,11 +433,13 @@ def estimate(scenario: Scenario, days_of_cover: float = 3, norms: Norms | str | 
           needs, else ``estimate`` (0 for ``not_requested`` rows);
         - ``origin``: ``requested``; ``estimated`` (site sent no needs); or
           ``not_requested`` (the site sent needs, but not for this item);
-        - ``review``: the site's requests for this category are more than 2x or
-          less than 0.5x the category's estimate (missing requests count as 0).
+        - ``review``: a review flag covers the row (:func:`review_flags`);
+        - ``flag``: the number of that flag (0 when none).
 
         ``attrs["warnings"]`` lists items whose unit could not be converted
-        to their category's norm unit (they are counted 1 : 1).
+        to their category's norm unit (they are counted 1 : 1);
+        ``attrs["review_flags"]`` holds the ranked flags (records of
+        :func:`review_flags`).
 
     Raises
     ------
@@ -512,24 +527,112 @@ def estimate(scenario: Scenario, days_of_cover: float = 3, norms: Norms | str | 
     out = out.astype({"site_id": str, "item_id": str, "category": str, "daily_use": "float64",
                       "on_hand": "int64", "estimate": "Int64", "requested": "Int64",
                       "need": "int64", "origin": str})
-    out["review"] = _review(out)
+    flags, covered = _review(out, sites["kind"].astype(str).to_dict() if "kind" in sites else {})
+    out["review"] = covered > 0
+    out["flag"] = covered.astype("int64")
     out.attrs["warnings"] = warnings
+    out.attrs["review_flags"] = flags.to_dict("records")  # plain records: pandas compares attrs
     return out
 
 
-def _review(out: pd.DataFrame) -> pd.Series:
-    """Flag requested sites' rows whose category request is far from the estimate."""
-    flag = pd.Series(False, index=out.index)
-    asked = out[out.origin != ORIGIN_ESTIMATED]
-    for (_, _), part in asked.groupby(["site_id", "category"], sort=False):
-        if part.estimate.isna().all():
+def _off(ratio: float) -> bool:
+    return ratio > REVIEW_HIGH or ratio < REVIEW_LOW
+
+
+def _review(out: pd.DataFrame, kinds: dict[str, str]) -> tuple[pd.DataFrame, pd.Series]:
+    """The ranked review flags and, per row of ``out``, the flag that covers it (0 for none)."""
+    covered = pd.Series(0, index=out.index, dtype="int64")
+    asked = out[(out.origin == ORIGIN_REQUESTED) & out.estimate.notna()]
+    asked = asked[asked.estimate.astype("float64") > 0]
+    if asked.empty:
+        return pd.DataFrame(columns=FLAG_COLUMNS), covered
+    req = asked.requested.fillna(0).astype("float64")
+    est = asked.estimate.astype("float64")
+    ratio = req / est
+    gap_days = (req - est).abs() / asked.daily_use.where(asked.daily_use > 0)
+    material = gap_days.fillna(np.inf) >= REVIEW_MIN_DAYS
+    kind = asked.site_id.map(lambda s: kinds.get(s, ""))
+    found: list[tuple[dict, list]] = []
+    for (item_id, k), idx in asked.groupby([asked.item_id, kind], sort=False).groups.items():
+        r = ratio[idx]
+        med = float(r.median())
+        group = len(idx) >= REVIEW_PEERS and _off(med)
+        if group:
+            same_side = [i for i in idx if _off(ratio[i]) and (ratio[i] > 1) == (med > 1)]
+            rows = [i for i in same_side if material[i]]
+            if rows:
+                ex = max(rows, key=lambda i: abs(np.log(max(ratio[i], 1e-9))))
+                found.append(({"scope": "group", "code": "group_above" if med > 1 else "group_below",
+                               "item_id": item_id, "kind": k, "ratio": med, "peer_ratio": med,
+                               "example": f"{asked.at[ex, 'site_id']} {int(req[ex])} / {int(est[ex])}"}, rows))
+            rest = [i for i in idx if i not in set(rows) and material[i] and not (REVIEW_LOW <= ratio[i] / med
+                                                                                    <= REVIEW_HIGH)]
+            for i in rest:
+                found.append(({"scope": "request", "code": "unlike_peers", "item_id": item_id, "kind": k,
+                               "ratio": float(ratio[i]), "peer_ratio": med}, [i]))
             continue
-        est = float(part.estimate.fillna(0).sum())
-        got = float(part.requested.fillna(0).sum())
-        far = got > REVIEW_HIGH * est or got < REVIEW_LOW * est
-        if far:
-            flag[part.index] = True
-    return flag
+        for i in idx:
+            if _off(float(ratio[i])) and material[i]:
+                found.append(({"scope": "request", "code": "request_above" if ratio[i] > 1 else "request_below",
+                               "item_id": item_id, "kind": k, "ratio": float(ratio[i]),
+                               "peer_ratio": med if len(idx) >= REVIEW_PEERS else np.nan}, [i]))
+    found.sort(key=lambda f: (-abs(np.log(max(f[0]["ratio"], 1e-9))), -len(f[1]), f[0]["item_id"], f[0]["kind"]))
+    rows_out = []
+    for n, (f, rows) in enumerate(found, start=1):
+        covered[rows] = n
+        rows_out.append({
+            "flag": n, "scope": f["scope"], "code": f["code"], "item_id": f["item_id"], "kind": f["kind"],
+            "site_ids": tuple(str(asked.at[i, "site_id"]) for i in rows), "n_sites": len(rows),
+            "requested": int(req[rows].sum()), "estimate": int(est[rows].sum()), "ratio": float(f["ratio"]),
+            "peer_ratio": float(f["peer_ratio"]), "example": f.get("example", ""),
+        })
+    flags = pd.DataFrame(rows_out, columns=[*FLAG_COLUMNS, "example"])
+    return flags, covered
+
+
+def review_flags(scenario: Scenario, days_of_cover: float = 3,
+                 norms: Norms | str | Path | None = None) -> pd.DataFrame:
+    """The requests an officer should review, per item, ranked (farthest from the estimate first).
+
+    Returns
+    -------
+    DataFrame
+        One row per flag: ``flag`` (its rank), ``scope`` (``group``: the sites
+        of one kind ask the same way far from the estimate; ``request``: one
+        site), ``code`` (``group_below``, ``group_above``, ``request_below``,
+        ``request_above``, ``unlike_peers``: the catalogue's
+        ``records.flag.<code>`` says why, see :func:`flag_message`),
+        ``item_id, kind, site_ids, n_sites, requested, estimate`` (summed over
+        the sites), ``ratio`` (requested / estimate; the median for a group),
+        ``peer_ratio`` (the median of the item's sites of that kind).
+
+    Examples
+    --------
+    >>> from allocator import examples
+    >>> f = review_flags(examples.demand_mixed())
+    >>> f[["scope", "code", "item_id", "site_ids"]].iloc[0].tolist()
+    ['request', 'request_above', 'mask', ('H1',)]
+    >>> flag_message(f.iloc[0])
+    'H1 asks 5,000 mask, 2.2x the 2,280 estimated from its beds, patients and staff'
+    """
+    est = estimate(scenario, days_of_cover=days_of_cover, norms=norms)
+    return pd.DataFrame(est.attrs["review_flags"], columns=[*FLAG_COLUMNS, "example"])
+
+
+def flag_message(flag: Any, lang: str = "en") -> str:
+    """Why a review flag was raised, in ``lang`` (a row of :func:`review_flags`)."""
+    from allocator.i18n import t
+
+    def pct(x: float) -> str:
+        return f"{x:.0%}" if x >= 0.01 else f"{x:.1%}"
+
+    ratio = float(flag["ratio"])
+    sites = tuple(flag["site_ids"])
+    return t(f"records.flag.{flag['code']}", lang, n=int(flag["n_sites"]), kind=str(flag["kind"]).replace("_", " "),
+             item_id=flag["item_id"], site_id=sites[0] if sites else "", requested=f"{int(flag['requested']):,}",
+             estimate=f"{int(flag['estimate']):,}", pct=pct(ratio), times=f"{ratio:.1f}",
+             peer_pct=pct(float(flag["peer_ratio"])) if pd.notna(flag["peer_ratio"]) else "",
+             example=flag.get("example", "") if hasattr(flag, "get") else "")
 
 
 def needs_for_round(scenario: Scenario, days_of_cover: float = 3,

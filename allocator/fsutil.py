@@ -29,6 +29,7 @@ def atomic_folder(out: str | Path) -> Iterator[Path]:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    os.chmod(tmp, 0o777 & ~umask())  # mkdtemp makes it 0700: readable by the user's group as umask allows
     try:
         yield tmp
         for f in tmp.iterdir():
@@ -45,3 +46,10 @@ def atomic_folder(out: str | Path) -> Iterator[Path]:
             os.replace(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def umask() -> int:
+    """The process's file-creation mask (what a plain ``mkdir`` or ``open`` would respect)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask

@@ -46,6 +46,7 @@ import pandas as pd
 
 from allocator import schema
 from allocator.cells import escape_formula, unescape_formula
+from allocator.fsutil import umask
 
 #: id column -> (name column written after it, the lookup it takes names from)
 NAME_COLUMNS = {
@@ -250,18 +251,12 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
     os.close(fd)
     try:
         wb.save(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~umask())
         os.replace(tmp, p)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return p
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_scenario(scenario: Any, path: str | Path) -> Path:

@@ -180,16 +180,16 @@ def test_requests_kept_and_far_requests_flagged():
     e = demand.estimate(sc, days_of_cover=3)
     h1 = e[e.site_id == "H1"].set_index("item_id")
     assert h1.at["mask", "origin"] == "requested" and h1.at["mask", "need"] == 5000
-    # recompute every flag from the table: category request vs category estimate
-    for (site, cat), part in e[e.origin != "estimated"].groupby(["site_id", "category"]):
-        if part.estimate.isna().all():
-            assert not part.review.any()
-            continue
-        est, req = part.estimate.fillna(0).sum(), part.requested.fillna(0).sum()
-        assert (part.review == (req > 2 * est or req < 0.5 * est)).all(), (site, cat)
+    # recompute every flag from the table: per item, request vs estimate, at least a day of use apart
+    # (one site per kind here, so no group flags)
+    for r in e.itertuples():
+        est = None if pd.isna(r.estimate) else float(r.estimate)
+        off = (r.origin == "requested" and est is not None and est > 0
+               and (r.requested > 2 * est or r.requested < 0.5 * est) and abs(r.requested - est) >= r.daily_use)
+        assert r.review == off, r
     assert h1.at["mask", "review"]  # 5,000 > 2 x 2,280
     assert not h1.at["n95", "review"]  # 500 within [180, 720]
-    assert h1.at["gown", "origin"] == "not_requested" and h1.at["gown", "review"]
+    assert h1.at["gown", "origin"] == "not_requested" and not h1.at["gown", "review"]  # the site's choice
     assert pd.isna(h1.at["abx", "estimate"]) and not h1.at["abx", "review"]
     assert not e[e.origin == "estimated"].review.any()
 
@@ -378,8 +378,8 @@ def test_needs_command_writes_a_needs_file_that_loads_back(tmp_path, capsys):
     out = tmp_path / "out" / "needs.csv"
     assert main(["needs", str(folder), "--days", "3", "--out", str(out), "--detail", str(tmp_path / "d.csv")]) == 0
     printed = capsys.readouterr().out
-    assert "review: H1 mask: requested 5000 (mask 5000), estimate 2280" in printed
-    assert "review: H1 gown: requested 0, estimate 473" in printed
+    assert "review 1: H1 asks 5,000 mask, 2.2x the 2,280 estimated from its beds, patients and staff" in printed
+    assert "1 review flag(s) on 1 request(s)" in printed and "gown" not in printed  # not asked: its choice
     written = pd.read_csv(out, dtype={"site_id": str, "item_id": str})
     expected = demand.needs_for_round(sc, days_of_cover=3)
     assert list(written[["site_id", "item_id", "quantity", "origin"]].itertuples(index=False)) == \
@@ -428,5 +428,7 @@ def test_demo_needs_are_requested_and_its_readme_matches_the_estimate():
             assert int(cells[2].replace(",", "")) == totals.at[cat, "est"], cat
             seen += 1
     assert seen == 9
-    flagged = e[e.review].drop_duplicates(["site_id", "category"])
-    assert f"{len(flagged)} of the {e[e.origin != 'estimated'].drop_duplicates(['site_id', 'category']).shape[0]} requested pairs" in section
+    flags = demand.review_flags(sc)
+    requests = int((e.origin == "requested").sum())
+    assert f"{len(flags)} review flags cover {int(e.review.sum())} of the {requests} requests" in \
+        " ".join(section.split())

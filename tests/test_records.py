@@ -397,3 +397,181 @@ def test_rules_match_a_road_by_its_chinese_name() -> None:
     pd.testing.assert_frame_equal(a, b)
     # the closures named in Chinese close the bridges: Leishenshan (H09) is cut off
     assert np.isfinite(base.to_numpy()).all() and np.isinf(b["H09"]).all()
+
+
+# --------------------------------------------------------------------------- review flags an officer can act on
+
+
+@pytest.mark.skipif(not DEMO.is_dir(), reason="the demo scenario has not landed")
+def test_review_flags_are_per_item_ranked_and_explained() -> None:
+    import numpy as np
+
+    from allocator import demand, i18n
+
+    sc = load(DEMO)
+    e = demand.estimate(sc)
+    flags = demand.review_flags(sc)
+    assert 0 < len(flags) <= 30  # the old category screen printed 165 lines to review
+    by_key = e.set_index(["site_id", "item_id"])
+    # the 330-goggle request against a 3,625 estimate is flagged
+    h01 = by_key.loc[("H01", "goggles")]
+    assert (int(h01.requested), int(h01.estimate)) == (330, 3625)
+    assert h01.review and h01.flag > 0
+    f = flags.set_index("flag").loc[int(h01.flag)]
+    assert f.item_id == "goggles" and "H01" in f.site_ids and f.code == "group_below"
+    msg = demand.flag_message(f)
+    assert "goggles" in msg and "designated hospital" in msg and "of the estimate" in msg
+    assert "goggles" in demand.flag_message(f, "zh") and demand.flag_message(f, "zh") != msg
+    # ranked: farthest from the estimate first
+    far = np.abs(np.log(flags.ratio.to_numpy()))
+    assert (np.diff(far) <= 1e-12).all()
+    # every flag recomputes from the estimate table: its sites are off the same way, by a day of use or more
+    for r in flags.itertuples():
+        rows = by_key.loc[[(s, r.item_id) for s in r.site_ids]]
+        assert (int(rows.requested.sum()), int(rows.estimate.sum())) == (r.requested, r.estimate)
+        ratio = rows.requested.astype(float) / rows.estimate.astype(float)
+        assert ((ratio < 0.5) | (ratio > 2)).all()
+        assert ((rows.requested - rows.estimate).abs() >= rows.daily_use).all()
+        assert (rows.flag == r.flag).all()
+        assert i18n.has(f"records.flag.{r.code}", "en") and i18n.has(f"records.flag.{r.code}", "zh")
+    assert int(e.review.sum()) == int(flags.n_sites.sum())
+
+
+# --------------------------------------------------------------------------- correcting a confirmed delivery
+
+
+def _books_agree(s) -> dict:
+    """The database's donation totals equal the ledger's; returns them per (donation, item)."""
+    dons, usage = ledger.usage_tables(s)
+    tot = ledger.totals_from_ledger(ledger.entries(s))
+    out = {}
+    for r in dons.itertuples():
+        t = tot.donations[(r.donation_id, r.item_id)]
+        got = (r.received, r.allocated, r.in_stock, r.written_off)
+        assert got == (t["received"], t["allocated"], t["in_stock"], t["written_off"]), r
+        assert r.received == r.allocated + r.in_stock + r.written_off
+        out[(r.donation_id, r.item_id)] = got
+    for r in usage.itertuples():
+        t = tot.usage[(r.donation_id, r.item_id, r.receiver_org_ref)]
+        assert (r.allocated, r.delivered, r.returned, r.written_off) == (
+            t["allocated"], t["delivered"], t["returned"], t["written_off"]), r
+    return out
+
+
+def test_a_confirmed_delivery_can_be_corrected_and_both_confirmations_are_kept(engine, tmp_path: Path) -> None:
+    from allocator.store import correct_delivery, delivery_history
+
+    sc = examples.donated_city()
+    with transaction(engine) as s:
+        import_scenario(s, sc)
+        _users(s)
+    rid = _create(engine, ("LA1", "EXPO", "UNION", "mask", "mask", 300), ("LA1", "EXPO", "JYT", "mask", "mask", 600))
+    with transaction(engine) as s:
+        approve_round(s, rid, "li")
+        dispatch_round(s, rid, "wang")
+        line = int(lines_frame(s, rid).set_index("site_id").loc["UNION", "line_id"])
+        confirm_delivery(s, rid, "wang", discrepancies={line: Discrepancy(received=250, kind="short")})
+        assert s.get(m.Lot, "LA1").quantity == 100 + 50
+    assert _outstanding(engine)[("UNION", "mask")] == 50
+    # the site recounts: 280 arrived, 20 were crushed and thrown away
+    with transaction(engine) as s:
+        with pytest.raises(StoreError, match="needs a reason"):
+            correct_delivery(s, rid, line, "wang", Discrepancy(280, "damaged", "written_off", "crushed"), reason=" ")
+        correct_delivery(s, rid, line, "wang", Discrepancy(280, "damaged", "written_off", "crushed"),
+                         reason="recount at the ward")
+        assert s.get(m.Lot, "LA1").quantity == 100  # the 50 counted back were not in the depot after all
+        hist = delivery_history(s, line)
+        assert hist[["received", "returned", "written_off"]].values.tolist() == [[250, 50, 0], [280, 0, 20]]
+        assert hist.superseded_by.tolist() == ["wang", ""] and hist.correction_reason.iloc[0] == "recount at the ward"
+        books = _books_agree(s)
+        assert books[("DON_A", "mask")] == (1000, 880, 100, 20)
+        corr = [e for e in ledger.entries(s) if e.get("corrects")]
+        assert sorted((e["event"], e["quantity"]) for e in corr) == [
+            ("delivered", 30), ("returned", -50), ("written_off", 20)]
+    assert _outstanding(engine)[("UNION", "mask")] == 20
+    # and once more: it all arrived after all
+    with transaction(engine) as s:
+        correct_delivery(s, rid, line, "wang", None, reason="the 20 boxes were found intact")
+        assert len(delivery_history(s, line)) == 3
+        assert _books_agree(s)[("DON_A", "mask")] == (1000, 900, 100, 0)
+        ledger.publish(s, tmp_path / "public")
+    assert ledger.verify(tmp_path / "public").ok
+    assert _outstanding(engine)[("UNION", "mask")] == 0
+    # a line without a confirmed delivery cannot be corrected
+    r2 = _create(engine, ("LB1", "EXPO", "JYT", "suit", "suit", 10))
+    with transaction(engine) as s, pytest.raises(StoreError, match="no confirmed delivery"):
+        approve_round(s, r2, "li")
+        dispatch_round(s, r2, "wang")
+        correct_delivery(s, r2, int(lines_frame(s, r2).line_id.iloc[0]), "wang", None, reason="x")
+
+
+# --------------------------------------------------------------------------- output folders readable by the group
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027])
+def test_output_folders_and_files_respect_the_umask(tmp_path: Path, mask: int) -> None:
+    import stat
+
+    from allocator.scenario import save
+
+    src = save(examples.two_hospitals(), tmp_path / "sc")
+    old = os.umask(mask)
+    try:
+        assert cli.main(["round", str(src), "--out", str(tmp_path / "r")]) == 0
+        assert cli.main(["round", str(src), "--out", str(tmp_path / "r.xlsx")]) == 0
+        assert cli.main(["needs", str(src), "--out", str(tmp_path / "n" / "needs.csv")]) == 0
+        out = save(examples.two_hospitals(), tmp_path / "again")
+    finally:
+        os.umask(old)
+    want_dir, want_file = 0o777 & ~mask, 0o666 & ~mask
+    for d in (tmp_path / "r", out):
+        assert stat.S_IMODE(d.stat().st_mode) == want_dir, (d, oct(d.stat().st_mode))
+        for f in d.iterdir():
+            assert stat.S_IMODE(f.stat().st_mode) == want_file, f
+    for f in (tmp_path / "r.xlsx", tmp_path / "n" / "needs.csv"):
+        assert stat.S_IMODE(f.stat().st_mode) == want_file, f
+
+
+# --------------------------------------------------------------------------- on the command line
+
+
+@pytest.mark.slow
+def test_coverage_and_corrections_on_the_command_line(db_url: str, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    from allocator.scenario import save
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ALLOCATOR_DATABASE_URL", db_url)
+    monkeypatch.setenv("PW", "pw")
+    me = ("--user", "li", "--password-env", "PW")
+    save(examples.donated_city(), tmp_path / "scenario")
+    (tmp_path / "r1").mkdir()
+    _alloc(("LA1", "EXPO", "UNION", "mask", "mask", 300), ("LA1", "EXPO", "JYT", "mask", "mask", 600)).to_csv(
+        tmp_path / "r1" / "allocations.csv", index=False)
+    assert cli.main(["import", "scenario"]) == 0
+    assert cli.main(["users", "add", "li", "--role", "officer", "--role", "approver", "--password-env", "PW"]) == 0
+    assert cli.main(["rounds", "create", "--allocations", "r1", *me]) == 0
+    assert "no earlier round covers any of the 6 need(s)" in capsys.readouterr().out
+    assert cli.main(["rounds", "approve", "1", *me]) == 0
+    assert cli.main(["rounds", "dispatch", "1", "--trips", "none", *me]) == 0
+    with transaction(make_engine(db_url)) as s:
+        line = int(lines_frame(s, 1).set_index("site_id").loc["UNION", "line_id"])
+    assert cli.main(["rounds", "deliver", "1", "--discrepancy", f"{line}:250:short:returned", *me]) == 0
+    capsys.readouterr()
+    assert cli.main(["rounds", "correct", "1", str(line), "--received", "300", "--reason", "found the boxes",
+                     *me]) == 0
+    assert f"round 1: line {line} corrected: received 250 -> 300" in capsys.readouterr().out
+    assert cli.main(["rounds", "correct", "1", str(line), "--received", "280", "--reason", " ", *me]) == 1
+    assert "a correction needs a reason" in capsys.readouterr().err
+    # the next round is told what round 1 already covers
+    (tmp_path / "r2").mkdir()
+    _alloc(("LA1", "EXPO", "HOTEL7", "mask", "mask", 100)).to_csv(tmp_path / "r2" / "allocations.csv", index=False)
+    assert cli.main(["rounds", "create", "--allocations", "r2", "--out", "r2out", *me]) == 0
+    out = capsys.readouterr().out
+    assert "earlier rounds already cover 2 of 6 need(s) in full and 0 in part (900 of 1,650 unit(s))" in out
+    assert "  UNION UNION / mask Surgical mask: requested 300, covered 300 by round(s) 1, outstanding 0" in out
+    cov = pd.read_csv(tmp_path / "r2out" / "coverage.csv")
+    assert cov.set_index(["site_id", "item_id"]).loc[("UNION", "mask"), ["requested", "covered", "outstanding"]
+                                                     ].tolist() == [300, 300, 0]
+    assert cli.main(["rounds", "coverage"]) == 0
+    assert "outstanding" in capsys.readouterr().out

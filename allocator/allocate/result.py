@@ -119,7 +119,10 @@ class RoundResult:
 
             return write_round(self, out)
         out.parent.mkdir(parents=True, exist_ok=True)
+        from allocator.fsutil import umask
+
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+        os.chmod(tmp, 0o777 & ~umask())  # not 0700: readable by the user's group as umask allows
         try:
             os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700: readable by the user's group, as mkdir would
             for fname, attr in FILES.items():

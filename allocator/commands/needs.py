@@ -4,8 +4,10 @@ Explicit needs are kept for the sites that sent them; every other site gets
 the estimate from beds, patients, staff and the consumption norms. The file is
 the contract's ``needs.csv`` (``site_id, item_id, quantity``) with extra
 columns the loader keeps and ignores: ``origin, estimate, daily_use, on_hand,
-review``. ``--detail`` also writes the full estimate table (one row per site
-and item, including items a requesting site left out).
+review, flag`` (the number of the review flag covering the row, see
+:func:`allocator.demand.review_flags`). ``--detail`` also writes the full
+estimate table (one row per site and item, including items a requesting site
+left out).
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    from allocator.fsutil import umask
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes it 0600
     try:
         df.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
         os.replace(tmp, path)
@@ -55,7 +60,7 @@ def needs_table(scenario, days: float, norms: demand.Norms) -> tuple[pd.DataFram
 
     est = demand.estimate(scenario, days_of_cover=days, norms=norms)
     rnd = demand.needs_for_round(scenario, days_of_cover=days, norms=norms)
-    detail = est[["site_id", "item_id", "estimate", "daily_use", "on_hand", "review"]]
+    detail = est[["site_id", "item_id", "estimate", "daily_use", "on_hand", "review", "flag"]]
     out = rnd.merge(detail, on=["site_id", "item_id"], how="left")
     out["daily_use"] = out.daily_use.round(4)
     return out, est
@@ -82,15 +87,13 @@ def run(args: argparse.Namespace) -> int:
           f"{est_sites} site(s)), {args.days:g} days of cover, norms {norms.path}")
     for w in est.attrs.get("warnings", []):
         print(f"warning: {w}")
-    flagged = est[est.review]
-    groups = list(flagged.groupby(["site_id", "category"], sort=False))
-    if groups:
-        print(f"{len(groups)} request(s) to review (requests outside 0.5x-2x of the estimate):")
-    for (site_id, cat), part in groups[:MAX_REVIEW_LINES]:
-        req = int(part.requested.fillna(0).sum())
-        est_q = int(part.estimate.fillna(0).sum())
-        asked = ", ".join(f"{r.item_id} {int(r.requested)}" for r in part.itertuples() if not pd.isna(r.requested))
-        print(f"review: {site_id} {cat}: requested {req}{f' ({asked})' if asked else ''}, estimate {est_q}")
-    if len(groups) > MAX_REVIEW_LINES:
-        print(f"... and {len(groups) - MAX_REVIEW_LINES} more (column review of --out and --detail)")
+    from allocator.i18n import t
+
+    flags = pd.DataFrame(est.attrs.get("review_flags", []))
+    if len(flags):
+        print(t("records.flag.header", n=len(flags), requests=int(est.review.sum())))
+        for _, f in flags.head(MAX_REVIEW_LINES).iterrows():
+            print(f"review {int(f.flag)}: {demand.flag_message(f)}")
+        if len(flags) > MAX_REVIEW_LINES:
+            print(f"... and {len(flags) - MAX_REVIEW_LINES} more (columns review and flag of --out and --detail)")
     return 0

@@ -102,6 +102,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a line that did not arrive as shipped: KIND short|damaged|wrong_item, "
                         "DISPOSITION returned|written_off (e.g. 3:80:damaged:written_off:crushed boxes)")
     q.set_defaults(func=run_rounds_deliver)
+    q = rsub.add_parser("correct", parents=[db, usr],
+                        help="correct a confirmed delivery (the earlier confirmation is kept)")
+    q.add_argument("round_id", type=int)
+    q.add_argument("line_id", type=int, help="the line (see `rounds show`)")
+    q.add_argument("--received", type=int, required=True, help="units that really arrived in good order")
+    q.add_argument("--kind", default="short", choices=["short", "damaged", "wrong_item"],
+                   help="what happened to the rest (default short)")
+    q.add_argument("--disposition", default="returned", choices=["returned", "written_off"],
+                   help="where the rest went (default returned)")
+    q.add_argument("--reason", required=True, help="why the confirmation is corrected")
+    q.set_defaults(func=run_rounds_correct)
     q = rsub.add_parser("cancel", parents=[db, usr], help="cancel a draft or an approved round")
     q.add_argument("round_id", type=int)
     q.add_argument("--reason", default="")
@@ -420,6 +431,27 @@ def run_rounds_deliver(args: argparse.Namespace) -> int:
         state = get_round(s, args.round_id).state
     n_disc = sum(1 for d in out if d.discrepancy)
     print(f"round {args.round_id}: {len(out)} line(s) confirmed, {n_disc} discrepancy(ies); round is {state}")
+    return 0
+
+
+def run_rounds_correct(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from allocator.i18n import t
+    from allocator.store import Discrepancy, correct_delivery
+    from allocator.store import models as m
+
+    with _session(args) as s:
+        user = _login(s, args)
+        a = s.get(m.Allocation, args.line_id)
+        old = s.scalars(select(m.Delivery).where(m.Delivery.allocation_id == args.line_id)).first()
+        before = None if old is None else old.received
+        full = a is not None and args.received == a.quantity
+        d = None if full else Discrepancy(received=args.received, kind=args.kind, disposition=args.disposition,
+                                          reason=args.reason if args.disposition == "written_off" else "")
+        dl = correct_delivery(s, args.round_id, args.line_id, user, d, reason=args.reason)
+        after = dl.received
+    print(t("records.delivery.corrected", round_id=args.round_id, line_id=args.line_id, old=before, new=after))
     return 0
 
 

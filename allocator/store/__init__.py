@@ -28,7 +28,9 @@ from allocator.store.rounds import (
     approve_round,
     cancel_round,
     confirm_delivery,
+    correct_delivery,
     create_round,
+    delivery_history,
     dispatch_round,
     get_round,
     lines_frame,
@@ -69,7 +71,7 @@ def current_tables_url(engine: Engine) -> str:
 
 __all__ = [
     "Discrepancy", "add_user", "approve_round", "authenticate", "backup", "cancel_round",
-    "confirm_delivery", "create_round", "current_tables_url", "current_scenario", "database_url", "dispatch_round", "dump",
+    "confirm_delivery", "correct_delivery", "create_round", "delivery_history", "current_tables_url", "current_scenario", "database_url", "dispatch_round", "dump",
     "export_scenario", "get_round", "hash_password", "import_scenario", "is_sqlite", "lines_frame",
     "make_engine", "memory_store", "open_db", "plan_round_trips", "reserved_by_lot", "rounds_frame", "sessions",
     "stock_fingerprint", "transaction", "trips", "upgrade", "user_roles", "vehicles_by_drop", "verify_password",

@@ -10,6 +10,8 @@
 - :func:`confirm_delivery` records what each site received, per trip;
   discrepancies (short, damaged, wrong item) return to stock or are written off
   with a reason; the round is delivered when every trip is confirmed;
+- :func:`correct_delivery` corrects a confirmed delivery: the new
+  confirmation supersedes the old one and both are kept;
 - :func:`cancel_round` releases an approved round's reservation.
 
 Every function works inside the caller's transaction (see
@@ -441,6 +443,116 @@ def confirm_delivery(
         _bump(session, r, r.version, "delivered", ("dispatched",), delivered_at=now)
     checkpoint("deliver")
     return out
+
+
+def correct_delivery(
+    session: Session,
+    round_id: int,
+    line_id: int,
+    user: str,
+    corrected: Discrepancy | None,
+    *,
+    reason: str,
+) -> m.Delivery:
+    """Correct a confirmed delivery: a new confirmation supersedes the old one, both are kept.
+
+    The delivery's row takes the corrected figures (who and when included);
+    the confirmation it replaces is kept as a
+    :class:`~allocator.store.models.DeliveryRevision`. Stock, write-offs and the
+    ledger move by the difference: units now returned go back into the lot
+    (units no longer returned are taken out of it again), write-offs move by
+    the difference, and a donated lot's ledger gets ``delivered``,
+    ``returned`` and ``written_off`` entries for the differences (negative
+    when a figure falls), each naming the correction. What the site received
+    counts against its need from then on (:mod:`allocator.store.needs`).
+
+    Parameters
+    ----------
+    corrected : Discrepancy or None
+        What really arrived; None when the line arrived in full after all.
+    reason : str
+        Why the confirmation is corrected (required).
+
+    Raises
+    ------
+    StoreError
+        No confirmed delivery for that line, no reason, figures out of range,
+        or returned units that are no longer in the lot to take back.
+    """
+    require_role(session, user, CAN_CONFIRM, "correct a delivery")
+    if not reason.strip():
+        raise StoreError(f"line {line_id}: a correction needs a reason")
+    r = get_round(session, round_id, lock=True)
+    a = session.get(m.Allocation, int(line_id))
+    if a is None or a.round_id != r.id:
+        raise StoreError(f"round {r.id} has no line {line_id}")
+    dl = session.scalars(select(m.Delivery).where(m.Delivery.allocation_id == a.id).with_for_update()).first()
+    if dl is None:
+        raise StoreError(f"round {r.id}: line {line_id} has no confirmed delivery to correct")
+    d = corrected or Discrepancy(received=a.quantity, kind="", disposition="returned")
+    if corrected is not None:
+        if d.kind not in m.DISCREPANCIES:
+            raise StoreError(f"line {a.id}: discrepancy must be one of {', '.join(m.DISCREPANCIES)} (got {d.kind})")
+        if d.disposition not in m.DISPOSITIONS:
+            raise StoreError(f"line {a.id}: disposition must be returned or written_off (got {d.disposition})")
+        if d.disposition == "written_off" and not d.reason.strip():
+            raise StoreError(f"line {a.id}: a write-off needs a reason")
+    if not 0 <= d.received <= a.quantity:
+        raise StoreError(f"line {a.id}: received must be between 0 and {a.quantity} (got {d.received})")
+    received = int(d.received)
+    returned = a.quantity - received if d.disposition == "returned" else 0
+    lost = a.quantity - received if d.disposition == "written_off" else 0
+    kind = d.kind if received < a.quantity else ""
+    now = utcnow()
+    session.add(m.DeliveryRevision(
+        delivery_id=dl.id, allocation_id=a.id, received=dl.received, discrepancy=dl.discrepancy,
+        returned=dl.returned, written_off=dl.written_off, reason=dl.reason, confirmed_by=dl.confirmed_by,
+        confirmed_at=dl.confirmed_at, superseded_by=user, superseded_at=now, correction_reason=reason,
+    ))
+    d_received, d_returned, d_lost = received - dl.received, returned - dl.returned, lost - dl.written_off
+    lot = session.get(m.Lot, a.lot_id, with_for_update=True)
+    if d_returned < 0:
+        free = lot.quantity - reserved_by_lot(session).get(lot.lot_id, 0)
+        if -d_returned > free:
+            raise StoreError(f"line {a.id}: {-d_returned} returned unit(s) would leave lot {lot.lot_id} again, "
+                             f"but only {free} are in stock and not reserved")
+    lot.quantity += d_returned
+    if d_lost:
+        session.add(m.WriteOff(lot_id=lot.lot_id, quantity=d_lost, origin="delivery", delivery_id=dl.id,
+                               reason=f"correction: {reason}", by=user, at=now))
+    dl.received, dl.discrepancy, dl.returned, dl.written_off = received, kind, returned, lost
+    dl.reason, dl.confirmed_by, dl.confirmed_at = d.reason, user, now
+    session.flush()
+    if lot.donation_id:
+        fields = ledger.lot_fields(session, lot)
+        common = {"site_id": a.site_id, "round_id": r.id, "trip_id": a.trip_id, "corrects": dl.id}
+        if d_received:
+            ledger.append(session, "delivered", **fields, quantity=d_received, **common, reason=reason)
+        if d_returned:
+            ledger.append(session, "returned", **fields, quantity=d_returned, **common, reason=reason)
+        if d_lost:
+            ledger.append(session, "written_off", **fields, quantity=d_lost, origin="delivery", **common,
+                          reason=reason)
+    checkpoint("correct_delivery")
+    return dl
+
+
+def delivery_history(session: Session, line_id: int) -> pd.DataFrame:
+    """Every confirmation of one allocation line, oldest first; the last row is the one in force."""
+    rows = []
+    for v in session.scalars(select(m.DeliveryRevision).where(m.DeliveryRevision.allocation_id == int(line_id))
+                             .order_by(m.DeliveryRevision.id)):
+        rows.append({"received": v.received, "discrepancy": v.discrepancy, "returned": v.returned,
+                     "written_off": v.written_off, "reason": v.reason, "confirmed_by": v.confirmed_by,
+                     "confirmed_at": v.confirmed_at, "superseded_by": v.superseded_by,
+                     "superseded_at": v.superseded_at, "correction_reason": v.correction_reason})
+    dl = session.scalars(select(m.Delivery).where(m.Delivery.allocation_id == int(line_id))).first()
+    if dl is not None:
+        rows.append({"received": dl.received, "discrepancy": dl.discrepancy, "returned": dl.returned,
+                     "written_off": dl.written_off, "reason": dl.reason, "confirmed_by": dl.confirmed_by,
+                     "confirmed_at": dl.confirmed_at, "superseded_by": "", "superseded_at": None,
+                     "correction_reason": ""})
+    return pd.DataFrame(rows)
 
 
 def cancel_round(session: Session, round_id: int, user: str, *, reason: str = "") -> m.Round:

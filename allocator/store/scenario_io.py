@@ -563,11 +563,11 @@ def table_changes(old: Scenario | None, new: Scenario) -> list[TableChange]:
     [TableChange(table='needs', added=0, removed=0, changed=1, same=1)]
     """
     out = []
-    names = list(new.tables) + [tname for tname in (old.tables if old is not None else {}) if tname not in new.tables]
-    for tname in names:
-        a = old.tables.get(tname) if old is not None else None
-        b = new.tables.get(tname)
-        key = ROW_KEYS.get(tname, [])
+    names = list(new.tables) + [n for n in (old.tables if old is not None else {}) if n not in new.tables]
+    for name in names:
+        a = old.tables.get(name) if old is not None else None
+        b = new.tables.get(name)
+        key = ROW_KEYS.get(name, [])
         ka = _keyed(a, key) if a is not None else {}
         kb = _keyed(b, key) if b is not None else {}
         if not key:  # no key: a row is its values
@@ -576,5 +576,5 @@ def table_changes(old: Scenario | None, new: Scenario) -> list[TableChange]:
         added = sum(1 for k in kb if k not in ka)
         removed = sum(1 for k in ka if k not in kb)
         changed = sum(1 for k in kb if k in ka and ka[k] != kb[k])
-        out.append(TableChange(tname, added, removed, changed, len(kb) - added - changed))
+        out.append(TableChange(name, added, removed, changed, len(kb) - added - changed))
     return out
