@@ -108,6 +108,8 @@ def to_integers(data: RoundData, x: np.ndarray) -> np.ndarray:
     starts = np.searchsorted(need_of[order], np.arange(len(nq) + 1))
     ntier = data.needs.tier.to_numpy()
     own = c.own.to_numpy(dtype=bool)
+    has_sub = np.zeros(len(nq), dtype=bool)  # needs a substitute may cover (the second pass)
+    has_sub[need_of[~own]] = True
     fk = np.flatnonzero((frac > EPS) & ~locked)
     for t in sorted(set(ntier.tolist())):
         ft = fk[tier[fk] == t]
@@ -116,13 +118,12 @@ def to_integers(data: RoundData, x: np.ndarray) -> np.ndarray:
         open_ = [n for n in np.flatnonzero(ntier == t) if st.need_left[n] > EPS]
         open_.sort(key=lambda n: 1 - st.need_left[n] / nq[n])
         for own_pass in (True, False):
-            for n in open_:
+            for n in (open_ if own_pass else [n for n in open_ if has_sub[n] and st.need_left[n] > EPS]):
                 ks = order[starts[n]:starts[n + 1]]
+                ks = ks[(own[ks] == own_pass) & ~locked[ks]]  # own items first, then substitutes
                 for k in ks[st.stock_left[st.group[ks]] >= 1 - EPS]:
                     if st.need_left[n] * st.ratio[k] < 1 - EPS:
                         break
-                    if locked[k] or (own_pass and not own[k]):
-                        continue
                     st.give(int(k), st.room(int(k)))
 
     # 4. whole packs
@@ -173,7 +174,11 @@ def own_item_first(data: RoundData, st: _State, locked: np.ndarray) -> int:
     tier = c.tier.to_numpy()
     site = c.site_id.to_numpy()
     travel = c.travel_min.to_numpy()
+    # own-item candidates of those groups whose need is still short by a whole unit
     ownk = np.flatnonzero(own & np.isin(st.group, np.unique(st.group[subk])))
+    ownk = ownk[st.need_left[st.need[ownk]] >= 1 - EPS]
+    if not len(ownk):
+        return 0
     ownk = ownk[np.lexsort((travel[ownk], tier[ownk]))]
     by_group: dict[int, list[int]] = {}
     for k in ownk.tolist():
