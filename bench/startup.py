@@ -83,10 +83,10 @@ def main() -> int:
             rows.append((label, target, {k: (statistics.median(v), min(v)) for k, v in times.items()}, mods))
     print(f"start-up, process wall time, median of {a.repeat} (fastest); load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    head = f"{'command':<24}" + "".join(f"{k + ' median':>14}{'fastest':>9}{'modules':>9}" for k, _ in checkouts)
+    head = f"{'command':<24}" + "".join(f"{k + ' median':>16}{'fastest':>9}{'modules':>9}" for k, _ in checkouts)
     print(head + (f"{'this/compare':>14}" if a.compare else "") + f"{'target':>9}")
     for label, target, res, mods in rows:
-        line = f"{label:<24}" + "".join(f"{res[k][0]:>13.2f}s{res[k][1]:>8.2f}s{mods[k]:>9d}" for k, _ in checkouts)
+        line = f"{label:<24}" + "".join(f"{res[k][0]:>15.2f}s{res[k][1]:>8.2f}s{mods[k]:>9d}" for k, _ in checkouts)
         if a.compare:
             line += f"{res['this'][0] / res['compare'][0]:>14.2f}"
         if target:

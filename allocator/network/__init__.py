@@ -5,7 +5,8 @@
 - :mod:`~allocator.network.control`: closures, checkpoints, restricted zones, permits, time windows;
 - :mod:`~allocator.network.paths`: :func:`travel_times`, :func:`travel_matrix`, :class:`Travel`;
 - :mod:`~allocator.network.replan`: :func:`replan` after a rule is added or lifted;
-- :mod:`~allocator.network.trips`: :func:`plan_trips`, truck trips with OR-Tools.
+- :mod:`~allocator.network.trips`: :func:`~allocator.network.trips.round_trips` (the shared plan) over
+  :func:`~allocator.network.trips.plan_trips`, truck trips with OR-Tools and a local search across waves.
 """
 
 from allocator.network.control import Effect, Rule, TrafficControl, vehicle_classes

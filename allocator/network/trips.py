@@ -821,7 +821,8 @@ def round_trips(
     method, time_limit_s, patience_s, progress
         As :func:`plan_trips`.
     reuse : bool
-        Return a plan made earlier in this process for the same inputs.
+        Return a plan made earlier in this process for the same inputs (the same
+        object: treat its frames as read-only, copy before editing).
 
     Examples
     --------
