@@ -358,3 +358,15 @@ def test_scenario_error_lists_every_problem(sc_dir: Path):
         load(sc_dir)
     codes = {p.code for p in exc.value.report.errors}
     assert {"int_range", "not_date"} <= codes
+
+
+def test_round_outputs_read_back_by_the_product_are_unescaped(tmp_path: Path):
+    from allocator.commands.store import _read_round_dir
+
+    sc = examples.grades_and_earmarks()
+    stock = sc.stock.copy()
+    stock.loc[0, "lot_id"] = "=L_MASK"
+    out = allocate(sc.replace(stock=stock)).write(tmp_path / "round")
+    assert "'=L_MASK" in _cells(out / "allocations.csv")
+    alloc, _, _ = _read_round_dir(out)
+    assert "=L_MASK" in set(alloc.lot_id)

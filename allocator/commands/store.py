@@ -22,6 +22,7 @@ import pandas as pd
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from allocator.cells import unescape_frame
 from allocator.errors import InvalidRequestError, NotFoundError, StoreError
 
 
@@ -231,6 +232,7 @@ def _read_round_dir(d: Path) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
         fill = pd.read_csv(d / "fill.csv", dtype={"site_id": str, "item_id": str, "reason": str},
                            keep_default_na=False, na_values={"fill_ratio": [""]})
     summary = json.loads((d / "summary.json").read_text(encoding="utf-8")) if (d / "summary.json").is_file() else {}
+    alloc, fill = unescape_frame(alloc), None if fill is None else unescape_frame(fill)  # see allocator.cells
     return alloc, fill, summary
 
 
