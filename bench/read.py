@@ -1,9 +1,10 @@
-"""Benchmark of the scenario readers: the strict csv-module reader against pandas' C reader.
+"""Benchmark of the scenario readers: the strict reader against the former pandas reader.
 
 Run: ``python bench/read.py`` (``--quick`` for a smaller scenario). Generates a
 synthetic scenario, writes it as CSV files, and prints side by side, best of
 three: the time to read every file with :func:`allocator.scenario.read_raw`
-(the csv module, UTF-8 checked, line numbers kept, formulas unescaped), with
+(UTF-8 checked, line numbers kept, formulas unescaped: pandas' C parser for
+files without quotes, else the csv module), with
 the former ``pandas.read_csv(dtype=str)`` reader, their ratio, and the time of
 a whole :func:`allocator.validate.validate`.
 """
@@ -61,7 +62,7 @@ def main() -> None:
         t_old = _best(lambda: _pandas_reader(folder))
         t_val = _best(lambda: validate(folder), n=1)
         print(f"scenario: {size} -> {rows} rows, {mb:.1f} MB of CSV")
-        print(f"{'read_raw (csv module)':<28}{'pandas.read_csv':>18}{'ratio':>8}{'validate (all)':>18}")
+        print(f"{'read_raw':<28}{'pandas.read_csv':>18}{'ratio':>8}{'validate (all)':>18}")
         print(f"{t_new:<28.3f}{t_old:>18.3f}{t_new / t_old:>8.2f}{t_val:>18.3f}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
