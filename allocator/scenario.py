@@ -12,6 +12,7 @@ import contextlib
 import csv
 import io
 import math
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ import pandas as pd
 
 from allocator import schema
 from allocator.cells import escape_formula, unescape_formula
-from allocator.errors import ScenarioError, ScenarioFormatError, UnknownKeyError
+from allocator.errors import ArgumentTypeError, ScenarioError, ScenarioFormatError, UnknownKeyError
 from allocator.fsutil import atomic_folder
 from allocator.report import Problem
 
@@ -116,6 +117,8 @@ class Scenario:
         """The table ``name``, or an empty frame with its typed columns when absent."""
         if name in self.tables:
             return self.tables[name]
+        if name not in schema.tables():
+            raise UnknownKeyError(f"unknown table {name!r}; the tables are {', '.join(schema.tables())}")
         spec = schema.tables()[name]
         return pd.DataFrame(
             {c.name: pd.Series([], dtype=_dtype(c)) for c in spec.columns}
@@ -178,6 +181,8 @@ def read_raw(path: str | Path) -> RawScenario:
     ScenarioFormatError
         When the path is neither a folder nor an ``.xlsx`` file.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise ArgumentTypeError(f"a scenario path is a str or Path, not {type(path).__name__}")
     p = Path(path)
     if p.is_dir():
         return _read_folder(p)

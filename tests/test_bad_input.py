@@ -396,3 +396,14 @@ def test_fast_and_careful_csv_paths_agree(records, blank_line):
     if fast is not None:
         keep = lambda df: df[~(df.apply(lambda s: s.str.strip() == "").all(axis=1))]  # noqa: E731
         pd.testing.assert_frame_equal(keep(fast), keep(careful), check_index_type=False)
+
+
+def test_library_misuse_gets_typed_errors():
+    from allocator.errors import UnknownKeyError
+
+    with pytest.raises(ArgumentTypeError, match="a scenario path is a str or Path, not int"):
+        validate(123)  # type: ignore[arg-type]
+    with pytest.raises(UnknownKeyError, match="unknown table 'nope'"):
+        examples.two_hospitals().table("nope")
+    with pytest.raises(UnknownKeyError, match="unknown table 'nope'"):
+        examples.two_hospitals().replace(nope=pd.DataFrame())
