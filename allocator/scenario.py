@@ -26,7 +26,7 @@ from allocator import schema
 from allocator.cells import escape_formula, unescape_formula
 from allocator.errors import ArgumentTypeError, ScenarioError, ScenarioFormatError, UnknownKeyError
 from allocator.fsutil import atomic_folder
-from allocator.report import Problem
+from allocator.report import Problem, Report
 
 TOML_NAME = "scenario.toml"
 
@@ -199,8 +199,6 @@ MAX_READ_PROBLEMS = 50
 
 def _problem(label: str, line: int | None, code: str, value: Any = None, /, severity: str = "error",
              **params: Any) -> Problem:
-    from allocator.report import Report
-
     r = Report()
     r.problem(label, line, None, code, value, severity=severity, **params)
     return r.problems[0]
@@ -343,7 +341,7 @@ def _frame(header: list[str], rows: list[list[str]], index: list[int], label: st
     """A frame of strings from a header and records; unnamed columns dropped (warned when not empty)."""
     if body is not None:
         df = body
-        df.columns = range(len(header))
+        df.columns = pd.RangeIndex(len(header))
     elif rows:
         df = pd.DataFrame(rows, columns=range(len(header)), index=pd.Index(index, dtype="int64"), dtype=object)
     else:
