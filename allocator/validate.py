@@ -21,6 +21,7 @@ problem quotes the cell's original text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -371,11 +372,9 @@ def parse(raw: RawScenario) -> tuple[Scenario, Report]:
         report.problem(raw.meta_label, raw.meta_line, None, "toml_unparsable", error=raw.meta_error)
     as_of = None
     if meta.get("as_of") not in (None, ""):
-        try:
-            as_of = pd.Timestamp(str(meta["as_of"]))
-            if as_of.tzinfo is not None:
-                as_of = as_of.tz_localize(None)
-        except (ValueError, TypeError):
+        text = str(meta["as_of"]).strip()
+        as_of = _iso_timestamp(text) if re.fullmatch(_ISO_DATE, text) else None
+        if as_of is None:
             report.problem(raw.meta_label, None, "as_of", "not_datetime", meta["as_of"])
     sc = Scenario(
         tables=typed,

@@ -15,12 +15,14 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from allocator import allocate, examples
 from allocator.cells import FORMULA_START
 from allocator.cli import main
 from allocator.errors import ArgumentTypeError, InvalidRequestError, ScenarioError
-from allocator.scenario import load, save
+from allocator.scenario import load, read_csv_text, save
 from allocator.validate import validate
 
 
@@ -358,3 +360,50 @@ def test_scenario_error_lists_every_problem(sc_dir: Path):
         load(sc_dir)
     codes = {p.code for p in exc.value.report.errors}
     assert {"int_range", "not_date"} <= codes
+
+
+def test_round_outputs_read_back_by_the_product_are_unescaped(tmp_path: Path):
+    from allocator.commands.store import _read_round_dir
+
+    sc = examples.grades_and_earmarks()
+    stock = sc.stock.copy()
+    stock.loc[0, "lot_id"] = "=L_MASK"
+    out = allocate(sc.replace(stock=stock)).write(tmp_path / "round")
+    assert "'=L_MASK" in _cells(out / "allocations.csv")
+    alloc, _, _ = _read_round_dir(out)
+    assert "=L_MASK" in set(alloc.lot_id)
+
+
+_cell_text = st.text(alphabet=st.characters(blacklist_characters='"\r\n,\x00', blacklist_categories=("Cs",)),
+                     max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(_cell_text, min_size=1, max_size=5), min_size=1, max_size=8), st.booleans())
+def test_fast_and_careful_csv_paths_agree(records, blank_line):
+    header = [f"c{i}" for i in range(max(len(r) for r in records))]
+    lines = [",".join(header)] + [",".join(r) for r in records]
+    if blank_line:
+        lines.insert(2, "")
+    text = "\n".join(lines) + "\n"
+    from allocator.scenario import _read_plain_csv
+
+    assert _read_plain_csv(text, "t.csv") is not None  # the fast path is taken
+    fast, p1 = read_csv_text(text, "t.csv")
+    careful, p2 = read_csv_text(text, "t.csv", fast=False)
+    assert [str(p) for p in p1] == [str(p) for p in p2]
+    assert (fast is None) == (careful is None)
+    if fast is not None:
+        keep = lambda df: df[~(df.apply(lambda s: s.str.strip() == "").all(axis=1))]  # noqa: E731
+        pd.testing.assert_frame_equal(keep(fast), keep(careful), check_index_type=False)
+
+
+def test_library_misuse_gets_typed_errors():
+    from allocator.errors import UnknownKeyError
+
+    with pytest.raises(ArgumentTypeError, match="a scenario path is a str or Path, not int"):
+        validate(123)  # type: ignore[arg-type]
+    with pytest.raises(UnknownKeyError, match="unknown table 'nope'"):
+        examples.two_hospitals().table("nope")
+    with pytest.raises(UnknownKeyError, match="unknown table 'nope'"):
+        examples.two_hospitals().replace(nope=pd.DataFrame())

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from allocator.cells import unescape_frame
 from allocator.errors import InvalidRequestError, NotFoundError, StoreError
 
 if TYPE_CHECKING:  # imported when a command runs, not when the CLI starts
@@ -268,6 +269,7 @@ def _read_round_dir(d: Path) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
         fill = pd.read_csv(d / "fill.csv", dtype={"site_id": str, "item_id": str, "reason": str},
                            keep_default_na=False, na_values={"fill_ratio": [""]})
     summary = json.loads((d / "summary.json").read_text(encoding="utf-8")) if (d / "summary.json").is_file() else {}
+    alloc, fill = unescape_frame(alloc), None if fill is None else unescape_frame(fill)  # see allocator.cells
     return alloc, fill, summary
 
 
