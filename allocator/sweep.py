@@ -17,7 +17,7 @@ scattered to the workers once; a variant that changes the roads re-plans from
 them with :func:`allocator.network.replan.replan` instead of rebuilding the
 graph. A variant that fails becomes a row whose ``error`` says why. The table is
 the same whichever way the sweep runs (rows sorted by ``variant_id``; only the
-wall-clock columns in :data:`WALL_CLOCK` differ).
+timing columns in :data:`WALL_CLOCK` differ).
 
 Examples
 --------
@@ -798,6 +798,6 @@ def _table(rows: list[dict[str, Any]], params: list[str]) -> pd.DataFrame:
 
 
 def comparable(table: pd.DataFrame) -> pd.DataFrame:
-    """The table without its wall-clock columns: what must be identical however a sweep ran."""
+    """The table without its timing columns (:data:`WALL_CLOCK`): what must be identical however a sweep ran."""
     return table.drop(columns=[c for c in WALL_CLOCK if c in table.columns])
 
