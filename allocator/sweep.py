@@ -17,7 +17,7 @@ scattered to the workers once; a variant that changes the roads re-plans from
 them with :func:`allocator.network.replan.replan` instead of rebuilding the
 graph. A variant that fails becomes a row whose ``error`` says why. The table is
 the same whichever way the sweep runs (rows sorted by ``variant_id``; only the
-wall-clock columns in :data:`WALL_CLOCK` differ).
+timing columns in :data:`WALL_CLOCK` differ).
 
 Examples
 --------
@@ -56,8 +56,10 @@ __all__ = [
 #: Shortage reasons, in the order of the allocation rules (one ``shortage_<reason>`` column each).
 REASONS = ("unreachable", "earmarked", "grade", "capacity", "supply")
 
-#: Columns that measure wall-clock time: they differ from run to run, everything else must not.
-WALL_CLOCK = ("seconds", "solve_seconds")
+#: Columns that measure time: they differ from run to run, everything else must not.
+#: ``seconds`` is the variant's wall clock, ``cpu_seconds`` the CPU time of the thread that ran it
+#: (what the variant cost, whatever else the machine was doing), ``solve_seconds`` the LP's build and solve.
+WALL_CLOCK = ("seconds", "cpu_seconds", "solve_seconds")
 
 
 class SweepError(AllocatorError):
@@ -569,7 +571,7 @@ def run_variant(base: Base, variant: Variant) -> dict[str, Any]:
     from allocator import allocate
     from allocator.network.replan import replan
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     row: dict[str, Any] = {"variant_id": int(variant.variant_id), **variant.columns()}
     try:
         sc = apply(base.scenario, variant.changes)
@@ -590,6 +592,7 @@ def run_variant(base: Base, variant: Variant) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - a failed variant is a row, not the end of the sweep
         row["error"] = f"{type(exc).__name__}: {exc}"
     row["seconds"] = time.perf_counter() - t0
+    row["cpu_seconds"] = time.thread_time() - c0
     return row
 
 
@@ -731,7 +734,7 @@ def run_sweep(
         Sorted by ``variant_id``: the variant's parameter columns
         (:meth:`Variant.columns`), the numbers of :func:`round_metrics`,
         ``error`` (empty when the round ran) and the wall-clock columns
-        :data:`WALL_CLOCK` (``seconds`` per variant, ``solve_seconds`` in the LP).
+        :data:`WALL_CLOCK` (``seconds`` per variant, ``cpu_seconds`` of CPU, ``solve_seconds`` in the LP).
     """
     from allocator.i18n import t
     from allocator.network import travel_times
@@ -764,7 +767,7 @@ def run_sweep(
                     rows.append(fut.result())
                 except Exception as exc:  # noqa: BLE001 - a lost worker fails one variant, not the sweep
                     rows.append({"variant_id": int(v.variant_id), **v.columns(),
-                                 "error": f"{type(exc).__name__}: {exc}", "seconds": np.nan})
+                                 "error": f"{type(exc).__name__}: {exc}", "seconds": np.nan, "cpu_seconds": np.nan})
                 bar.update()
             bar.close()
             del shared
@@ -796,6 +799,6 @@ def _table(rows: list[dict[str, Any]], params: list[str]) -> pd.DataFrame:
 
 
 def comparable(table: pd.DataFrame) -> pd.DataFrame:
-    """The table without its wall-clock columns: what must be identical however a sweep ran."""
+    """The table without its timing columns (:data:`WALL_CLOCK`): what must be identical however a sweep ran."""
     return table.drop(columns=[c for c in WALL_CLOCK if c in table.columns])
 

@@ -7,8 +7,10 @@ Run from the repository root::
     python bench/sweep.py --workers 4     # another cluster size (default: every core)
 
 Prints both wall-clock times side by side, the speed-up, the speed-up per core
-(speed-up / workers: 1.0 would be perfect scaling) and whether the two tables
-are identical (they must be: only the wall-clock columns may differ).
+(speed-up / workers: 1.0 would be perfect scaling), the CPU time per variant in
+each mode (equal CPU times with a poor speed-up mean the cores were busy with
+other work) and whether the two tables are identical (they must be: only the
+timing columns may differ).
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ def main() -> None:
     print(f"{'':24}{'serial':>10}{'cluster':>10}")
     print(f"{'wall clock (s)':24}{t_serial:10.1f}{t_cluster:10.1f}   (cluster: {t_start:.1f} s start-up + {t_run:.1f} s sweep)")
     print(f"{'per variant (s)':24}{t_serial / len(variants):10.2f}{t_cluster / len(variants):10.2f}")
+    print(f"{'CPU per variant (s)':24}{serial.cpu_seconds.mean():10.2f}{spread.cpu_seconds.mean():10.2f}"
+          "   (the work itself, whatever else the machine runs)")
     print(f"{'failed variants':24}{(serial.error != '').sum():10d}{(spread.error != '').sum():10d}")
     print(f"speed-up {speedup:.2f}x on {args.workers} workers = {speedup / args.workers:.2f} per core "
           f"(without start-up: {t_serial / t_run:.2f}x, {t_serial / t_run / args.workers:.2f} per core)")

@@ -216,8 +216,9 @@ TRAFFIC = [
     md(
         "Reopening a tunnel shortens the trucks' routes; closing a single bridge only lengthens them, "
         "because the others still carry the traffic. Closing every Yangtze bridge at once cuts the city "
-        "in two: every depot is on the Hankou/Hanyang side, so the Wuchang bank is unreachable and its "
-        "needs go short for the reason `unreachable`."
+        "in two: every depot is on the Hankou/Hanyang side, so the sites on the Wuchang bank (the Wuchang, "
+        "Hongshan, Qingshan and Jiangxia districts) are unreachable and their needs go short for the "
+        "reason `unreachable`."
     ),
     code(
         "all_closed = table.iloc[-1]\n"
