@@ -88,8 +88,9 @@ class Flow:
     page: Any
     base: str
     lang: str = "zh"
-    timeout_ms: int = 120_000
+    timeout_ms: int = 240_000
     marks: dict[str, float] = field(default_factory=dict)
+    round_id: int = 0
 
     def t(self, key: str, **params: Any) -> str:
         from allocator.i18n import t
@@ -110,6 +111,18 @@ class Flow:
     def button(self, key: str, **params: Any) -> None:
         self.page.get_by_role("button", name=self.t(key, **params), exact=True).first.click()
 
+    def click_until(self, key: str, text: str, tries: int = 3, wait_ms: int = 60_000) -> None:
+        """Click button ``key`` until ``text`` shows (a click during a rerun can be dropped by the page)."""
+        for i in range(tries):
+            self.button(key)
+            try:
+                self.see(text, timeout_ms=wait_ms)
+                return
+            except Exception:
+                if i == tries - 1:
+                    raise
+                self.wait_idle()
+
     def start(self) -> None:
         self.page.goto(self.base)
         self.see(self.t("app.login.title") if self.lang == "zh" else "登录")
@@ -122,14 +135,14 @@ class Flow:
 
     def login(self, user: str) -> None:
         pw = USERS[user][0]
-        self.page.get_by_label(self.t("app.login.user")).fill(user)
-        self.page.get_by_label(self.t("app.login.password")).fill(pw)
+        self.page.get_by_role("textbox", name=self.t("app.login.user")).fill(user)
+        self.page.get_by_role("textbox", name=self.t("app.login.password")).fill(pw)
         self.button("app.login.submit")
         self.see(self.t("app.auth.signed_in_as", user=user, roles=self.t(f"app.role.{USERS[user][1][0]}")))
 
     def logout(self) -> None:
         self.button("app.auth.logout")
-        self.page.get_by_label(self.t("app.login.user")).wait_for(timeout=self.timeout_ms)
+        self.page.get_by_role("textbox", name=self.t("app.login.user")).wait_for(timeout=self.timeout_ms)
 
     def open(self, name: str) -> float:
         """Open a page from the sidebar; seconds until its title shows."""
@@ -155,18 +168,20 @@ class Flow:
         self.page.get_by_role("button", name=self.t("app.data.store")).first.click(timeout=self.timeout_ms)
         self.see(self.t("app.data.stored", detail="").split(":")[0].split("：")[0])
 
-    def run_round(self) -> float:
-        """Click run; seconds until the results show."""
+    def run_round(self, round_id: int) -> float:
+        """Click run; seconds until the results of the new draft ``round_id`` show."""
         t0 = time.perf_counter()
         self.button("app.round.run")
-        self.page.get_by_role("heading", name=self.t("app.round.results")).first.wait_for(timeout=self.timeout_ms)
+        self.see(self.t("app.round.stored", round_id=round_id))
+        self.round_id = round_id
         took = time.perf_counter() - t0
         self.wait_idle()
+        self.marks.setdefault("run", took)
         return took
 
     def lock(self, quantity: int) -> None:
         """Lock ``quantity`` of the default depot, site and item (the first of each)."""
-        box = self.page.get_by_label(self.t("app.ops.col.quantity")).first
+        box = self.page.get_by_role("spinbutton", name=self.t("app.ops.col.quantity")).first
         box.fill(str(quantity))
         box.press("Enter")
         self.wait_idle()
@@ -175,8 +190,7 @@ class Flow:
 
     def approve(self) -> None:
         self.open("round")
-        self.button("app.round.approve")
-        self.see(self.t("app.round.approved", round_id=1)[:4])
+        self.click_until("app.round.approve", self.t("app.round.approved", round_id=self.round_id))
 
     def dispatch(self) -> None:
         self.open("transport")
@@ -184,18 +198,18 @@ class Flow:
         self.page.get_by_role("button", name=self.t("app.transport.dispatch")).first.wait_for(
             timeout=self.timeout_ms)
         self.wait_idle()
-        self.button("app.transport.dispatch")
-        self.wait_idle()
+        self.click_until("app.transport.dispatch", self.t("app.transport.dispatched", round_id=self.round_id))
 
     def confirm_with_shortfall(self, short_by: int = 5) -> None:
         self.open("deliveries")
-        box = self.page.get_by_label(self.t("app.ops.col.received")).first
+        box = self.page.get_by_role("spinbutton", name=self.t("app.ops.col.received")).first
+        box.wait_for(timeout=self.timeout_ms)
         value = int(box.input_value())
         box.fill(str(max(0, value - short_by)))
         box.press("Enter")
         self.wait_idle()
-        self.button("app.deliveries.confirm_button")
-        self.wait_idle()
+        self.click_until("app.deliveries.confirm_button",
+                         self.t("app.deliveries.confirmed", trip_id="\x00", n=1).split("\x00")[1].strip())
 
 
 def changed_workbook(folder: Path) -> tuple[Path, int]:

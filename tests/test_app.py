@@ -20,8 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from allocator import i18n
-from allocator.store import add_user, make_engine, transaction
-from allocator.store import auth, users
+from allocator.store import add_user, auth, make_engine, transaction, users
 from allocator.store import models as m
 
 pytest.importorskip("streamlit")

@@ -14,8 +14,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from allocator.errors import StoreError
-from allocator.store import add_user, make_engine, transaction, upgrade
-from allocator.store import auth, users
+from allocator.store import add_user, auth, make_engine, transaction, upgrade, users
 from allocator.store import models as m
 from allocator.store.bootstrap import ADMIN_PASSWORD_ENV, bootstrap
 

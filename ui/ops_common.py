@@ -8,6 +8,7 @@ plain words. Every action still calls the library.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -21,6 +22,8 @@ from allocator.roundwork import RoundWork
 from ui.common import current_scenario, data_fingerprint, database_url, lang
 
 WORK_KEY = "ops_round_work"
+#: Seconds between two polls of a running job's progress (``$ALLOCATOR_APP_POLL_S``).
+POLL_S = float(os.environ.get("ALLOCATOR_APP_POLL_S", "0.5") or 0.5)
 
 
 def round_work() -> RoundWork:

@@ -8,7 +8,14 @@ import hashlib
 import streamlit as st
 
 from allocator.store import auth, import_scenario
-from allocator.upload import Checked, apply_delta, check_edits, check_upload, text_tables, xlsx_bytes
+from allocator.upload import (
+    Checked,
+    apply_delta,
+    check_edits,
+    check_upload,
+    text_tables,
+    xlsx_bytes,
+)
 from ui.common import (
     PAGE_ROLES,
     client_id,

@@ -5,7 +5,15 @@ import math
 import pandas as pd
 import streamlit as st
 
-from ui.common import PAGE_ROLES, current_overview, current_scenario, display_names, frame_labels, require_role, tr
+from ui.common import (
+    PAGE_ROLES,
+    current_overview,
+    current_scenario,
+    display_names,
+    frame_labels,
+    require_role,
+    tr,
+)
 
 require_role(*PAGE_ROLES["overview"])
 st.title(tr("app.page.overview"))

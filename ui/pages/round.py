@@ -77,7 +77,7 @@ def _progress() -> None:
         st.rerun()
 
 
-st.fragment(run_every=0.5 if work.state == "running" else None)(_progress)()
+st.fragment(run_every=oc.POLL_S if work.state == "running" else None)(_progress)()
 
 snap = work.poll()
 if snap.state == "failed" and snap.error is not None:

@@ -127,7 +127,7 @@ def _plan_progress() -> None:
         st.rerun()
 
 
-st.fragment(run_every=0.5 if running else None)(_plan_progress)()
+st.fragment(run_every=oc.POLL_S if running else None)(_plan_progress)()
 if st.session_state.get("transport_error"):
     st.error(st.session_state.pop("transport_error"))
 
