@@ -185,7 +185,15 @@ class Flow:
         box.fill(str(quantity))
         box.press("Enter")
         self.wait_idle()
-        self.button("app.round.lock_add")
+        none = self.page.get_by_text(self.t("app.round.no_locks"))
+        for i in range(3):
+            self.button("app.round.lock_add")
+            try:
+                none.wait_for(state="hidden", timeout=30_000)
+                break
+            except Exception:
+                if i == 2:
+                    raise
         self.wait_idle()
 
     def approve(self) -> None:

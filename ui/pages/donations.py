@@ -54,8 +54,9 @@ else:
     note = c4.text_input(T("app.ops.col.note"), key="donations_note")
     e1, e2 = st.columns(2)
     em_sites = e1.multiselect(T("app.ops.col.earmark_site_id"), sorted(sites), key="donations_em_sites",
-                              format_func=lambda x: f"{sites[x]} ({x})")
-    em_kinds = e2.multiselect(T("app.ops.col.earmark_kind"), kinds, key="donations_em_kinds")
+                              format_func=lambda x: f"{sites[x]} ({x})", placeholder=T("app.ops.choose"))
+    em_kinds = e2.multiselect(T("app.ops.col.earmark_kind"), kinds, key="donations_em_kinds",
+                              placeholder=T("app.ops.choose"))
     n = st.number_input(T("app.donations.n_lots"), min_value=1, max_value=10, value=1, step=1, key="donations_n")
     specs = []
     for i in range(int(n)):
