@@ -158,6 +158,9 @@ class Flow:
         folder.mkdir(parents=True, exist_ok=True)
         p = folder / f"{name}-{self.lang}.png"
         self.wait_idle()
+        self.page.evaluate("() => document.querySelectorAll('section, [data-testid=stMain]')"
+                           ".forEach(e => e.scrollTo(0, 0))")
+        self.page.wait_for_timeout(1500)  # let the map draw
         self.page.screenshot(path=str(p), full_page=True)
         return p
 
@@ -206,7 +209,7 @@ class Flow:
         self.page.get_by_role("button", name=self.t("app.transport.dispatch")).first.wait_for(
             timeout=self.timeout_ms)
         self.wait_idle()
-        self.click_until("app.transport.dispatch", self.t("app.transport.dispatched", round_id=self.round_id))
+        self.click_until("app.transport.dispatch", self.t("app.transport.dispatched", round_id=self.round_id, page=self.t("app.page.deliveries")))
 
     def confirm_with_shortfall(self, short_by: int = 5) -> None:
         self.open("deliveries")

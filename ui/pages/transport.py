@@ -170,6 +170,6 @@ else:
                 code, params = store_error_code(exc)
                 st.error(T(code, **params))
             else:
-                st.success(T("app.transport.dispatched", round_id=rid))
+                st.success(T("app.transport.dispatched", round_id=rid, page=tr("app.page.deliveries")))
     else:
         st.success(T("app.transport.already_dispatched", round_id=rid))
