@@ -24,6 +24,7 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
 # scenario on first start; the first start creates user "admin" with $$ALLOCATOR_ADMIN_PASSWORD or a
 # generated password printed once on this console.
 run: $(VENV)/.installed
+	$(PY) -m allocator.store.bootstrap $(DEMO)
 	$(VENV)/bin/streamlit run app.py
 
 test: $(VENV)/.installed-test

@@ -1,17 +1,11 @@
-"""Benchmark of the officers' app in a real browser on the demo data (figures, no assertions).
+"""Benchmark of the officers' app in a real browser: seconds per page to first full render, on the demo data.
 
-Drives the same flow as ``tests/test_browser_flow.py`` (log in, upload the demo
-workbook with a changed need, run, lock, re-run, approve, plan and dispatch,
-confirm a delivery with a shortfall) and prints:
+Starts ``streamlit run app.py`` on a free local port with a fresh seeded SQLite database (the
+fixtures of ``tests/browser.py``), logs in with Chromium, opens every page of this shell twice
+(cold: first render in the process, caches empty; warm: the same page again) and prints both
+side by side. Figures, not assertions.
 
-- seconds from the click on "run" to the stored draft's results (first run and re-run);
-- per page, seconds from the click in the sidebar to the page's title (time to first render)
-  and to the end of the page's run (every element drawn);
-- seconds from "plan the trucks" to the dispatch button.
-
-Usage::
-
-    PYTHONPATH=$PWD python bench/app.py [--lang zh|en] [--repeat 1]
+    PYTHONPATH=. python bench/app.py [--lang zh|en] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -26,60 +20,59 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests import ops_browser as ob  # noqa: E402
+from tests.browser import CHROMIUM, TIMEOUT_MS, login, start_app, t, title, wait_idle  # noqa: E402
 
-PAGES = ("overview", "data", "round", "transport", "deliveries", "donations", "history")
-
-
-def one(lang: str) -> dict[str, float]:
-    tmp = Path(tempfile.mkdtemp(prefix="allocator-bench-app-"))
-    book, _ = ob.changed_workbook(tmp)
-    out: dict[str, float] = {}
-    with ob.serve(tmp) as base, ob.browser() as b:
-        page = b.new_page(viewport={"width": 1400, "height": 1000})
-        f = ob.Flow(page, base, lang)
-        f.start()
-        f.login("li")
-        for name in PAGES:  # first render of each page before any round exists
-            t0 = time.perf_counter()
-            out[f"first render: {name}"] = f.open(name)
-            out[f"whole run: {name}"] = time.perf_counter() - t0
-        f.upload(book)
-        f.open("round")
-        out["run -> results (first run)"] = f.run_round(1)
-        f.lock(100)
-        out["run -> results (re-run with a lock)"] = f.run_round(2)
-        f.logout()
-        f.login("wang")
-        f.approve()
-        f.logout()
-        f.login("li")
-        t0 = time.perf_counter()
-        f.dispatch()
-        out["plan trucks -> dispatched"] = time.perf_counter() - t0
-        f.confirm_with_shortfall(5)
-        for name in ("round", "transport", "deliveries", "donations"):  # again, with a dispatched round
-            t0 = time.perf_counter()
-            out[f"first render after the flow: {name}"] = f.open(name)
-            out[f"whole run after the flow: {name}"] = time.perf_counter() - t0
-    return out
+PAGES = ("overview", "data", "history", "admin")
 
 
-def main() -> None:
+def _open(page, name: str, lang: str) -> float:
+    t0 = time.perf_counter()
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(t(f"app.page.{name}", lang), exact=True).click()
+    title(page, t(f"app.page.{name}", lang))
+    wait_idle(page)
+    return time.perf_counter() - t0 - 0.3  # wait_idle's initial pause
+
+
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lang", default="zh", choices=["zh", "en"])
-    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=3, help="warm renders per page (median printed)")
     args = ap.parse_args()
-    runs = [one(args.lang) for _ in range(args.repeat)]
-    print(f"officers' app on the demo data, language {args.lang}, {args.repeat} run(s); seconds (median)")
-    width = max(len(k) for k in runs[0])
-    for k in runs[0]:
-        vals = [r[k] for r in runs]
-        print(f"  {k:<{width}}  {statistics.median(vals):8.2f}" + (f"   (all: {', '.join(f'{v:.2f}' for v in vals)})"
-                                                               if len(vals) > 1 else ""))
-    first, rerun = runs[0]["run -> results (first run)"], runs[0]["run -> results (re-run with a lock)"]
-    print(f"  ratio first run / re-run: {first / rerun:.1f}x")
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="bench-app-") as tmp:
+        t0 = time.perf_counter()
+        server = start_app(Path(tmp))
+        start_s = time.perf_counter() - t0
+        try:
+            with sync_playwright() as pw:
+                b = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                       args=["--no-sandbox", "--disable-dev-shm-usage"])
+                page = b.new_page(viewport={"width": 1400, "height": 1000})
+                page.set_default_timeout(TIMEOUT_MS)
+                t0 = time.perf_counter()
+                login(page, server.url, "admin", args.lang)
+                title(page, t("app.page.overview", args.lang))
+                wait_idle(page)
+                first_s = time.perf_counter() - t0
+                cold = {"overview": first_s}
+                for name in PAGES[1:]:
+                    cold[name] = _open(page, name, args.lang)
+                warm: dict[str, list[float]] = {n: [] for n in PAGES}
+                for _ in range(args.repeat):
+                    for name in PAGES:
+                        warm[name].append(_open(page, name, args.lang))
+                b.close()
+        finally:
+            server.stop()
+    print(f"demo data (wuhan-2020-02-10), language {args.lang}; server start to healthy: {start_s:.1f} s")
+    print("(overview cold = open the app, log in, first Overview render)")
+    print(f"{'page':<10} {'cold s':>8} {'warm s (median)':>16} {'cold/warm':>10}")
+    for name in PAGES:
+        w = statistics.median(warm[name])
+        print(f"{name:<10} {cold[name]:>8.2f} {w:>16.2f} {cold[name] / w if w > 0 else float('nan'):>10.1f}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,7 +1,8 @@
-"""The officer's whole flow in a real browser: shared by ``tests/test_browser_flow.py`` and ``bench/app.py``.
+"""The officer's whole flow in a real browser: shared by ``tests/test_browser_flow.py`` and ``bench/app_flow.py``.
 
 :func:`serve` starts ``streamlit run app.py`` on a free 127.0.0.1 port over a
-fresh SQLite database seeded with the demo scenario and the flow's users;
+fresh SQLite database seeded with the demo scenario and the test users (the app
+branch's ``tests/browser.py``);
 :class:`Flow` drives Debian's Chromium through Playwright, finding every
 element by the catalogue string of the session's language, so the same flow
 runs in Chinese and in English. Nothing leaves the machine: the maps are
@@ -11,74 +12,31 @@ pydeck with no base map, and the server binds 127.0.0.1.
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.browser import CHROMIUM, PASSWORDS  # the app branch's browser fixtures
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "scenarios" / "wuhan-2020-02-10"
-CHROMIUM = os.environ.get("ALLOCATOR_CHROMIUM", "/usr/bin/chromium")
-USERS = {"li": ("li-pw", ["officer"]), "wang": ("wang-pw", ["approver"])}
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+USERS = {"li": (PASSWORDS["li"], ["officer"]), "wang": (PASSWORDS["wang"], ["approver"])}
 
 
 @contextlib.contextmanager
-def serve(workdir: Path | None = None, timeout_s: float = 90.0) -> Iterator[str]:
-    """Start the app on a fresh database; yield its base URL; stop it (and only it) afterwards."""
-    from allocator.store import add_user, open_db, transaction
-    from allocator.store.bootstrap import bootstrap
+def serve(workdir: Path | None = None) -> Iterator[str]:
+    """Start the app (``tests.browser.start_app``: a fresh seeded database); yield its URL; stop it."""
+    from tests.browser import start_app
 
-    tmp = Path(workdir or tempfile.mkdtemp(prefix="allocator-browser-"))
-    url = f"sqlite:///{tmp / 'app.db'}"
-    eng = open_db(url)
-    bootstrap(eng, DEMO, admin_password="admin-pw")
-    with transaction(eng) as s:
-        for name, (pw, roles) in USERS.items():
-            add_user(s, name, pw, roles)
-    eng.dispose()
-    port = free_port()
-    env = {**os.environ, "ALLOCATOR_DATABASE_URL": url, "ALLOCATOR_DEMO": str(DEMO),
-           "ALLOCATOR_ADMIN_PASSWORD": "admin-pw", "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none"]
-    log = open(tmp / "streamlit.log", "wb")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    server = start_app(Path(workdir or tempfile.mkdtemp(prefix="allocator-browser-")))
     try:
-        deadline = time.time() + timeout_s
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError(f"the app did not start: see {tmp / 'streamlit.log'}")
-            time.sleep(0.3)
-        yield base
+        yield server.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-        log.close()
+        server.stop()
 
 
 @dataclass
@@ -167,9 +125,10 @@ class Flow:
     # -- the officer's flow
     def upload(self, workbook: Path) -> None:
         self.open("data")
-        self.page.locator("input[type=file]").first.set_input_files(str(workbook))
-        self.page.get_by_role("button", name=self.t("app.data.store")).first.click(timeout=self.timeout_ms)
-        self.see(self.t("app.data.stored", detail="").split(":")[0].split("：")[0])
+        self.page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(workbook))
+        self.page.get_by_role("button", name=self.t("app.data.store")).first.wait_for(timeout=self.timeout_ms)
+        self.wait_idle()
+        self.click_until("app.data.store", self.t("app.data.stored", detail=workbook.name))
 
     def run_round(self, round_id: int) -> float:
         """Click run; seconds until the results of the new draft ``round_id`` show."""

@@ -464,3 +464,14 @@ def test_placeholder_pages_check_roles_too(db) -> None:
     direct.session_state["_auth"] = signed("zhao")
     direct.run()
     assert titles(direct) == []
+
+
+def test_the_library_never_imports_streamlit() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, allocator, allocator.overview, allocator.history, allocator.upload, "
+            "allocator.store.auth, allocator.store.bootstrap, allocator.store.users; "
+            "print('streamlit' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False"

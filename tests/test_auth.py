@@ -270,3 +270,22 @@ def test_the_migration_goes_down_and_up(db_url: str) -> None:
     with transaction(eng) as s:
         assert "receiver" in s.scalars(select(m.Role.name)).all()
     eng.dispose()
+
+
+def test_the_bootstrap_command_prints_the_generated_password_once(tmp_path: Path, monkeypatch, capsys) -> None:
+    from allocator.store.bootstrap import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ALLOCATOR_DATABASE_URL", raising=False)
+    monkeypatch.delenv(ADMIN_PASSWORD_ENV, raising=False)
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    [line] = [x for x in out.splitlines() if "created user 'admin'" in x]
+    password = line.split("with password ")[1].split(" ")[0]
+    eng = make_engine(f"sqlite:///{tmp_path / 'var' / 'allocator.db'}")
+    with transaction(eng) as s:
+        assert auth.login(s, "admin", password, now=T0).ok
+    eng.dispose()
+    assert main([]) == 0
+    assert "password" not in capsys.readouterr().out
+    assert main([str(tmp_path / "missing")]) == 2

@@ -231,12 +231,20 @@ def sign_in(name: str, *, now: float | None = None) -> None:
 
 
 def client_id() -> str:
-    """The client's address as Streamlit sees it (failed logins are counted per client)."""
+    """The client's address as Streamlit sees it (failed logins are counted per client).
+
+    Streamlit gives no address for a browser on the same machine (``localhost``) and none
+    without a browser session (``unknown``, as in AppTest).
+    """
+    from streamlit import runtime
+
     try:
         ip = st.context.ip_address
     except Exception:  # no browser session (tests, bare mode)
         return "unknown"
-    return ip if isinstance(ip, str) and ip else "unknown"
+    if isinstance(ip, str) and ip:
+        return ip
+    return "localhost" if runtime.exists() else "unknown"
 
 
 def sign_out(outcome: str = "logout") -> None:

@@ -91,3 +91,41 @@ def bootstrap(engine: Engine, demo: str | Path | None = None, *, admin_password:
             add_user(s, ADMIN_NAME, password, ["admin"])
             admin_created = True
     return Bootstrap(seeded=seeded, admin_created=admin_created, generated_password=generated)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m allocator.store.bootstrap [DEMO]``: migrate and seed the default database, print what was done.
+
+    ``make run`` calls it before ``streamlit run app.py`` so the generated admin password is
+    printed on the console at start (once: later starts find the admin and print nothing new).
+    """
+    import sys
+
+    from allocator.errors import AllocatorError
+    from allocator.store.db import database_url, open_db
+
+    args = sys.argv[1:] if argv is None else argv
+    demo = args[0] if args else None
+    try:
+        engine = open_db()
+        done = bootstrap(engine, demo)
+    except AllocatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    url = engine.url.render_as_string(hide_password=True)
+    engine.dispose()
+    if done.seeded:
+        print(f"supply-allocator: imported the demo scenario {demo} into {url}")
+    if done.admin_created:
+        if done.generated_password:
+            print(f"supply-allocator: created user {ADMIN_NAME!r} with password {done.generated_password}"
+                  " (shown once; change it on the Users page)")
+        else:
+            print(f"supply-allocator: created user {ADMIN_NAME!r} with the password in ${ADMIN_PASSWORD_ENV}")
+    if not (done.seeded or done.admin_created):
+        print(f"supply-allocator: {database_url()} is ready")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

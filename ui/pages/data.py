@@ -43,12 +43,11 @@ def _check(name: str, digest: str, _data: bytes) -> Checked:
 def _store(checked: Checked, action: str, detail: str) -> None:
     assert checked.scenario is not None
     with session() as s:
-        summary = import_scenario(s, checked.scenario, user=me.name)
+        import_scenario(s, checked.scenario, user=me.name)
         auth.record_event(s, me.name, action, client=client_id(), detail=detail)
     st.session_state["_data_flash"] = tr("app.data.stored", detail=detail)
     st.session_state["_editor_version"] = st.session_state.get("_editor_version", 0) + 1
     st.session_state.pop("pending_edits", None)
-    del summary
     st.rerun()
 
 

@@ -27,7 +27,7 @@ c1.metric(tr("app.overview.sites"), len(sc.sites))
 c2.metric(tr("app.overview.depots"), len(sc.depots))
 c3.metric(tr("app.overview.available_units"), f"{int(ov.stock.available.sum()):,}")
 c4.metric(tr("app.overview.alerts"), len(ov.alerts))
-st.caption(tr("app.overview.as_of", name=sc.meta.get("name", ""), at=sc.at.strftime("%Y-%m-%d %H:%M")))
+st.caption(tr("app.overview.as_of", name=sc.name, at=sc.at.strftime("%Y-%m-%d %H:%M")))
 
 st.subheader(tr("app.overview.alerts"))
 if not len(ov.alerts):
@@ -44,7 +44,7 @@ else:
                 f"app.alert.{a['kind']}", site=sites.get(a["site_id"], a["site_id"]),
                 depot=depots.get(a["depot_id"], a["depot_id"]), lot=a["lot_id"],
                 item=items.get(a["item_id"], a["item_id"]), quantity=f"{int(a['quantity']):,}",
-                days=_days(a["days"]), detail=tr(f"app.category.{a['detail']}") if a["kind"] == "review"
+                days=f"{int(a['days']):,}" if a["kind"] == "review" else _days(a["days"]), detail=tr(f"app.category.{a['detail']}") if a["kind"] == "review"
                 else a["detail"]),
         })
     counts = ov.alerts.kind.value_counts()
