@@ -84,10 +84,11 @@ else:
             st.rerun()
 
 # ----------------------------------------------------------------- inspect
-st.subheader(T("app.donations.inspect"))
 stock = sc.stock
 donated = stock[stock.donation_id.fillna("").astype(str) != ""]
 waiting = donated[donated.status.astype(str) == "quarantined"]
+if dstore is not None:
+    st.subheader(T("app.donations.inspect"))
 if dstore is None:
     pass
 elif waiting.empty:
@@ -131,6 +132,9 @@ for c in ("earmark_site_id", "earmark_kind"):
     if c in don:
         don[c] = [";".join(map(str, v)) if isinstance(v, list | tuple) else ("" if pd.isna(v) else str(v))
                   for v in don[c]]
+if "received" in don:
+    don["received"] = [x.date().isoformat() if isinstance(x, dt.datetime | pd.Timestamp) and pd.notna(x) else ""
+                       for x in don["received"]]
 cols = [c for c in ("donation_id", "donor", "received", "earmark_site_id", "earmark_kind", "note") if c in don]
 st.dataframe(oc.labels(don[cols].rename(columns={"received": "received_at"})), hide_index=True,
              key="donations_table")
