@@ -42,7 +42,7 @@ import pandas as pd
 from allocator.allocate import Lock, RoundResult, allocate
 from allocator.compare import Changes, changes
 from allocator.errors import AllocatorError, InfeasibleError, ScenarioError, StoreError
-from allocator.jobs import Job, Snapshot
+from allocator.jobs import Job, JobError, Snapshot
 from allocator.scenario import Scenario
 
 __all__ = ["RoundWork", "RunOutcome", "run_round", "plan_trips_job", "store_error_code", "PHASES"]
@@ -213,7 +213,7 @@ class RoundWork:
               note: str = "") -> Job:
         """Start a run of the current overrides in a worker thread; refused while one is running."""
         if self.job is not None and not self.job.poll().finished:
-            raise StoreError("a round is already running in this session; wait for it to finish")
+            raise JobError("a round is already running in this session; wait for it to finish")
         supersedes = self.current_run.round_id if self.current_run is not None else None
         self.job = Job.start(run_round, scenario, locks=self.lock_list(), exclude=sorted(self.excluded),
                              travel=travel, engine=engine, user=user, supersedes=supersedes, note=note,
@@ -261,7 +261,7 @@ def store_error_code(exc: BaseException) -> tuple[str, dict[str, Any]]:
     Codes (under ``app.round.error.``): ``stale`` (the stock changed since the
     draft was computed), ``conflict`` (someone else approved or changed it
     first), ``role`` (the user lacks the role), ``infeasible`` (a lock cannot
-    hold), ``scenario`` (the scenario is invalid), ``store`` and ``other``.
+    hold), ``scenario`` (the scenario is invalid), ``busy`` (a run is still going), ``store`` and ``other``.
     The original message is passed as ``detail``.
 
     Examples
@@ -285,6 +285,8 @@ def store_error_code(exc: BaseException) -> tuple[str, dict[str, Any]]:
         code = "infeasible"
     elif isinstance(exc, ScenarioError):
         code = "scenario"
+    elif isinstance(exc, JobError):
+        code = "busy"
     elif isinstance(exc, AllocatorError):
         code = "store"
     else:

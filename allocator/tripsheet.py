@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -58,7 +59,7 @@ def font_path() -> str | None:
     return None
 
 
-def _fmt_time(x: object) -> str:
+def _fmt_time(x: Any) -> str:
     return "" if x is None or pd.isna(x) else pd.Timestamp(x).strftime("%H:%M:%S")
 
 
@@ -105,14 +106,16 @@ def trip_sheet(scenario: Scenario, plan: object, vehicle_id: str, lang: str, *,
 
     pdf = FPDF(orientation="P", unit="mm", format="A4")
     pdf.set_auto_page_break(True, margin=15)
-    kw = {"collection_font_number": COLLECTION_FACE} if font.endswith(".ttc") else {}
-    pdf.add_font("cjk", "", font, **kw)
+    pdf.add_font("cjk", "", font, collection_font_number=COLLECTION_FACE if font.lower().endswith(".ttc") else 0)
     pdf.set_title(tr("title", vehicle=vehicle_id))
     pdf.set_creator("supply-allocator")
     pdf.add_page()
-    nl = {"new_x": XPos.LMARGIN, "new_y": YPos.NEXT}
+
+    def line(h: float, text: str) -> None:
+        pdf.cell(0, h, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
     pdf.set_font("cjk", size=16)
-    pdf.cell(0, 10, tr("title", vehicle=vehicle_id), **nl)
+    line(10, tr("title", vehicle=vehicle_id))
     pdf.set_font("cjk", size=10)
     depot = str(mine.depot_id.iloc[0])
     head = [tr("depot", depot=dn.get(depot, depot), depot_id=depot),
@@ -121,15 +124,15 @@ def trip_sheet(scenario: Scenario, plan: object, vehicle_id: str, lang: str, *,
         head.append(tr("round", round_id=round_id))
     if title:
         head.append(title)
-    for line in head:
-        pdf.cell(0, 6, line, **nl)
+    for text in head:
+        line(6, text)
     widths = (12, 58, 22, 22, 22, 54)
     for trip_no, stops in mine.groupby("trip", sort=True):
         pdf.ln(3)
         pdf.set_font("cjk", size=12)
         first = stops.iloc[0]
-        pdf.cell(0, 8, tr("trip", trip=int(trip_no), depart=_fmt_time(first.trip_depart),
-                          back=_fmt_time(first.trip_return), kg=_fmt_num(first.load_kg)), **nl)
+        line(8, tr("trip", trip=int(trip_no), depart=_fmt_time(first.trip_depart),
+                          back=_fmt_time(first.trip_return), kg=_fmt_num(first.load_kg)))
         pdf.set_font("cjk", size=9)
         heads = [tr("col.stop"), tr("col.site"), tr("col.arrival"), tr("col.depart"), tr("col.kg"),
                  tr("col.signature")]
@@ -148,10 +151,10 @@ def trip_sheet(scenario: Scenario, plan: object, vehicle_id: str, lang: str, *,
             for ln in lines.itertuples(index=False):
                 item = str(ln.item_id)
                 pdf.cell(widths[0], 6, "")
-                pdf.cell(0, 6, tr("line", item=inm.get(item, item), item_id=item, lot=str(ln.lot_id),
-                                  quantity=f"{int(ln.quantity):,}"), **nl)
+                line(6, tr("line", item=inm.get(item, item), item_id=item, lot=str(ln.lot_id),
+                                  quantity=f"{int(ln.quantity):,}"))
     pdf.ln(4)
-    pdf.cell(0, 6, tr("driver"), **nl)
+    line(6, tr("driver"))
     return bytes(pdf.output())
 
 

@@ -49,10 +49,9 @@ def test_officer_flow(chromium, tmp_path, lang):
             need = s.scalar(sa.select(m.Need.quantity).where(m.Need.site_id == "H01", m.Need.item_id == "surgical_mask"))
         assert need == new_need
         f.open("round")
-        f.run_round()
-        f.see(f.t("app.round.stored", round_id=1))
+        f.run_round(1)
         f.lock(100)  # D01 -> H01, surgical masks (the first of each list)
-        f.run_round()
+        f.run_round(2)
         f.see(f.t("app.round.superseded", round_id=1))
         f.shot("round", SHOTS)
         with transaction(eng) as s:
@@ -70,13 +69,11 @@ def test_officer_flow(chromium, tmp_path, lang):
         f.logout()
         f.login("li")
         f.dispatch()
-        f.see(f.t("app.transport.dispatched", round_id=2))
         f.shot("transport", SHOTS)
         with transaction(eng) as s:
             assert s.get(m.Round, 2).state == "dispatched"
             n_trips = s.scalar(sa.select(sa.func.count()).select_from(m.Trip).where(m.Trip.round_id == 2))
         f.confirm_with_shortfall(5)
-        f.see(f.t("app.deliveries.confirmed", trip_id="", n=1).split("(")[0].split("（")[0].strip()[:4])
         f.shot("deliveries", SHOTS)
         with transaction(eng) as s:
             d = list(s.scalars(sa.select(m.Delivery)))

@@ -6,7 +6,13 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from allocator.cells import FORMULA_START, escape_formula, escape_frame, unescape_formula, unescape_frame
+from allocator.cells import (
+    FORMULA_START,
+    escape_formula,
+    escape_frame,
+    unescape_formula,
+    unescape_frame,
+)
 
 
 @given(st.text())

@@ -14,7 +14,7 @@ from allocator import allocate, examples
 from allocator.allocate.check import check_round
 from allocator.compare import changes, fill_changes, shipment_changes
 from allocator.errors import InfeasibleError, StoreError
-from allocator.jobs import Job
+from allocator.jobs import Job, JobError
 from allocator.roundwork import RoundWork, run_round, store_error_code
 from allocator.store import (
     Discrepancy,
@@ -140,8 +140,9 @@ def test_round_work_refuses_a_second_run_and_bad_locks():
         w.lock("EXPO", "CM", "n95", -1)
     gate = threading.Event()
     w.job = Job.start(lambda progress: gate.wait(10))
-    with pytest.raises(StoreError, match="already running"):
+    with pytest.raises(JobError, match="already running") as e:
         w.start(examples.three_tiers())
+    assert store_error_code(e.value)[0] == "app.round.error.busy"
     gate.set()
     w.job.wait(5)
 

@@ -8,6 +8,7 @@ plain words. Every action still calls the library.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -21,6 +22,9 @@ from allocator.roundwork import RoundWork
 from ui.common import current_scenario, data_fingerprint, database_url, lang
 
 WORK_KEY = "ops_round_work"
+#: Seconds between two polls of a running job's progress (``$ALLOCATOR_APP_POLL_S``). Polling every
+#: 0.5 s made the demo round 80 s instead of 9 s in the server (each fragment rerun competes for the GIL).
+POLL_S = float(os.environ.get("ALLOCATOR_APP_POLL_S", "1.0") or 1.0)
 
 
 def round_work() -> RoundWork:
@@ -113,8 +117,19 @@ def deck(scenario: Any, *, sites: pd.DataFrame | None = None, arcs: pd.DataFrame
                     tooltip={"text": "{name}"})
 
 
-def download(label_key: str, data: bytes, file_name: str, mime: str, key: str, **params: Any) -> None:
-    """A download button with a translated label."""
+@st.cache_data(show_spinner=False, max_entries=8)
+def _road_paths(url: str, fingerprint: str, lang_code: str) -> pd.DataFrame:
+    return view.road_paths(current_scenario(), lang=lang_code)
+
+
+def road_paths() -> pd.DataFrame:
+    """The current scenario's roads under the rules in force, cached until the data changes."""
+    return _road_paths(database_url(), data_fingerprint(), lang())
+
+
+def download(label_key: str, data: bytes | Callable[[], bytes], file_name: str, mime: str, key: str,
+             **params: Any) -> None:
+    """A download button with a translated label (``data`` may be a callable, made only on the click)."""
     st.download_button(t_ops(label_key, **params), data=data, file_name=file_name, mime=mime, key=key)
 
 

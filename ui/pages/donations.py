@@ -54,8 +54,9 @@ else:
     note = c4.text_input(T("app.ops.col.note"), key="donations_note")
     e1, e2 = st.columns(2)
     em_sites = e1.multiselect(T("app.ops.col.earmark_site_id"), sorted(sites), key="donations_em_sites",
-                              format_func=lambda x: f"{sites[x]} ({x})")
-    em_kinds = e2.multiselect(T("app.ops.col.earmark_kind"), kinds, key="donations_em_kinds")
+                              format_func=lambda x: f"{sites[x]} ({x})", placeholder=T("app.ops.choose"))
+    em_kinds = e2.multiselect(T("app.ops.col.earmark_kind"), kinds, key="donations_em_kinds",
+                              placeholder=T("app.ops.choose"))
     n = st.number_input(T("app.donations.n_lots"), min_value=1, max_value=10, value=1, step=1, key="donations_n")
     specs = []
     for i in range(int(n)):
@@ -83,10 +84,11 @@ else:
             st.rerun()
 
 # ----------------------------------------------------------------- inspect
-st.subheader(T("app.donations.inspect"))
 stock = sc.stock
 donated = stock[stock.donation_id.fillna("").astype(str) != ""]
 waiting = donated[donated.status.astype(str) == "quarantined"]
+if dstore is not None:
+    st.subheader(T("app.donations.inspect"))
 if dstore is None:
     pass
 elif waiting.empty:
@@ -130,6 +132,9 @@ for c in ("earmark_site_id", "earmark_kind"):
     if c in don:
         don[c] = [";".join(map(str, v)) if isinstance(v, list | tuple) else ("" if pd.isna(v) else str(v))
                   for v in don[c]]
+if "received" in don:
+    don["received"] = [x.date().isoformat() if isinstance(x, dt.datetime | pd.Timestamp) and pd.notna(x) else ""
+                       for x in don["received"]]
 cols = [c for c in ("donation_id", "donor", "received", "earmark_site_id", "earmark_kind", "note") if c in don]
 st.dataframe(oc.labels(don[cols].rename(columns={"received": "received_at"})), hide_index=True,
              key="donations_table")

@@ -53,7 +53,8 @@ else:
     st.caption(T("app.round.no_locks"))
 choices = sorted(depots) + sorted(sites)
 excluded = st.multiselect(T("app.round.exclude"), choices, default=sorted(x for x in work.excluded if x in choices),
-                          format_func=lambda x: f"{depots.get(x) or sites.get(x)} ({x})", key="round_exclude")
+                          format_func=lambda x: f"{depots.get(x) or sites.get(x)} ({x})", key="round_exclude",
+                          placeholder=T("app.ops.choose"))
 work.excluded = set(excluded)
 
 # ----------------------------------------------------------------- run
@@ -77,7 +78,7 @@ def _progress() -> None:
         st.rerun()
 
 
-st.fragment(run_every=0.5 if work.state == "running" else None)(_progress)()
+st.fragment(run_every=oc.POLL_S if work.state == "running" else None)(_progress)()
 
 snap = work.poll()
 if snap.state == "failed" and snap.error is not None:
@@ -107,7 +108,7 @@ if run is not None:
         st.dataframe(oc.labels(oc.with_names(res.allocations, sc)), hide_index=True, key="round_alloc_table")
     with tabs[1]:
         deck = oc.deck(sc, sites=view.site_points(sc, res.fill, L), arcs=view.shipment_arcs(sc, res.allocations, L),
-                       roads=view.road_paths(sc, lang=L))
+                       roads=oc.road_paths())
         st.pydeck_chart(deck, key="round_map")
         st.caption(T("app.round.map_legend"))
     with tabs[2]:
@@ -138,17 +139,24 @@ if run is not None:
             st.dataframe(oc.labels(oc.with_names(ch.fill, sc, ("site_id", "item_id"))), hide_index=True,
                          key="round_changes_fill")
     with tabs[5]:
-        alloc = oc.with_names(res.allocations, sc)
-        manifest = view.manifest_frame(res.allocations, sc, L)
         rid = run.round_id or "draft"
-        oc.download("app.round.export.alloc_csv", view.csv_bytes(alloc), f"round-{rid}-allocations.csv", oc.CSV,
+
+        def _alloc() -> bytes:
+            return view.csv_bytes(oc.with_names(res.allocations, sc))
+
+        def _manifest() -> bytes:
+            return view.csv_bytes(view.manifest_frame(res.allocations, sc, L))
+
+        def _book() -> bytes:
+            return view.xlsx_bytes({"allocations": oc.with_names(res.allocations, sc),
+                                    "manifests": view.manifest_frame(res.allocations, sc, L), "fill": res.fill,
+                                    "routes": res.routes})
+
+        oc.download("app.round.export.alloc_csv", _alloc, f"round-{rid}-allocations.csv", oc.CSV,
                     "round_dl_alloc_csv")
-        oc.download("app.round.export.manifest_csv", view.csv_bytes(manifest), f"round-{rid}-manifests.csv",
-                    oc.CSV, "round_dl_manifest_csv")
-        oc.download("app.round.export.xlsx",
-                    view.xlsx_bytes({"allocations": alloc, "manifests": manifest, "fill": res.fill,
-                                     "routes": res.routes}),
-                    f"round-{rid}.xlsx", oc.XLSX, "round_dl_xlsx")
+        oc.download("app.round.export.manifest_csv", _manifest, f"round-{rid}-manifests.csv", oc.CSV,
+                    "round_dl_manifest_csv")
+        oc.download("app.round.export.xlsx", _book, f"round-{rid}.xlsx", oc.XLSX, "round_dl_xlsx")
 
 # ----------------------------------------------------------------- approval (against the stored drafts)
 st.subheader(T("app.round.approval"))

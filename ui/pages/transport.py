@@ -30,7 +30,8 @@ st.subheader(T("app.transport.network"))
 what_if = st.session_state.get("transport_whatif")
 shown_control = what_if["control"] if what_if else control
 routes = what_if.get("routes") if what_if else None
-st.pydeck_chart(oc.deck(sc, roads=view.road_paths(sc, control=shown_control, lang=L), routes=routes),
+roads_now = view.road_paths(sc, control=shown_control, lang=L) if what_if else oc.road_paths()
+st.pydeck_chart(oc.deck(sc, roads=roads_now, routes=routes),
                 key="transport_map")
 st.caption(T("app.transport.legend"))
 rules = view.rule_table(control, sc.at)
@@ -50,7 +51,8 @@ else:
     road = c2.selectbox(T("app.ops.col.road"), roads, key="transport_rule_road")
     delay = c3.number_input(T("app.ops.col.delay_min"), min_value=0.0, value=15.0, step=5.0,
                             key="transport_rule_delay")
-    lift = st.multiselect(T("app.transport.lift"), list(rules.rule_id[rules.in_force]), key="transport_rule_lift")
+    lift = st.multiselect(T("app.transport.lift"), list(rules.rule_id[rules.in_force]), key="transport_rule_lift",
+                          placeholder=T("app.ops.choose"))
     b1, b2 = st.columns(2)
     if b1.button(T("app.transport.replan"), key="transport_replan", type="primary"):
         rid = f"WHATIF{len(control.rules) + 1}"
@@ -127,7 +129,7 @@ def _plan_progress() -> None:
         st.rerun()
 
 
-st.fragment(run_every=0.5 if running else None)(_plan_progress)()
+st.fragment(run_every=oc.POLL_S if running else None)(_plan_progress)()
 if st.session_state.get("transport_error"):
     st.error(st.session_state.pop("transport_error"))
 
@@ -155,7 +157,7 @@ else:
             sheets[(rid, L)] = tripsheet.trip_sheets(sc, plan, L, round_id=rid)
     for v, pdf in sheets.get((rid, L), {}).items():
         oc.download("app.transport.sheet", pdf, f"round-{rid}-{v}.pdf", oc.PDF, f"transport_sheet_{v}", vehicle=v)
-    oc.download("app.transport.trips_csv", view.csv_bytes(t), f"round-{rid}-trips.csv", oc.CSV,
+    oc.download("app.transport.trips_csv", lambda: view.csv_bytes(t), f"round-{rid}-trips.csv", oc.CSV,
                 "transport_dl_trips")
     if state == "approved":
         if not user.has("officer", "approver", "admin"):
@@ -168,6 +170,6 @@ else:
                 code, params = store_error_code(exc)
                 st.error(T(code, **params))
             else:
-                st.success(T("app.transport.dispatched", round_id=rid))
+                st.success(T("app.transport.dispatched", round_id=rid, page=tr("app.page.deliveries")))
     else:
         st.success(T("app.transport.already_dispatched", round_id=rid))
