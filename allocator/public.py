@@ -302,7 +302,15 @@ def _fold(text: str) -> str:
 
 
 def _pledges(snap: Snapshot) -> dict[str, dict[str, Any]]:
-    return {str(e["donation_id"]): e for e in snap.entries if e.get("event") == "pledged" and "donation_id" in e}
+    """Each donation's pledge, with the donor as last published (``donor_changed`` entries applied)."""
+    out: dict[str, dict[str, Any]] = {}
+    for e in snap.entries:
+        did = str(e.get("donation_id", ""))
+        if e.get("event") == "pledged" and did:
+            out[did] = e
+        elif e.get("event") == "donor_changed" and did in out:
+            out[did] = {**out[did], "donor": e.get("donor", out[did].get("donor", ""))}
+    return out
 
 
 def _code_of(pledge: Mapping[str, Any]) -> str:

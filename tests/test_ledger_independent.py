@@ -92,6 +92,7 @@ SCHEMA = {
     "site_described": ({"site_id": "id", "name": "text", "name_zh": "text", "kind": "text", "district": "text"}, {}),
     "pledged": ({"donation_id": "id", "donor": "text", "date": "text", "earmark_site_id": "list",
                  "earmark_kind": "list"}, {"reference_code": "id"}),
+    "donor_changed": ({"donation_id": "id", "donor": "text", "amended": "list", "reason": "text"}, {}),
     "received": ({**LOT, "quantity": "qty"}, {}),
     "inspected": ({**LOT, "result": ("passed", "quarantined", "rejected", "downgraded")},
                   {"reason": "text", "to_item_id": "id", "quantity": "qty"}),
@@ -99,10 +100,11 @@ SCHEMA = {
     "released": (SHIP, {"reason": "text"}),
     "dispatched": ({**SHIP, "trip_id": "int"}, {}),
     "delivered": ({**SHIP, "quantity": "count", "trip_id": "int"},
-                  {"discrepancy": "text", "confirmed_by": "text", "confirmed_as": ("site", "dispatch")}),
-    "returned": (SHIP, {"reason": "text"}),
+                  {"discrepancy": "text", "confirmed_by": "text", "confirmed_as": ("site", "dispatch"),
+                   "corrects": "int", "reason": "text"}),
+    "returned": (SHIP, {"reason": "text", "corrects": "int", "trip_id": "int"}),
     "written_off": ({**LOT, "quantity": "qty", "origin": ("stock", "delivery"), "reason": "text"},
-                    {"site_id": "id", "round_id": "int"}),
+                    {"site_id": "id", "round_id": "int", "corrects": "int", "trip_id": "int"}),
 }
 
 
@@ -131,6 +133,8 @@ def check_schema(f: dict) -> None:
         raise Bad(f"unknown event {ev!r}")
     req, opt = SCHEMA[ev]
     spec = {"event": "text", "at": "ts", **req}
+    if "corrects" in f and "quantity" in spec:  # a corrected delivery carries the change, either sign
+        spec["quantity"] = "int"
     for k, kind in spec.items():
         if k not in f or not fits(kind, f[k]):
             raise Bad(f"field {k}")
@@ -169,6 +173,9 @@ def replay(entries):
             continue
         if d not in pledges:
             raise Bad("not pledged")
+        if ev == "donor_changed":
+            pledges[d] = {**pledges[d], "donor": e["donor"]}
+            continue
         lot = lots.get(e["lot_id"])
         first = False
         if ev == "received" and lot is None:

@@ -28,16 +28,18 @@ EVENT_FIELDS: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "site_described": ({"site_id": "id", "name": "str", "name_zh": "str", "kind": "str", "district": "str"}, {}),
     "pledged": ({"donation_id": "id", "donor": "str", "date": "str", "earmark_site_id": "list",
                  "earmark_kind": "list"}, {"reference_code": "id"}),
+    "donor_changed": ({"donation_id": "id", "donor": "str", "amended": "list", "reason": "str"}, {}),
     "received": ({**_LOT, "quantity": "qty"}, {}),
     "inspected": ({**_LOT, "result": "result"}, {"reason": "str", "to_item_id": "id", "quantity": "qty"}),
     "allocated": (dict(_SHIP), {}),
     "released": (dict(_SHIP), {"reason": "str"}),
     "dispatched": ({**_SHIP, "trip_id": "int"}, {}),
     "delivered": ({**_SHIP, "quantity": "count", "trip_id": "int"}, {"discrepancy": "str", "confirmed_by": "str",
-                                                "confirmed_as": "confirmer"}),
-    "returned": (dict(_SHIP), {"reason": "str"}),
+                                                "confirmed_as": "confirmer", "corrects": "int",
+                                                "reason": "str"}),
+    "returned": (dict(_SHIP), {"reason": "str", "corrects": "int", "trip_id": "int"}),
     "written_off": ({**_LOT, "quantity": "qty", "origin": "origin", "reason": "str"},
-                    {"site_id": "id", "round_id": "int"}),
+                    {"site_id": "id", "round_id": "int", "corrects": "int", "trip_id": "int"}),
 }
 #: Events in the order of a donation's life (and the two reference events).
 EVENTS = tuple(EVENT_FIELDS)
@@ -97,6 +99,8 @@ def field_problem(fields: Mapping[str, Any]) -> Problem | None:
         return "ledger.schema.unknown_event", {"event": repr(event)[:80]}
     required, optional = EVENT_FIELDS[event]
     spec = {"event": "str", "at": "ts", **required}
+    if "corrects" in fields and "quantity" in spec:  # a corrected delivery: the change, either sign
+        spec["quantity"] = "int"
     for name, kind in spec.items():
         if name not in fields:
             return "ledger.schema.missing_field", {"event": event, "field": name}

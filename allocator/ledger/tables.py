@@ -118,6 +118,9 @@ def replay(lines: Iterable[Mapping[str, Any]]) -> State:
             continue
         if did not in st.pledges:
             raise ReplayError(seq, "never_pledged", donation=did)
+        if ev == "donor_changed":  # a donor's later change of name or of consent to be named
+            st.pledges[did] = {**st.pledges[did], "donor": e["donor"]}
+            continue
         lot_id, item, q = e["lot_id"], e["item_id"], int(e.get("quantity", 0))
         lot = st.lots.get(lot_id)
         if ev == "received":

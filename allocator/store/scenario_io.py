@@ -248,8 +248,8 @@ def _donor_changes(session: Session, dn: m.Donation, cols: dict[str, Any], now: 
     if changed:
         dn.donor, dn.publish_name = cols.get("donor", dn.donor), cols.get("publish_name", dn.publish_name)
         session.flush()
-        ledger.append(session, "pledged", **ledger.pledge_fields(dn), amended=changed,
-                      reason="donor details changed")
+        ledger.append(session, "donor_changed", donation_id=dn.donation_id, donor=ledger.published_donor(dn),
+                      amended=changed, reason="donor details changed")
 
 
 def _import_lot(
@@ -332,9 +332,13 @@ def stock_count(session: Session, lot: m.Lot, counted: int, *, by: str, at: date
     if delta:
         session.add(m.WriteOff(lot_id=lot.lot_id, quantity=-delta, origin="stock", reason=reason, by=by, at=when))
         session.flush()
-        if lot.donation_id:
-            ledger.append(session, "written_off", **ledger.lot_fields(session, lot), quantity=-delta,
-                          origin="stock", reason=reason)
+        if lot.donation_id:  # the ledger's form: units found enter the lot again (published as
+            # ``adjusted``, never as ``received``); units missing are written off with the reason
+            if delta > 0:
+                ledger.append(session, "received", **ledger.lot_fields(session, lot), quantity=delta)
+            else:
+                ledger.append(session, "written_off", **ledger.lot_fields(session, lot), quantity=-delta,
+                              origin="stock", reason=reason)
     session.flush()
     return adj
 
