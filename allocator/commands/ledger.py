@@ -26,6 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--by", default="", help="who publishes (recorded in the publications table)")
     p.add_argument("--key-file", metavar="PEM", help="the Ed25519 signing key (default: $ALLOCATOR_LEDGER_KEY "
                    "or var/keys/ledger-ed25519.pem; generated on first use)")
+    p.add_argument("--site", metavar="DIR", help="also write the public page as a static website into DIR "
+                   "(HTML, CSS, JS and data; serve it from any static host)")
+    p.add_argument("--channels", metavar="TOML", help="with --site: the donation channels to show "
+                   "(default: $ALLOCATOR_CHANNELS or var/channels.toml)")
     p.set_defaults(func=run_publish)
 
     p = sub.add_parser("verify", help="check a publication: every file recomputed from the signed hash chain")
@@ -65,6 +69,12 @@ def run_publish(args: argparse.Namespace) -> int:
     m = pub.manifest
     print(f"published {pub.out_dir} -> {pub.version_dir.name}: {pub.head_seq} ledger entries, head {pub.head_hash}, "
           f"previous head {m['previous']['seq']}, signed by {m['public_key']}")
+    if args.site:
+        from allocator.public import load_channels
+        from allocator.site import write_site
+
+        out = write_site(pub.out_dir, args.site, channels=load_channels(args.channels))
+        print(f"site {out}: open {out}/index.html or serve the folder from any static host")
     return 0
 
 
