@@ -14,9 +14,11 @@ from ui.common import (
     require_role,
     tr,
 )
+from ui.publication import publication_panel
 
-require_role(*PAGE_ROLES["overview"])
+user = require_role(*PAGE_ROLES["overview"])
 st.title(tr("app.page.overview"))
+publication_panel(user, key="overview")
 
 sc = current_scenario()
 ov = current_overview()
