@@ -273,11 +273,13 @@ def store_error_code(exc: BaseException) -> tuple[str, dict[str, Any]]:
     """
     detail = str(exc)
     if isinstance(exc, StoreError):
-        if " is stale" in detail:
+        from allocator.errors import ConflictError, PermissionDeniedError, StaleDraftError
+
+        if isinstance(exc, StaleDraftError) or " is stale" in detail:
             code = "stale"
-        elif detail.startswith("conflict:"):
+        elif isinstance(exc, ConflictError) or detail.startswith("conflict:"):
             code = "conflict"
-        elif " may not " in detail and " role" in detail:
+        elif isinstance(exc, PermissionDeniedError) or (" may not " in detail and " role" in detail):
             code = "role"
         else:
             code = "store"

@@ -15,6 +15,7 @@ from allocator.store import models as m
 from allocator.store.receivers import site_bound, trips_frame
 from ui import ops_common as oc
 from ui.common import PAGE_ROLES, current_scenario, require_role, session, tr
+from ui.publication import publication_panel
 
 user = require_role(*PAGE_ROLES["deliveries"])
 T = oc.translator()
@@ -78,6 +79,9 @@ else:
             st.rerun()
 if st.session_state.get("deliveries_done"):
     st.success(st.session_state.pop("deliveries_done"))
+    st.session_state["deliveries_offer_publish"] = True
+if st.session_state.get("deliveries_offer_publish"):  # after a confirmation: publish what arrived
+    publication_panel(user, key="deliveries")
 
 st.subheader(T("app.deliveries.trips"))
 shown = tf.assign(state=[T(f"app.ops.state.{x}") for x in tf.state],
