@@ -70,8 +70,10 @@ def _status(model: dict[str, Any], folder: Path) -> None:
     c1.metric(tr("public.entries"), f"{s['head_seq']:,}")
     c2.text(f"{tr('public.published_at')}: {s['published_at']}\n{tr('public.head')}: {s['head_hash']}")
     prev = s.get("previous")
-    if isinstance(prev, dict) and "seq" in prev:
+    if isinstance(prev, dict) and int(prev.get("seq") or 0) > 0:
         st.caption(tr("public.extends", seq=prev["seq"]))
+    else:
+        st.caption(tr("public.no_previous"))
     if s.get("public_key"):
         st.caption(tr("public.signature_ok", fingerprint=s["public_key"]))
     st.caption(tr("public.recheck"))
@@ -147,7 +149,7 @@ def _trail(model: dict[str, Any], did: str) -> None:
             tr("public.col.date"): d["date"] if ev == "pledged" and d["date"] else e["at"][:19].replace("T", " "),
             tr("public.col.event"): tr(key) if i18n.has(key, lang()) else tr("public.event.other", event=ev),
             tr("public.col.item"): _name(model["items"], "item_id", e["item_id"]) if e["item_id"] else "",
-            tr("public.col.quantity"): None if ev == "pledged" else e["quantity"],
+            tr("public.col.quantity"): "" if ev == "pledged" else f"{e['quantity']:,}",
             tr("public.col.site"): _name(model["sites"], "site_id", e["site_id"]) if e["site_id"] else e["depot_id"],
             tr("public.col.detail"): detail,
             tr("public.col.hash"): e["hash"][:16],
