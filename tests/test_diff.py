@@ -73,3 +73,26 @@ def test_not_a_round_folder(tmp_path, capsys):
     src = save(examples.two_hospitals(), tmp_path / "sc")
     assert main(["diff", str(src), str(src)]) == 1
     assert "not a round folder" in capsys.readouterr().err
+
+
+def test_rounds_in_the_database_are_compared_by_id(tmp_path, monkeypatch, capsys):
+    from allocator import cli
+    from allocator.store import add_user, create_round, current_scenario, import_scenario, open_db, transaction
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    sc = examples.two_hospitals()
+    eng = open_db(url)
+    with transaction(eng) as s:
+        import_scenario(s, sc)
+        add_user(s, "li", "pw", ["officer"])
+    for locks in ((), [("D1", "H1", "n95", 700)]):
+        r = allocate(sc, locks=locks)
+        with transaction(eng) as s:
+            create_round(s, current_scenario(s), r.allocations, r.fill, r.summary, "li")
+    eng.dispose()
+    out = tmp_path / "d.csv"
+    assert cli.main(["diff", "1", "2", "--db", url, "--csv", str(out)]) == 0
+    got = pd.read_csv(out).set_index("site_id")
+    want = compare(allocate(sc), allocate(sc, locks=[("D1", "H1", "n95", 700)])).set_index("site_id")
+    assert got.loc["H1", ["before", "after", "why"]].tolist() == want.loc["H1", ["before", "after", "why"]].tolist()
+    assert got.loc["H2", "why"] == "lock"

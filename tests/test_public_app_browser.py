@@ -12,7 +12,15 @@ import pytest
 
 from allocator import i18n
 from allocator.public import load_snapshot, view_model
-from tests.browser import SCREENSHOTS, TIMEOUT_MS, browser, require_browser, set_language, start_app, wait_idle  # noqa: F401
+from tests.browser import (  # noqa: F401
+    SCREENSHOTS,
+    TIMEOUT_MS,
+    browser,
+    require_browser,
+    set_language,
+    start_app,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -36,8 +44,8 @@ def public_app(tmp_path_factory):
         server.stop()
 
 
-def _open(browser, url: str, width: int):
-    ctx = browser.new_context(viewport={"width": width, "height": 1200}, accept_downloads=True)
+def _open(chromium, url: str, width: int):
+    ctx = chromium.new_context(viewport={"width": width, "height": 1200}, accept_downloads=True)
     pg = ctx.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
     pg.goto(f"{url}/public")

@@ -25,6 +25,7 @@ are another branch's work; compare the folders that ``allocator round`` writes.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -50,9 +51,18 @@ class _Round:
         self.excluded = set(summary.get("excluded", []))
 
 
-def _read(x: str | Path | RoundResult) -> _Round:
+def _read(x: str | Path | RoundResult | Mapping[str, Any]) -> _Round:
     if isinstance(x, RoundResult):
         return _Round(x.fill, x.allocations, x.summary, "round")
+    if isinstance(x, Mapping):  # a stored round's tables (``allocator diff 1 2`` reads them from the database)
+        fill = pd.DataFrame(x["fill"]).copy()
+        alloc = pd.DataFrame(x.get("allocations", []), columns=None if len(x.get("allocations", [])) else
+                             ["depot_id", "site_id", "item_id", "need_item_id", "quantity"]).copy()
+        for c in ("need", "filled"):
+            fill[c] = pd.to_numeric(fill[c], errors="coerce").fillna(0)
+        fill["reason"] = fill["reason"].fillna("").astype(str)
+        alloc["quantity"] = pd.to_numeric(alloc["quantity"], errors="coerce").fillna(0)
+        return _Round(fill, alloc, dict(x.get("summary") or {}), str(x.get("label", "round")))
     p = Path(x)
     if not p.is_dir() or not (p / "fill.csv").is_file():
         raise AllocatorError(f"{p}: not a round folder (written by `allocator round --out`): fill.csv is missing")
@@ -76,13 +86,16 @@ def _num(x: float) -> int | float:
     return int(round(x)) if abs(x - round(x)) < 1e-6 else round(float(x), 3)
 
 
-def compare(a: str | Path | RoundResult, b: str | Path | RoundResult, changed_only: bool = True) -> pd.DataFrame:
+def compare(a: str | Path | RoundResult | Mapping[str, Any], b: str | Path | RoundResult | Mapping[str, Any],
+            changed_only: bool = True) -> pd.DataFrame:
     """Per site and item, what changed from round ``a`` (before) to round ``b`` (after), and why.
 
     Parameters
     ----------
-    a, b : path or RoundResult
-        Round folders (``allocator round --out``) or results of :func:`allocator.allocate`.
+    a, b : path, RoundResult or mapping
+        Round folders (``allocator round --out``), results of :func:`allocator.allocate`, or a
+        stored round's tables as a mapping with ``fill`` and ``allocations`` (records) and ``summary``
+        (:func:`allocator.store.round_tables`).
     changed_only : bool
         Only the needs whose need, fill or reason differs (default); False keeps every need.
 

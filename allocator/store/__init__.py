@@ -35,6 +35,7 @@ from allocator.store.rounds import (
     get_round,
     lines_frame,
     plan_round_trips,
+    round_tables,
     rounds_frame,
     trips,
     vehicles_by_drop,
@@ -72,7 +73,7 @@ def current_tables_url(engine: Engine) -> str:
 __all__ = [
     "Discrepancy", "add_user", "approve_round", "authenticate", "backup", "cancel_round",
     "confirm_delivery", "correct_delivery", "create_round", "delivery_history", "current_tables_url", "current_scenario", "database_url", "dispatch_round", "dump",
-    "export_scenario", "get_round", "hash_password", "import_scenario", "is_sqlite", "lines_frame",
+    "export_scenario", "get_round", "hash_password", "import_scenario", "is_sqlite", "lines_frame", "round_tables",
     "make_engine", "memory_store", "open_db", "plan_round_trips", "reserved_by_lot", "rounds_frame", "sessions",
     "stock_fingerprint", "transaction", "trips", "upgrade", "user_roles", "vehicles_by_drop", "verify_password",
     "write_off_stock",

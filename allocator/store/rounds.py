@@ -606,6 +606,15 @@ def rounds_frame(session: Session) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def round_tables(session: Session, round_id: int) -> dict[str, Any]:
+    """A stored round's ``fill``, ``allocations`` (records) and ``summary``, for :func:`allocator.allocate.diff.compare`."""
+    r = get_round(session, round_id)
+    alloc = [{"lot_id": a.lot_id, "depot_id": a.depot_id, "site_id": a.site_id, "item_id": a.item_id,
+              "need_item_id": a.need_item_id, "quantity": int(a.quantity)} for a in allocation_lines(session, r.id)]
+    return {"fill": list(r.fill or []), "allocations": alloc, "summary": dict(r.summary or {}),
+            "label": f"round {r.id}"}
+
+
 def lines_frame(session: Session, round_id: int) -> pd.DataFrame:
     """A round's allocation lines with their id (used to report discrepancies), trip and delivery."""
     dl = {d.allocation_id: d for d in session.scalars(select(m.Delivery))}
