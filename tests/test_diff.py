@@ -77,7 +77,14 @@ def test_not_a_round_folder(tmp_path, capsys):
 
 def test_rounds_in_the_database_are_compared_by_id(tmp_path, monkeypatch, capsys):
     from allocator import cli
-    from allocator.store import add_user, create_round, current_scenario, import_scenario, open_db, transaction
+    from allocator.store import (
+        add_user,
+        create_round,
+        current_scenario,
+        import_scenario,
+        open_db,
+        transaction,
+    )
 
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     sc = examples.two_hospitals()
