@@ -27,9 +27,10 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas only for the frame helpers: the CLI imports this module at start-up
+    import pandas as pd
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 """First characters that make a spreadsheet treat a text cell as a formula."""
@@ -56,6 +57,8 @@ def unescape_formula(value: Any) -> Any:
 
 
 def _text_columns(df: pd.DataFrame) -> list[Any]:
+    import pandas as pd
+
     return [c for c in df.columns if df[c].dtype == object or isinstance(df[c].dtype, pd.StringDtype)]
 
 
