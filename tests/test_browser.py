@@ -37,7 +37,8 @@ def _need(db_url: str, site: str, item: str) -> int:
 
     eng = make_engine(db_url)
     with transaction(eng) as s:
-        q = s.scalar(select(m.Need.quantity).where(m.Need.site_id == site, m.Need.item_id == item))
+        q = s.scalar(select(m.Need.quantity).where(m.Need.site_id == site, m.Need.item_id == item,
+                                                   m.Need.retired.is_(False)))  # the request in force
     eng.dispose()
     return int(q)
 
