@@ -49,7 +49,7 @@ from allocator.errors import AllocatorError
 __all__ = [
     "Snapshot", "SnapshotError", "load_snapshot", "latest_snapshot", "donation_index", "totals_by",
     "search", "trail", "trail_records", "trail_sites", "stock_split", "find_entry", "view_model", "RECHECK_COMMAND",
-    "load_channels", "DEFAULT_CHANNELS", "public_root", "DEFAULT_PUBLIC_DIR",
+    "load_channels", "DEFAULT_CHANNELS", "public_root", "DEFAULT_PUBLIC_DIR", "previous_snapshot",
 ]
 
 #: Where the app publishes snapshots and the public page reads them, unless
@@ -102,6 +102,8 @@ class Snapshot:
     items: pd.DataFrame
     sites: pd.DataFrame
     files: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: the earlier publication this one was verified to extend unchanged (None: not checked / the first)
+    since: Path | None = None
 
     @functools.cached_property
     def by_donation(self) -> dict[str, list[dict[str, Any]]]:
@@ -180,16 +182,19 @@ def _reference(files: Mapping[str, pd.DataFrame], key: str, sources: Iterable[tu
     return frame.fillna("")
 
 
-def load_snapshot(path: str | Path, *, since: str | Path | None = None, key: str | None = None) -> Snapshot:
+def load_snapshot(path: str | Path, *, since: str | Path | None | bool = True, key: str | None = None) -> Snapshot:
     """Read and verify a snapshot folder written by ``allocator publish``.
 
     Parameters
     ----------
     path : str or Path
         The snapshot folder (or a publication root whose ``current`` points at one).
-    since, key : optional
-        Passed to :func:`allocator.ledger.verify` when it supports them (the previous
-        snapshot this one must extend; the public key it must be signed with).
+    since : path, False or True
+        The earlier publication this one must extend unchanged (passed to
+        :func:`allocator.ledger.verify`); True (default) takes the previous version
+        beside it (:func:`previous_snapshot`), False checks none.
+    key : str, optional
+        The public key the snapshot must be signed with.
 
     Raises
     ------
@@ -210,15 +215,8 @@ def load_snapshot(path: str | Path, *, since: str | Path | None = None, key: str
         raise SnapshotError(f"{p}: cannot read the snapshot ({exc})") from exc
     if not isinstance(manifest, dict) or not all(isinstance(e, dict) for e in entries):
         raise SnapshotError(f"{p}: manifest or ledger entries are not JSON objects")
-    kwargs: dict[str, Any] = {}
-    import inspect
-
-    params = inspect.signature(ledger.verify).parameters
-    if since is not None and "since" in params:
-        kwargs["since"] = since
-    if key is not None and "key" in params:
-        kwargs["key"] = key
-    verification = ledger.verify(p, **kwargs)
+    prev = previous_snapshot(p) if since is True else (Path(since) if since else None)
+    verification = ledger.verify(p, key=key, since=prev)
     files = {f.stem: _read_table(f) for f in sorted(p.glob("*.csv"))}
     items = _reference(files, "item_id", [("items", "item_id", ""), ("donations", "item_id", "item_")])
     sites = _reference(files, "site_id", [("sites", "site_id", ""), ("donation_usage", "receiver_org_ref", "receiver_org_")])
@@ -231,7 +229,31 @@ def load_snapshot(path: str | Path, *, since: str | Path | None = None, key: str
                 sites.loc[ref, "name"] = name
         sites = sites.fillna("")
     return Snapshot(path=p, manifest=manifest, entries=entries, verification=verification,
-                    items=items, sites=sites, files=files)
+                    items=items, sites=sites, files=files, since=prev)
+
+
+def previous_snapshot(path: str | Path) -> Path | None:
+    """The publication before ``path`` among its sibling versions (``<out>.versions/``), or None.
+
+    The public page verifies that the snapshot it shows extends this one unchanged
+    (:func:`allocator.ledger.verify` with ``since``).
+    """
+    p = Path(path).resolve()
+    try:
+        here = int(json.loads((p / "manifest.json").read_text(encoding="utf-8")).get("head_seq") or 0)
+    except (OSError, ValueError, TypeError):
+        return None
+    best: tuple[int, str, Path] | None = None
+    for m in p.parent.glob("*/manifest.json"):
+        if m.parent == p:
+            continue
+        try:
+            seq = int(json.loads(m.read_text(encoding="utf-8")).get("head_seq") or 0)
+        except (OSError, ValueError, TypeError):
+            continue
+        if seq < here and (best is None or (seq, m.parent.name) > best[:2]):
+            best = (seq, m.parent.name, m.parent)
+    return None if best is None else best[2]
 
 
 def latest_snapshot(root: str | Path) -> Path | None:
@@ -541,6 +563,7 @@ def view_model(snap: Snapshot, *, channels: Mapping[str, Any] | None = None, tra
             "published_at": snap.published_at, "head_seq": snap.head_seq, "head_hash": snap.head_hash,
             "verified": bool(getattr(v, "ok", False)), "message": str(v),
             "previous": snap.manifest.get("previous") or snap.manifest.get("previous_head"),
+            "extends_checked": snap.since is not None,
             "public_key": snap.manifest.get("public_key") or snap.manifest.get("signing_key"),
             "name": snap.manifest.get("name") or snap.manifest.get("deployment") or "",
         },

@@ -67,7 +67,8 @@
       [t("public.head"), s.head_hash]];
     for (const [k, v] of rows) dl.append(el("tr", {}, el("th", { text: k }), el("td", { class: k === t("public.head") ? "hash" : "", text: v })));
     box.append(dl);
-    box.append(el("p", { text: s.previous && Number(s.previous.seq) > 0 ? t("public.extends", { seq: s.previous.seq }) : t("public.no_previous") }));
+    box.append(el("p", { text: s.previous && Number(s.previous.seq) > 0
+      ? t(s.extends_checked ? "public.extends" : "public.previous_named", { seq: s.previous.seq }) : t("public.no_previous") }));
     if (s.public_key) box.append(el("p", {}, t("public.signature_ok", { fingerprint: "" }), el("code", { text: String(s.public_key) })));
     box.append(el("p", { class: "muted", text: t("public.recheck") }));
     box.append(el("code", { id: "recheck", text: "pip install supply-allocator && allocator verify downloads/" }));

@@ -71,7 +71,7 @@ def _status(model: dict[str, Any], folder: Path) -> None:
     c2.text(f"{tr('public.published_at')}: {s['published_at']}\n{tr('public.head')}: {s['head_hash']}")
     prev = s.get("previous")
     if isinstance(prev, dict) and int(prev.get("seq") or 0) > 0:
-        st.caption(tr("public.extends", seq=prev["seq"]))
+        st.caption(tr("public.extends" if s.get("extends_checked") else "public.previous_named", seq=prev["seq"]))
     else:
         st.caption(tr("public.no_previous"))
     if s.get("public_key"):
