@@ -31,6 +31,9 @@ def test_notebook_runs_and_plots(path: Path, monkeypatch: pytest.MonkeyPatch):
     # the kernel (and any Dask worker it starts) imports this checkout's allocator, installed or not
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("ALLOCATOR_NOTEBOOK_QUICK", "1")  # the 200-variant sweep shrinks for the test run
+    # importing streamlit (the app's tests) sets MPLBACKEND=Agg in this process; the kernel inherits the
+    # environment and would then draw nothing inline
+    monkeypatch.delenv("MPLBACKEND", raising=False)
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(path, as_version=4)
