@@ -36,6 +36,7 @@ test-fast: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check allocator tests bench scripts
+	$(PY) -m mypy
 
 bench: $(VENV)/.installed
 	$(PY) bench/allocate.py
