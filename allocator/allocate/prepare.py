@@ -20,9 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from allocator import rules
 from allocator.demand import needs_for_round
 from allocator.errors import AllocatorError, LockError, ScenarioError
 from allocator.scenario import Scenario
@@ -155,16 +155,15 @@ def travel_for(sc: Scenario, travel: Any = None) -> Travel:
     return Travel(minutes=net.minutes.astype(float), network=net)
 
 
-def _earmarks(sc: Scenario) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-    out = {}
-    for r in sc.donations.itertuples(index=False):
-        out[str(r.donation_id)] = (tuple(sorted(r.earmark_site_id or ())), tuple(sorted(r.earmark_kind or ())))
-    return out
-
-
 def allows(earmark_sites: tuple[str, ...], earmark_kinds: tuple[str, ...], site_id: str, kind: str) -> bool:
-    """Whether an earmark (sites, kinds) lets a lot go to a site (both must hold when both given)."""
-    return (not earmark_sites or site_id in earmark_sites) and (not earmark_kinds or kind in earmark_kinds)
+    """Whether an earmark (sites, kinds) lets a lot go to a site: :func:`allocator.rules.earmark_allows` for one pair.
+
+    Examples
+    --------
+    >>> allows(("H1",), (), "H2", "designated_hospital")
+    False
+    """
+    return bool(rules.earmark_allows([earmark_sites], [earmark_kinds], [site_id], [kind])[0])
 
 
 def as_locks(locks: Iterable[Any], scenario: Scenario | None = None) -> list[Lock]:
@@ -215,121 +214,140 @@ def as_locks(locks: Iterable[Any], scenario: Scenario | None = None) -> list[Loc
     return out
 
 
-def prepare(
-    sc: Scenario,
-    travel: pd.DataFrame | None = None,
-    locks: Iterable[Any] = (),
-    exclude: Iterable[str] = (),
-) -> RoundData:
-    """Check the scenario and compute the round's arrays (see the module docstring)."""
-    check_scenario(sc)
+def excluded_ids(sc: Scenario, exclude: Iterable[str]) -> set[str]:
+    """The ids an officer excluded from the round (Overrides); an unknown id is an error."""
     excluded = {str(x) for x in exclude}
     known = set(sc.sites.site_id) | set(sc.depots.depot_id)
     unknown = sorted(excluded - known)
     if unknown:
         raise AllocatorError(f"exclude: no site or depot with id {', '.join(unknown)}")
-    warnings: list[str] = list(sc.warnings)
+    return excluded
 
-    items = sc.items.set_index("item_id")
-    weight = items.unit_weight_kg.fillna(1.0).astype(float)
-    sites = sc.sites[~sc.sites.site_id.isin(excluded)].set_index("site_id")
-    depots = sc.depots[~sc.depots.depot_id.isin(excluded)].set_index("depot_id")
 
-    tr = travel_for(sc, travel)
-    if tr.fallback:
-        warnings.append(tr.reason or FALLBACK_WARNING)
-
-    # needs
+def need_rows(sc: Scenario, sites: pd.DataFrame) -> pd.DataFrame:
+    """Every need of the round's sites (zeros included) with the site's ``tier``, ``clinical`` and ``kind``."""
     nd = round_needs(sc)
     nd = nd[nd.site_id.isin(sites.index)].reset_index(drop=True)
     nd["quantity"] = nd.quantity.astype("int64")
     nd["tier"] = sites.tier.reindex(nd.site_id).to_numpy().astype(int)
     nd["clinical"] = sites.clinical.reindex(nd.site_id).to_numpy().astype(bool)
     nd["kind"] = sites.kind.reindex(nd.site_id).astype(str).to_numpy()
-    all_needs = nd.copy()
-    needs = nd[nd.quantity > 0].reset_index(drop=True)
+    return nd
 
-    # lots and groups
+
+#: Lots with the same values of these columns are interchangeable: one group.
+GROUP_KEY = ["depot_id", "item_id", "em_sites", "em_kinds"]
+
+
+def usable_stock(sc: Scenario, depots: pd.DataFrame) -> pd.DataFrame:
+    """The usable lots of the round's depots (hard rule 1) with their earmark, donor flag and days to expiry."""
     lots = usable_lots(sc)
     lots = lots[lots.depot_id.isin(depots.index)].copy()
-    em = _earmarks(sc)
-    none = ((), ())
-    sig = [em.get(str(x), none) if x else none for x in lots.donation_id]
-    lots["em_sites"] = [s for s, _ in sig]
-    lots["em_kinds"] = [k for _, k in sig]
-    lots["donated"] = (lots.source == "donation") | (lots.donation_id != "")
-    key = ["depot_id", "item_id", "em_sites", "em_kinds"]
+    lots["em_sites"], lots["em_kinds"] = rules.lot_earmarks(lots.donation_id, sc.donations)
+    lots["donated"] = rules.lot_donated(lots.source, lots.donation_id)
+    lots["exp_days"] = rules.expiry_days(lots.expires, sc.at)
+    return lots
+
+
+def lot_groups(lots: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """Groups of interchangeable lots (:data:`GROUP_KEY`); sets ``lots["group"]``.
+
+    Columns: the key, ``quantity`` (usable units), ``exp_days`` (earliest expiry),
+    ``donated_share`` (share of donated units), ``group``, ``weight`` (kg a unit) and
+    ``grade`` of the item.
+    """
     if lots.empty:
-        groups = pd.DataFrame(columns=[*key, "quantity", "group"])
         lots["group"] = pd.Series(dtype="int64")
+        groups = pd.DataFrame(columns=[*GROUP_KEY, "quantity", "group"])
     else:
-        codes = lots.groupby(key, sort=True, dropna=False).ngroup()
-        lots["group"] = codes.to_numpy()
-        horizon = sc.at + pd.Timedelta(days=3650)
-        lots["_exp_days"] = ((lots.expires.fillna(horizon).clip(upper=horizon) - sc.at).dt.total_seconds() / 86400.0)
+        lots["group"] = lots.groupby(GROUP_KEY, sort=True, dropna=False).ngroup().to_numpy()
         g = lots.groupby("group", sort=True)
-        groups = g[key].first()
-        groups["quantity"] = g.quantity.sum().astype("int64")
-        groups["exp_days"] = g._exp_days.min()
-        groups["donated_share"] = g.apply(lambda x: float((x.quantity * x.donated).sum()) / float(x.quantity.sum()), include_groups=False)
+        groups = g[GROUP_KEY].first()
+        qty = g.quantity.sum()
+        groups["quantity"] = qty.astype("int64")
+        groups["exp_days"] = g.exp_days.min()
+        donated = (lots.quantity * lots.donated).groupby(lots.group).sum()
+        groups["donated_share"] = donated.astype(float) / qty.astype(float)
         groups["group"] = groups.index
         groups = groups.reset_index(drop=True)
-    groups["weight"] = weight.reindex(groups.item_id).to_numpy() if len(groups) else []
+    groups["weight"] = items.weight.reindex(groups.item_id).to_numpy() if len(groups) else []
     groups["grade"] = items.grade.reindex(groups.item_id).astype(str).to_numpy() if len(groups) else []
+    return groups
 
-    # substitutes: need item -> shipped items with ratio
-    subs: dict[str, list[tuple[str, float]]] = {i: [(i, 1.0)] for i in items.index}
-    for r in sc.substitutes.itertuples(index=False):
-        if r.substitute_id != r.item_id:
-            subs.setdefault(str(r.item_id), []).append((str(r.substitute_id), float(r.ratio)))
 
-    # candidates: (group, need) with the need item covered by the group's item
-    cov = pd.DataFrame(
-        [(n, s, ratio) for n, lst in subs.items() for s, ratio in lst],
-        columns=["need_item_id", "ship_item_id", "ratio"],
-    ).drop_duplicates(["need_item_id", "ship_item_id"])
-    nidx = needs.reset_index().rename(columns={"index": "need", "item_id": "need_item_id"})
-    a = nidx[["need", "site_id", "need_item_id", "tier", "clinical", "kind"]].merge(cov, on="need_item_id")
-    gg = groups[["group", "depot_id", "item_id", "em_sites", "em_kinds", "weight", "grade"]].rename(
-        columns={"item_id": "ship_item_id"})
-    c = a.merge(gg, on="ship_item_id")
-    c = c[~((c.grade == "civil") & c.clinical)]
-    # earmarks (vectorised over the distinct signatures)
-    if len(c):
-        ok = np.ones(len(c), dtype=bool)
-        marked = (c.em_sites.map(len) > 0) | (c.em_kinds.map(len) > 0)
-        if marked.any():
-            sub = c[marked]
-            ok[np.flatnonzero(marked.to_numpy())] = [
-                allows(es, ek, s, k) for es, ek, s, k in zip(
-                    sub.em_sites.tolist(), sub.em_kinds.tolist(), sub.site_id.tolist(), sub.kind.tolist())
-            ]
-        c = c[ok]
-    # travel
+def travel_matrix(tr: Travel, depots: pd.DataFrame, sites: pd.DataFrame, warnings: list[str]) -> pd.DataFrame:
+    """Travel minutes of the round's depots x sites; a depot or site without times is unreachable (warned)."""
     m = tr.minutes
-    missing_d = sorted(set(depots.index) - set(m.index))
-    missing_s = sorted(set(sites.index) - set(m.columns))
-    if missing_d or missing_s:
-        warnings.append(
-            "travel times missing for " + ", ".join(missing_d + missing_s) + ": treated as unreachable"
-        )
-    m = m.reindex(index=list(depots.index), columns=list(sites.index))
-    di = pd.Index(m.index).get_indexer(c.depot_id)
-    si = pd.Index(m.columns).get_indexer(c.site_id)
-    tm = m.to_numpy(dtype=float)[di, si] if len(c) else np.zeros(0)
-    c = c.assign(travel_min=tm)
-    c = c[np.isfinite(c.travel_min.to_numpy())]
-    c = c.rename(columns={"ship_item_id": "item_id"})
-    c = c[["group", "need", "depot_id", "site_id", "item_id", "need_item_id", "ratio", "tier", "weight", "travel_min"]]
-    c = c.sort_values(["need", "group"]).reset_index(drop=True)
-    c["cost"] = c.weight.to_numpy() * c.travel_min.to_numpy()
-    c["own"] = c.item_id.to_numpy() == c.need_item_id.to_numpy()  # ships the need's own item
+    missing = sorted(set(depots.index) - set(m.index)) + sorted(set(sites.index) - set(m.columns))
+    if missing:
+        warnings.append("travel times missing for " + ", ".join(missing) + ": treated as unreachable")
+    return m.reindex(index=list(depots.index), columns=list(sites.index))
 
-    capacity = {
-        str(d): float(v) for d, v in depots.dispatch_capacity_kg.items() if pd.notna(v) and math.isfinite(v)
-    }
+
+#: Columns of :attr:`RoundData.cand`, in order.
+CAND_COLUMNS = ["group", "need", "depot_id", "site_id", "item_id", "need_item_id", "ratio", "tier", "weight",
+                "travel_min", "cost", "own"]
+
+
+def candidates(needs: pd.DataFrame, groups: pd.DataFrame, cov: pd.DataFrame, minutes: pd.DataFrame) -> pd.DataFrame:
+    """Candidate shipments: every (group, need) pair that the hard rules allow to carry units.
+
+    The group's item covers the need's item (hard rule 3), its grade (rule 4) and its
+    earmark (rule 5) allow the site, and its depot reaches the site (rule 6). Sorted by
+    need, then group; ``cost`` is the transport cost of one unit (priority 3), ``own``
+    whether the group's item is the need's own item (priority 1b).
+    """
+    need = needs.reset_index().rename(columns={"index": "need", "item_id": "need_item_id"})
+    pairs = need[["need", "site_id", "need_item_id", "tier", "clinical", "kind"]].merge(cov, on="need_item_id")
+    pairs = pairs.merge(groups[["group", "depot_id", "item_id", "em_sites", "em_kinds", "weight", "grade"]],
+                        on="item_id")
+    pairs["travel_min"] = rules.travel_lookup(minutes, pairs.depot_id, pairs.site_id)
+    allowed = (
+        rules.grade_allows(pairs.grade, pairs.clinical)
+        & rules.earmark_allows(pairs.em_sites.tolist(), pairs.em_kinds.tolist(), pairs.site_id, pairs.kind)
+        & rules.reachable(pairs.travel_min)
+    )
+    c = pairs[allowed].sort_values(["need", "group"]).reset_index(drop=True)
+    c["cost"] = rules.transport_cost(c.weight, c.travel_min)
+    c["own"] = rules.own_item(c.item_id, c.need_item_id)
+    return c[CAND_COLUMNS]
+
+
+def prepare(
+    sc: Scenario,
+    travel: pd.DataFrame | None = None,
+    locks: Iterable[Any] = (),
+    exclude: Iterable[str] = (),
+) -> RoundData:
+    """Check the scenario and compute the round's arrays (see the module docstring).
+
+    The steps: the sites and depots taking part (:func:`excluded_ids`), travel
+    (:func:`travel_for`, :func:`travel_matrix`), needs (:func:`need_rows`), usable lots
+    and their groups (:func:`usable_stock`, :func:`lot_groups`), the substitution table
+    (:func:`allocator.rules.coverage`) and the candidate shipments (:func:`candidates`).
+    """
+    check_scenario(sc)
+    excluded = excluded_ids(sc, exclude)
+    warnings: list[str] = list(sc.warnings)
+    items = sc.items.set_index("item_id")
+    items = items.assign(weight=rules.unit_weight(items))
+    sites = sc.sites[rules.kept(sc.sites.site_id, excluded)].set_index("site_id")
+    depots = sc.depots[rules.kept(sc.depots.depot_id, excluded)].set_index("depot_id")
+
+    tr = travel_for(sc, travel)
+    if tr.fallback:
+        warnings.append(tr.reason or FALLBACK_WARNING)
+    minutes = travel_matrix(tr, depots, sites, warnings)
+
+    all_needs = need_rows(sc, sites)
+    needs = all_needs[all_needs.quantity > 0].reset_index(drop=True)
+    lots = usable_stock(sc, depots)
+    groups = lot_groups(lots, items)
+    cov = rules.coverage(items.index, sc.substitutes)
     return RoundData(
-        scenario=sc, needs=needs, all_needs=all_needs, lots=lots, groups=groups, cand=c, travel=tr,
-        capacity=capacity, items=items.assign(weight=weight), sites=sites, depots=depots, subs=subs,
+        scenario=sc, needs=needs, all_needs=all_needs.copy(), lots=lots, groups=groups,
+        cand=candidates(needs, groups, cov, minutes), travel=tr,
+        capacity=rules.dispatch_capacity(depots.index, depots.dispatch_capacity_kg),
+        items=items, sites=sites, depots=depots, subs=rules.substitutes_of(cov),
         locks=as_locks(locks, sc), excluded=excluded, warnings=warnings,
     )
