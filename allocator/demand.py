@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocator import schema
+from allocator import rules, schema
 from allocator.errors import ScenarioError, ScenarioFormatError
 from allocator.scenario import Scenario
 from allocator.validate import Report
@@ -485,13 +485,15 @@ def estimate(scenario: Scenario, days_of_cover: float = 3, norms: Norms | str | 
     for (s_id, it), q in on_hand.items():
         held_by_site.setdefault(s_id, []).append((it, q))
     rows = []
+    # civil-grade stock held at a clinical site does not count (hard rule 4: it may not be used there)
+    usable_at_clinical = dict(zip(items.index, rules.grade_allows(items.grade, True)))
     for site_id, clinical in zip(sites.index, sites.clinical):
         # what the site holds of each category, in the norm's unit
         cat_on_hand: dict[str, float] = {}
         for it, q in held_by_site.get(site_id, []):
             if it not in items.index:
                 continue
-            if clinical and items.at[it, "grade"] == "civil":
+            if clinical and not usable_at_clinical[it]:
                 continue
             cat = items.at[it, "category"]
             if cat in normed:

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from allocator import schema
+from allocator import rules, schema
 from allocator.geo import chord_to_km, unit_vectors
 from allocator.report import PROBLEM_CODES, Problem, Report
 from allocator.scenario import RawScenario, Scenario, _raw_of, read_raw
@@ -568,8 +568,8 @@ def check_lots(sc: Scenario, labels: dict[str, str], report: Report) -> None:
     if not sc.has("stock"):
         return
     s, lab, at = sc.stock, labels["stock"], sc.at
-    expired = s.expires.notna() & (s.expires <= at)
-    held = ~expired & s.status.isin(["quarantined", "rejected"])
+    expired = pd.Series(rules.lot_expired(s.expires, at), index=s.index)
+    held = ~expired & rules.lot_held(s.status)
     for i in s.index[expired | held]:
         lot, status = s.at[i, "lot_id"], s.at[i, "status"]
         if expired[i]:
@@ -580,11 +580,9 @@ def check_lots(sc: Scenario, labels: dict[str, str], report: Report) -> None:
 
 
 def usable_lots(sc: Scenario) -> pd.DataFrame:
-    """Lots that may be allocated at ``as_of``: available, not expired, quantity > 0."""
+    """Lots that may be allocated at ``as_of`` (:func:`allocator.rules.lot_usable`: available, not expired, quantity > 0)."""
     s = sc.stock
-    at = sc.at
-    ok = (s.status == "available") & (s.quantity > 0) & ~(s.expires.notna() & (s.expires <= at))
-    return s[ok]
+    return s[rules.lot_usable(s.status, s.quantity, s.expires, sc.at)]
 
 
 def check_unstocked_needs(sc: Scenario, labels: dict[str, str], report: Report) -> None:
@@ -592,10 +590,8 @@ def check_unstocked_needs(sc: Scenario, labels: dict[str, str], report: Report) 
     if not (sc.has("needs") and sc.has("stock") and sc.has("items")):
         return
     stocked = set(usable_lots(sc).item_id)
-    covered = set(stocked)
-    for item, sub in zip(sc.substitutes.item_id, sc.substitutes.substitute_id):
-        if sub in stocked:
-            covered.add(item)
+    cov = rules.coverage(dict.fromkeys([*sc.items.item_id, *sorted(stocked)]), sc.substitutes)
+    covered = set(cov.need_item_id[cov.item_id.isin(stocked)])
     n = sc.needs
     bad = (n.quantity > 0) & ~n.item_id.isin(covered)
     first = n[bad].drop_duplicates("item_id")

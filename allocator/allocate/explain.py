@@ -13,19 +13,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from allocator.allocate.prepare import FALLBACK_WARNING, RoundData, allows
+from allocator import rules
+from allocator.allocate.prepare import FALLBACK_WARNING, RoundData
+from allocator.rules import REASONS
 
-REASONS = ("unreachable", "earmarked", "grade", "capacity", "supply")
+__all__ = ["REASONS", "fill_table", "reasons", "summary_messages", "traffic_messages", "render", "summary_text"]
 
 
 def fill_table(data: RoundData, alloc: pd.DataFrame) -> pd.DataFrame:
     """``fill.csv``: one row per need of the round's sites, without reasons."""
     nd = data.all_needs
-    cov = pd.DataFrame(
-        [(n, s, r) for n, lst in data.subs.items() for s, r in lst], columns=["need_item_id", "item_id", "ratio"]
-    ).drop_duplicates(["need_item_id", "item_id"])
-    a = alloc.merge(cov, on=["need_item_id", "item_id"], how="left")
-    a["covered"] = a.quantity / a.ratio
+    a = alloc.merge(data.coverage, on=["need_item_id", "item_id"], how="left")
+    a["covered"] = rules.need_units(a.quantity, a.ratio)
     got = a.groupby(["site_id", "need_item_id"]).covered.sum()
     key = pd.MultiIndex.from_arrays([nd.site_id.astype(str), nd.item_id.astype(str)])
     covered = got.reindex(key).fillna(0.0).to_numpy()
@@ -62,10 +61,8 @@ def reasons(data: RoundData, fill: pd.DataFrame, alloc: pd.DataFrame) -> pd.Seri
     at = at.assign(tier=data.sites.tier.reindex(at.site_id).to_numpy())
     g = g.assign(max_tier=at.groupby("group").tier.max().reindex(g.group).fillna(0).to_numpy())
     cap_used = (alloc.merge(data.items[["weight"]], left_on="item_id", right_index=True)
-                .assign(kg=lambda d: d.quantity * d.weight).groupby("depot_id").kg.sum())
-    cov = pd.DataFrame(
-        [(n, s) for n, lst in data.subs.items() for s, _ in lst], columns=["need_item_id", "ship_item_id"]
-    ).drop_duplicates()
+                .assign(kg=lambda d: rules.shipment_kg(d.quantity, d.weight)).groupby("depot_id").kg.sum())
+    cov = data.coverage[["need_item_id", "item_id"]].rename(columns={"item_id": "ship_item_id"})
     s = short[["site_id", "item_id"]].rename(columns={"item_id": "need_item_id"}).reset_index()
     s = s.merge(cov, on="need_item_id").merge(
         g.rename(columns={"item_id": "ship_item_id"}), on="ship_item_id")
@@ -73,35 +70,25 @@ def reasons(data: RoundData, fill: pd.DataFrame, alloc: pd.DataFrame) -> pd.Seri
         out[short.index] = "supply"
         return out
     m = data.travel.minutes.reindex(index=list(data.depots.index), columns=list(data.sites.index))
-    di = pd.Index(m.index).get_indexer(s.depot_id)
-    si = pd.Index(m.columns).get_indexer(s.site_id)
-    tm = m.to_numpy(float)[di, si]
-    s["reach"] = np.isfinite(tm) & (di >= 0) & (si >= 0)
-    kind = data.sites.kind.astype(str).to_dict()
-    clinical = data.sites.clinical
-    s["em_ok"] = [not es and not ek or allows(es, ek, site, kind[site])
-                  for es, ek, site in zip(s.em_sites, s.em_kinds, s.site_id)]
-    s["grade_ok"] = ~((s.grade == "civil") & clinical.reindex(s.site_id).to_numpy())
+    s["reach"] = rules.reachable(rules.travel_lookup(m, s.depot_id, s.site_id))
+    kind = data.sites.kind.astype(str).reindex(s.site_id).to_numpy()
+    clinical = data.sites.clinical.reindex(s.site_id).to_numpy()
+    s["em_ok"] = rules.earmark_allows(s.em_sites.tolist(), s.em_kinds.tolist(), s.site_id, kind)
+    s["grade_ok"] = rules.grade_allows(s.grade, clinical)
     s["has_left"] = s.left >= 1
     s["kept"] = s.has_left | (s.max_tier > fill.tier.reindex(s["index"]).to_numpy())
     cap = pd.Series(data.capacity)
     room = (cap - cap_used.reindex(cap.index).fillna(0.0)).astype(float).reindex(s.depot_id).to_numpy(float)
     s["cap_stop"] = np.nan_to_num(room, nan=np.inf) < s.weight.to_numpy(float)
-    s["r"] = s.reach
-    s["re"] = s.reach & s.em_ok
-    s["reg"] = s.re & s.grade_ok
-    s["r_left"] = s.r & s.kept
-    s["re_left"] = s.re & s.kept
-    s["reg_left"] = s.reg & s.has_left
-    s["reg_cap"] = s.reg_left & s.cap_stop
-    agg = s.groupby("index")[["r", "re", "reg", "r_left", "re_left", "reg_left", "reg_cap"]].any()
-    stocked = agg.index
-    agg = agg.reindex(short.index, fill_value=False)
-    why = np.select(
-        [~agg.r, ~agg.re | (~agg.re_left & agg.r_left), ~agg.reg | (~agg.reg_left & agg.re_left), agg.reg_cap],
-        ["unreachable", "earmarked", "grade", "capacity"], default="supply")
-    # no usable stock of the item or a substitute anywhere: plain lack of supply
-    why = np.where(short.index.isin(stocked), why, "supply")
+    s["reach_earmark"] = s.reach & s.em_ok
+    s["reach_earmark_grade"] = s.reach_earmark & s.grade_ok
+    s["reach_kept"] = s.reach & s.kept
+    s["reach_earmark_kept"] = s.reach_earmark & s.kept
+    s["allowed_left"] = s.reach_earmark_grade & s.has_left
+    s["capacity_stopped"] = s.allowed_left & s.cap_stop
+    s["stocked"] = True
+    facts = s.groupby("index")[list(rules.REASON_FACTS)].any().reindex(short.index, fill_value=False)
+    why = rules.shortage_reason(facts)
     out[short.index] = why
     return out
 

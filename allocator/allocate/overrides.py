@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from allocator.allocate.prepare import Lock, RoundData, allows
+from allocator import rules
+from allocator.allocate.prepare import Lock, RoundData
 from allocator.errors import InfeasibleError, LockError
 
 
@@ -42,19 +43,15 @@ def check_locks(data: RoundData) -> None:
             _fail(lk, "exclusion", f"depot {lk.depot_id} is excluded from this round")
         if lk.site_id in data.excluded:
             _fail(lk, "exclusion", f"site {lk.site_id} is excluded from this round")
-        m = data.travel.minutes
-        t = m.at[lk.depot_id, lk.site_id] if (lk.depot_id in m.index and lk.site_id in m.columns) else math.inf
-        if not np.isfinite(t):
+        t = rules.travel_lookup(data.travel.minutes, [lk.depot_id], [lk.site_id])
+        if not rules.reachable(t)[0]:
             _fail(lk, "reachability", f"no vehicle of {lk.depot_id} can reach {lk.site_id} under the traffic control in force")
         site = data.sites.loc[lk.site_id]
-        if items.at[lk.item_id, "grade"] == "civil" and bool(site.clinical):
+        if not rules.grade_allows(items.at[lk.item_id, "grade"], bool(site.clinical))[0]:
             _fail(lk, "grade", f"{lk.item_id} is civil-grade and {lk.site_id} is a clinical site")
         nd = data.needs[data.needs.site_id == lk.site_id]
-        room = 0.0
-        for n, q in zip(nd.item_id, nd.quantity):
-            for s, ratio in data.subs.get(str(n), []):
-                if s == lk.item_id:
-                    room += float(q) * ratio
+        ratio = [dict(data.subs.get(str(n), [])).get(lk.item_id, math.nan) for n in nd.item_id]
+        room = float(np.nansum(rules.need_room(nd.quantity, ratio)))
         if lk.quantity > room + 1e-9:
             _fail(lk, "need", f"{lk.site_id} needs at most {room:g} units of {lk.item_id} (its needs, counting substitutes)")
         mine = lots[(lots.depot_id == lk.depot_id) & (lots.item_id == lk.item_id)]
@@ -64,12 +61,13 @@ def check_locks(data: RoundData) -> None:
         if per_depot_item[key] > have:
             _fail(lk, "stock", f"{lk.depot_id} holds {have} usable units of {lk.item_id} "
                   f"and the locks on it ask for {per_depot_item[key]}")
-        ok = [allows(es, ek, lk.site_id, str(site.kind)) for es, ek in zip(mine.em_sites, mine.em_kinds)]
-        allowed = int(mine.quantity[np.array(ok, dtype=bool)].sum()) if len(mine) else 0
+        ok = rules.earmark_allows(mine.em_sites.tolist(), mine.em_kinds.tolist(), [lk.site_id] * len(mine),
+                                  [str(site.kind)] * len(mine))
+        allowed = int(mine.quantity[ok].sum()) if len(mine) else 0
         if lk.quantity > allowed:
             _fail(lk, "earmark", f"only {allowed} of {lk.depot_id}'s {lk.item_id} may go to {lk.site_id}; "
                   "the rest is earmarked for other sites")
-        kg = lk.quantity * float(items.at[lk.item_id, "weight"])
+        kg = float(rules.shipment_kg(lk.quantity, items.at[lk.item_id, "weight"]))
         per_depot_kg[lk.depot_id] = per_depot_kg.get(lk.depot_id, 0.0) + kg
         cap = data.capacity.get(lk.depot_id, math.inf)
         if per_depot_kg[lk.depot_id] > cap + 1e-9:

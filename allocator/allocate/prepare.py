@@ -114,6 +114,8 @@ class RoundData:
     locks: list[Lock]
     excluded: set[str]
     warnings: list[str] = field(default_factory=list)
+    #: need_item_id, item_id (shipped), ratio: :func:`allocator.rules.coverage` (``subs`` as a table)
+    coverage: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["need_item_id", "item_id", "ratio"]))
 
 
 def check_scenario(sc: Scenario) -> None:
@@ -349,5 +351,5 @@ def prepare(
         cand=candidates(needs, groups, cov, minutes), travel=tr,
         capacity=rules.dispatch_capacity(depots.index, depots.dispatch_capacity_kg),
         items=items, sites=sites, depots=depots, subs=rules.substitutes_of(cov),
-        locks=as_locks(locks, sc), excluded=excluded, warnings=warnings,
+        locks=as_locks(locks, sc), excluded=excluded, warnings=warnings, coverage=cov,
     )
