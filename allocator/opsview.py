@@ -19,6 +19,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from allocator import rules
 from allocator.cells import escape_frame
 from allocator.scenario import Scenario
 
@@ -105,9 +106,8 @@ def shipment_arcs(scenario: Scenario, allocations: pd.DataFrame, lang: str) -> p
     if allocations is None or allocations.empty:
         return pd.DataFrame(columns=cols)
     it = scenario.items.set_index(scenario.items.item_id.astype(str))
-    w = it.unit_weight_kg.astype(float).fillna(1.0) if "unit_weight_kg" in it else pd.Series(1.0, index=it.index)
-    a = allocations.assign(kg=allocations.quantity.to_numpy(float)
-                           * w.reindex(allocations.item_id.astype(str)).fillna(1.0).to_numpy())
+    w = rules.unit_weight(it, of=allocations.item_id.astype(str))
+    a = allocations.assign(kg=rules.shipment_kg(allocations.quantity, w))
     g = a.groupby(["depot_id", "site_id"], as_index=False).agg(units=("quantity", "sum"), kg=("kg", "sum"))
     dp = depot_points(scenario, lang).set_index("depot_id")
     sp = scenario.sites.set_index(scenario.sites.site_id.astype(str))
@@ -201,12 +201,11 @@ def manifest_frame(allocations: pd.DataFrame, scenario: Scenario, lang: str) -> 
         return pd.DataFrame(columns=cols)
     dn, sn, inm = names(scenario, "depots", lang), names(scenario, "sites", lang), names(scenario, "items", lang)
     it = scenario.items.set_index(scenario.items.item_id.astype(str))
-    w = it.unit_weight_kg.astype(float).fillna(1.0)
     a = allocations.groupby(["depot_id", "site_id", "lot_id", "item_id"], as_index=False).quantity.sum()
     a["depot"] = [dn.get(str(x), str(x)) for x in a.depot_id]
     a["site"] = [sn.get(str(x), str(x)) for x in a.site_id]
     a["item"] = [inm.get(str(x), str(x)) for x in a.item_id]
-    a["kg"] = (a.quantity.to_numpy(float) * w.reindex(a.item_id.astype(str)).fillna(1.0).to_numpy()).round(2)
+    a["kg"] = rules.shipment_kg(a.quantity, rules.unit_weight(it, of=a.item_id.astype(str))).round(2)
     return a[cols].sort_values(["depot_id", "site_id", "lot_id"]).reset_index(drop=True)
 
 

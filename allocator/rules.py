@@ -306,8 +306,8 @@ def travel_lookup(minutes: pd.DataFrame, depot_id: Any, site_id: Any) -> np.ndar
     s = np.asarray(site_id, dtype=object).reshape(-1)
     if not len(d):
         return np.zeros(0)
-    di = pd.Index(minutes.index).get_indexer(d)
-    si = pd.Index(minutes.columns).get_indexer(s)
+    di = pd.Index(minutes.index).get_indexer(pd.Index(d))
+    si = pd.Index(minutes.columns).get_indexer(pd.Index(s))
     mat = minutes.to_numpy(dtype=float)
     out = np.full(len(d), np.inf)
     ok = (di >= 0) & (si >= 0)
@@ -328,22 +328,42 @@ def reachable(travel_min: Any) -> np.ndarray:
 
 # --------------------------------------------------------------------------- hard rule 7: capacity
 
-def unit_weight(items: pd.DataFrame) -> pd.Series:
-    """Hard rule 7: kg of one unit of each item (``items.csv``'s default where not given).
+def unit_weight(items: pd.DataFrame, of: Any = None) -> pd.Series:
+    """Hard rule 7: kg of one unit of each item (the schema's default where not given).
 
     The default (1 kg a unit) is the schema's (``allocator/schema/columns.csv``); a
     checked scenario has it already, this applies it to tables that were not checked.
-    Indexed like ``items``.
+
+    Parameters
+    ----------
+    items : DataFrame
+        With ``unit_weight_kg`` (the column may be absent: every unit weighs the default).
+    of : array-like of item ids, optional
+        Return the weight of these items instead (``items`` indexed by ``item_id``), the
+        default for an id that ``items`` does not list.
+
+    Returns
+    -------
+    Series of float
+        Indexed like ``items``, or by ``of``.
 
     Examples
     --------
-    >>> unit_weight(pd.DataFrame({"unit_weight_kg": [0.5, None]}, index=["n95", "kit"])).to_dict()
+    >>> items = pd.DataFrame({"unit_weight_kg": [0.5, None]}, index=["n95", "kit"])
+    >>> unit_weight(items).to_dict()
     {'n95': 0.5, 'kit': 1.0}
+    >>> unit_weight(items, of=["kit", "n95", "other"]).tolist()
+    [1.0, 0.5, 1.0]
     """
     default = float(schema.tables()["items"].column("unit_weight_kg").literal_default or 1)
-    if "unit_weight_kg" not in items:
-        return pd.Series(default, index=items.index, dtype=float, name="unit_weight_kg")
-    return items.unit_weight_kg.astype(float).fillna(default)
+    if "unit_weight_kg" in items:
+        w = items.unit_weight_kg.astype(float).fillna(default)
+    else:
+        w = pd.Series(default, index=items.index, dtype=float, name="unit_weight_kg")
+    if of is None:
+        return w
+    ids = pd.Index(np.asarray(of, dtype=object).reshape(-1))
+    return w.reindex(ids).fillna(default)
 
 
 def shipment_kg(quantity: Any, weight: Any) -> np.ndarray:
@@ -417,9 +437,9 @@ def expiry_days(expires: Any, at: pd.Timestamp) -> np.ndarray:
     >>> expiry_days(pd.to_datetime(pd.Series(["2020-02-12", None])), at).tolist()
     [2.0, 3650.0]
     """
-    horizon = at + pd.Timedelta(days=NEVER_EXPIRES_DAYS)
     e = pd.to_datetime(pd.Series(np.asarray(expires, dtype="datetime64[ns]").reshape(-1)))
-    return ((e.fillna(horizon).clip(upper=horizon) - at).dt.total_seconds() / 86400.0).to_numpy(float)
+    days = ((e - at).dt.total_seconds() / 86400.0).to_numpy(float)
+    return np.where(np.isnan(days), float(NEVER_EXPIRES_DAYS), np.minimum(days, float(NEVER_EXPIRES_DAYS)))
 
 
 def lot_donated(source: Any, donation_id: Any) -> np.ndarray:

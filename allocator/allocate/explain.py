@@ -139,15 +139,15 @@ def summary_messages(data: RoundData, fill: pd.DataFrame, alloc: pd.DataFrame, w
                     pct=100.0 * filled / need if need else 100.0))
     for t, df in fill.groupby("tier"):
         n, f = float(df.need.sum()), float(df.filled.sum())
-        out.append(_msg("summary.tier", tier=int(t), filled=_num(f), need=_num(n),
+        out.append(_msg("summary.tier", tier=int(str(t)), filled=_num(f), need=_num(n),
                         pct=100.0 * f / n if n else 100.0, short=int((df.shortage > 0).sum()), needs=len(df)))
     short = fill[fill.shortage > 0].sort_values(["tier", "shortage"], ascending=[True, False])
     if len(short):
         out.append(_msg("summary.short_header"))
-        for r in short.head(SHORT_LISTED).itertuples(index=False):
-            out.append(_msg("summary.short_line", **_named(sites, "site", str(r.site_id)),
-                            **_named(items, "item", str(r.item_id)), tier=int(r.tier),
-                            shortage=_num(r.shortage), need=_num(r.need), reason=str(r.reason)))
+        for r in short.head(SHORT_LISTED).to_dict("records"):
+            out.append(_msg("summary.short_line", **_named(sites, "site", str(r["site_id"])),
+                            **_named(items, "item", str(r["item_id"])), tier=int(r["tier"]),
+                            shortage=_num(r["shortage"]), need=_num(r["need"]), reason=str(r["reason"])))
         rest = short.iloc[SHORT_LISTED:]
         if len(rest):
             counts = {str(k): int(v) for k, v in rest.reason.value_counts().items()}
@@ -161,8 +161,8 @@ def summary_messages(data: RoundData, fill: pd.DataFrame, alloc: pd.DataFrame, w
     sub = alloc[alloc.item_id != alloc.need_item_id]
     if len(sub):
         out.append(_msg("summary.subs_header"))
-        for (i, n), df in sub.groupby(["item_id", "need_item_id"]):
-            nm = _named(items, "need_item", str(n))
+        for (i, ni), df in sub.groupby(["item_id", "need_item_id"]):
+            nm = _named(items, "need_item", str(ni))
             out.append(_msg("summary.sub_line", quantity=_num(df.quantity.sum()), **_named(items, "item", str(i)),
                             **nm, sites=int(df.site_id.nunique())))
     ear = fill[fill.reason == "earmarked"]
@@ -261,7 +261,8 @@ def render(messages: list[dict[str, object]], lang: str = "en") -> str:
 
     lines = []
     for m in messages:
-        params = _localise(lang, dict(m.get("params", {})))  # type: ignore[arg-type]
+        raw = m.get("params", {})
+        params = _localise(lang, dict(raw) if isinstance(raw, dict) else {})
         params = {k: _param(lang, k, v, params) for k, v in params.items()}
         if "reason" in params:
             params["reason_label"] = t(f"reason.label.{params['reason']}", lang)

@@ -130,7 +130,7 @@ def to_integers(data: RoundData, x: np.ndarray) -> np.ndarray:
     pack = data.items.pack_size.reindex(c.item_id).to_numpy()
     ks = np.flatnonzero((pack > 1) & (st.q > 0) & ~locked)
     if len(ks):
-        by_group: dict[int, np.ndarray] = pd.Series(np.arange(len(c))).groupby(st.group).indices
+        by_group = {int(str(g)): np.asarray(v) for g, v in pd.Series(np.arange(len(c))).groupby(st.group).indices.items()}
         for k in ks:
             k = int(k)
             extra = int(-st.q[k] % pack[k])
@@ -218,18 +218,19 @@ def assign_lots(data: RoundData, q: np.ndarray) -> pd.DataFrame:
     for g, df in c.groupby("group", sort=False):
         queue = [[lid, int(qty)] for lid, qty in by_group[g]]
         li = 0
-        for r in df.itertuples(index=False):
-            left = int(r.quantity)
+        for r in df.to_dict("records"):
+            left = int(r["quantity"])
             while left > 0:
                 take = min(left, queue[li][1])
                 if take > 0:
-                    out.append((queue[li][0], r.depot_id, r.site_id, r.item_id, r.need_item_id, take, float(r.travel_min)))
+                    out.append((queue[li][0], r["depot_id"], r["site_id"], r["item_id"], r["need_item_id"], take,
+                                float(r["travel_min"])))
                     queue[li][1] -= take
                     left -= take
                 if queue[li][1] == 0:
                     li += 1
-    df = pd.DataFrame(out, columns=cols)
-    df = df.groupby(cols[:5] + ["travel_min"], as_index=False, sort=False).quantity.sum()[cols]
+    rows = pd.DataFrame(out, columns=cols)
+    df = pd.DataFrame(rows.groupby(cols[:5] + ["travel_min"], as_index=False, sort=False)["quantity"].sum())[cols]
     for k in ("lot_id", "depot_id", "site_id", "item_id", "need_item_id"):
         df[k] = df[k].astype("string")
     df["quantity"] = df.quantity.astype("int64")

@@ -191,8 +191,9 @@ def as_locks(locks: Iterable[Any], scenario: Scenario | None = None) -> list[Loc
     """
     out: list[Lock] = []
     if scenario is not None and scenario.has("locks"):
-        for r in scenario.locks.itertuples(index=False):
-            out.append(Lock(str(r.depot_id), str(r.site_id), str(r.item_id), int(r.quantity)))
+        t = scenario.locks
+        for d, s, i, q in zip(t.depot_id.astype(str), t.site_id.astype(str), t.item_id.astype(str), t.quantity.tolist()):
+            out.append(Lock(d, s, i, int(q)))
     if isinstance(locks, Lock | str):
         raise LockError(f"locks must be a list of locks, got {locks!r}")
     for lk in locks:

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allocator import rules
 from allocator.errors import NetworkError
 from allocator.network.paths import Travel, expanded, node_distances, solve
 
@@ -115,7 +116,7 @@ class _Drop:
 
 
 def _drops(ship: pd.DataFrame, items: pd.DataFrame, tiers: dict[str, int], max_kg: float, max_m3: float) -> list[_Drop]:
-    w = dict(zip(items.item_id, items.unit_weight_kg.fillna(1.0)))
+    w = dict(zip(items.item_id, rules.unit_weight(items)))
     vol = dict(zip(items.item_id, (items.unit_volume_l.fillna(0.0) / 1000.0) if "unit_volume_l" in items else 0.0))
     out = []
     for site, g in ship.groupby("site_id", sort=True):
