@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from allocator import rules
 from allocator.scenario import Scenario
 from allocator.store import models as m
 
@@ -80,7 +81,7 @@ def stock_by_depot(scenario: Scenario) -> pd.DataFrame:
     s = scenario.stock
     if not len(s):
         return pd.DataFrame(columns=cols)
-    expired = s.expires.notna() & (s.expires <= scenario.at)
+    expired = rules.lot_expired(s.expires, scenario.at)
     bucket = np.where(expired, "expired", s.status.astype(str))
     df = pd.DataFrame({"depot_id": s.depot_id.astype(str), "item_id": s.item_id.astype(str),
                        "bucket": bucket, "quantity": s.quantity.astype("int64")})
@@ -196,7 +197,7 @@ def expiring_lots(scenario: Scenario, horizon_days: float = HORIZON_DAYS) -> pd.
 
     lots = usable_lots(scenario)
     end = scenario.at + pd.Timedelta(days=horizon_days)
-    soon = lots[lots.expires.notna() & (lots.expires <= end)].copy()
+    soon = lots[rules.lot_expired(lots.expires, end)].copy()  # expired by the end of the horizon
     soon["days"] = (soon.expires - scenario.at).dt.total_seconds() / 86400.0
     return soon.sort_values(["expires", "lot_id"], kind="stable").reset_index(drop=True)
 
@@ -209,7 +210,7 @@ def unreachable_sites(scenario: Scenario, travel: Any | None = None) -> list[str
     minutes = travel.minutes
     if not minutes.shape[0]:
         return [str(s) for s in scenario.sites.site_id]
-    reach = np.isfinite(minutes.to_numpy(float)).any(axis=0)
+    reach = rules.reachable(minutes.to_numpy(float)).any(axis=0)
     return [str(s) for s, ok in zip(minutes.columns, reach) if not ok]
 
 

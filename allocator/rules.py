@@ -21,7 +21,7 @@ hard.1 stock               :func:`lot_expired`, :func:`lot_held`, :func:`lot_usa
                            ``model.define_stock_limits``
 hard.2 need                :func:`need_units`, :func:`need_room`;
                            ``model.define_need_limits``; ``extract.to_integers`` (packs)
-hard.3 substitution        :func:`coverage`, :func:`substitutes_of`, :func:`covers`
+hard.3 substitution        :func:`coverage`, :func:`substitutes_of`
 hard.4 grade               :func:`grade_allows`
 hard.5 earmarks            :func:`lot_earmarks`, :func:`earmark_allows`
 hard.6 reachability        :func:`travel_lookup`, :func:`reachable`
@@ -34,9 +34,9 @@ priority.1b own item       :func:`own_item`; ``stages.own_item_first``;
                            ``extract.own_item_first``
 priority.2 fairness        ``model.define_fairness``
 priority.3 transport       :func:`transport_cost`
-priority.4 tie-breaks      :func:`expiry_days`, :func:`lot_donated`
+priority.4 tie-breaks      :func:`expiry_days`, :func:`lot_donated`; ``extract.assign_lots``
 reason.*                   :func:`shortage_reason` (one function, the first that applies)
-override.1 exclude         :func:`kept`
+override.1 exclude         :func:`kept`; ``overrides.check_locks``
 override.2 lock            ``model.define_locks``, ``model.define_lock_own_first``,
                            ``overrides.check_locks``
 override.3 lock sources    ``prepare.as_locks``
@@ -79,6 +79,13 @@ RULES: dict[str, tuple[str, ...]] = {}  # filled at the end of the module
 
 # --------------------------------------------------------------------------- hard rule 1: stock
 
+def _dates(x: Any) -> pd.Series:
+    """Dates as a datetime Series with a fresh index (a missing date is NaT)."""
+    if isinstance(x, pd.Series):
+        return pd.to_datetime(x.reset_index(drop=True))
+    return pd.to_datetime(pd.Series(np.asarray(x, dtype=object).reshape(-1)))
+
+
 def lot_expired(expires: Any, at: pd.Timestamp) -> np.ndarray:
     """Hard rule 1: the lot has expired at ``as_of`` (a missing date never expires).
 
@@ -88,7 +95,7 @@ def lot_expired(expires: Any, at: pd.Timestamp) -> np.ndarray:
     >>> lot_expired(pd.to_datetime(pd.Series(["2020-02-09", "2020-02-10", "2020-03-01", None])), at).tolist()
     [True, True, False, False]
     """
-    e = pd.to_datetime(pd.Series(np.asarray(expires, dtype="datetime64[ns]").reshape(-1)))
+    e = _dates(expires)
     return (e.notna() & (e <= at)).to_numpy(dtype=bool)
 
 
@@ -192,21 +199,6 @@ def substitutes_of(cov: pd.DataFrame) -> dict[str, list[tuple[str, float]]]:
     for n, i, r in zip(cov.need_item_id.tolist(), cov.item_id.tolist(), cov.ratio.tolist()):
         out.setdefault(str(n), []).append((str(i), float(r)))
     return out
-
-
-def covers(cov: pd.DataFrame, need_item_id: Any, item_id: Any) -> np.ndarray:
-    """Hard rule 3: whether shipping ``item_id`` may cover a need for ``need_item_id`` (pairwise).
-
-    Examples
-    --------
-    >>> subs = pd.DataFrame({"item_id": ["mask"], "substitute_id": ["n95"], "ratio": [1.0]})
-    >>> covers(coverage(["mask", "n95"], subs), ["mask", "n95", "mask"], ["n95", "mask", "mask"]).tolist()
-    [True, False, True]
-    """
-    pairs = pd.MultiIndex.from_arrays([cov.need_item_id.astype(str), cov.item_id.astype(str)])
-    n = np.asarray(need_item_id, dtype=object).reshape(-1).astype(str)
-    i = np.asarray(item_id, dtype=object).reshape(-1).astype(str)
-    return np.asarray(pd.MultiIndex.from_arrays([n, i]).isin(pairs), dtype=bool)
 
 
 # --------------------------------------------------------------------------- hard rule 4: grade
@@ -437,7 +429,7 @@ def expiry_days(expires: Any, at: pd.Timestamp) -> np.ndarray:
     >>> expiry_days(pd.to_datetime(pd.Series(["2020-02-12", None])), at).tolist()
     [2.0, 3650.0]
     """
-    e = pd.to_datetime(pd.Series(np.asarray(expires, dtype="datetime64[ns]").reshape(-1)))
+    e = _dates(expires)
     days = ((e - at).dt.total_seconds() / 86400.0).to_numpy(float)
     return np.where(np.isnan(days), float(NEVER_EXPIRES_DAYS), np.minimum(days, float(NEVER_EXPIRES_DAYS)))
 
@@ -523,7 +515,7 @@ RULES.update({
     "hard.1.stock": ("lot_expired", "lot_held", "lot_usable", "allocator.allocate.model.define_stock_limits"),
     "hard.2.need": ("need_units", "need_room", "allocator.allocate.model.define_need_limits",
                     "allocator.allocate.extract.to_integers"),
-    "hard.3.substitution": ("coverage", "substitutes_of", "covers"),
+    "hard.3.substitution": ("coverage", "substitutes_of"),
     "hard.4.grade": ("grade_allows",),
     "hard.5.earmarks": ("lot_earmarks", "earmark_allows"),
     "hard.6.reachability": ("travel_lookup", "reachable", "allocator.network.travel_times"),
