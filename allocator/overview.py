@@ -210,7 +210,7 @@ def unreachable_sites(scenario: Scenario, travel: Any | None = None) -> list[str
     minutes = travel.minutes
     if not minutes.shape[0]:
         return [str(s) for s in scenario.sites.site_id]
-    reach = rules.reachable(minutes.to_numpy(float)).any(axis=0)
+    reach = np.asarray(rules.reachable(minutes.to_numpy(float))).any(axis=0).tolist()
     return [str(s) for s, ok in zip(minutes.columns, reach) if not ok]
 
 
