@@ -77,6 +77,24 @@ NEVER_EXPIRES_DAYS = 3650
 RULES: dict[str, tuple[str, ...]] = {}  # filled at the end of the module
 
 
+# --------------------------------------------------------------------------- helpers
+
+def _series(x: Any) -> pd.Series:
+    """``x`` as a Series with a fresh index (a Series is not copied to Python objects: that is slow
+    for pandas' string dtype)."""
+    if isinstance(x, pd.Series):
+        return x.reset_index(drop=True)
+    if isinstance(x, pd.Index):
+        return pd.Series(x)
+    return pd.Series(np.asarray(x, dtype=object).reshape(-1))
+
+
+def _factorize(x: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(code of each value, the distinct values) of ``x``."""
+    codes, uniq = pd.factorize(_series(x))
+    return np.asarray(codes), np.asarray(uniq, dtype=object)
+
+
 # --------------------------------------------------------------------------- hard rule 1: stock
 
 def _dates(x: Any) -> pd.Series:
@@ -107,7 +125,7 @@ def lot_held(status: Any) -> np.ndarray:
     >>> lot_held(["available", "quarantined", "rejected"]).tolist()
     [False, True, True]
     """
-    return np.isin(np.asarray(status, dtype=object).reshape(-1), HELD)
+    return _series(status).isin(HELD).to_numpy(dtype=bool)
 
 
 def lot_usable(status: Any, quantity: Any, expires: Any, at: pd.Timestamp) -> np.ndarray:
@@ -120,9 +138,8 @@ def lot_usable(status: Any, quantity: Any, expires: Any, at: pd.Timestamp) -> np
     ...            pd.to_datetime(pd.Series([None, None, None, "2020-01-01"])), at).tolist()
     [True, False, False, False]
     """
-    st = np.asarray(status, dtype=object).reshape(-1)
     q = np.asarray(quantity, dtype=float).reshape(-1)
-    return (st == AVAILABLE) & (q > 0) & ~lot_expired(expires, at)
+    return (_series(status) == AVAILABLE).to_numpy(dtype=bool) & (q > 0) & ~lot_expired(expires, at)
 
 
 # --------------------------------------------------------------------------- hard rule 2: need
@@ -213,9 +230,8 @@ def grade_allows(grade: Any, clinical: Any) -> np.ndarray:
     >>> bool(grade_allows("civil", True)[0])
     False
     """
-    g = np.asarray(grade, dtype=object).reshape(-1)
-    c = np.asarray(clinical, dtype=bool).reshape(-1)
-    return ~((g == CIVIL) & c)
+    civil = (_series(grade) == CIVIL).to_numpy(dtype=bool)
+    return ~(civil & np.asarray(clinical, dtype=bool).reshape(-1))
 
 
 # --------------------------------------------------------------------------- hard rule 5: earmarks
@@ -252,7 +268,8 @@ def earmark_allows(earmark_sites: Sequence[tuple[str, ...]], earmark_kinds: Sequ
                    site_id: Any, kind: Any) -> np.ndarray:
     """Hard rule 5: an earmark (sites, kinds) lets a lot go to a site: both must hold when both are given.
 
-    Vectorised over the distinct earmarks (one :func:`numpy.isin` per earmark).
+    Vectorised over the distinct earmarks and the distinct sites: one small table lookup
+    per earmark.
 
     Examples
     --------
@@ -262,21 +279,27 @@ def earmark_allows(earmark_sites: Sequence[tuple[str, ...]], earmark_kinds: Sequ
     ...                 "designated_hospital"]).tolist()
     [True, True, False, True, False]
     """
-    s = np.asarray(site_id, dtype=object).reshape(-1)
-    k = np.asarray(kind, dtype=object).reshape(-1)
-    ok = np.ones(len(s), dtype=bool)
-    codes: dict[tuple[tuple[str, ...], tuple[str, ...]], list[int]] = {}
-    for row, (es, ek) in enumerate(zip(earmark_sites, earmark_kinds)):
-        if es or ek:
-            codes.setdefault((tuple(es), tuple(ek)), []).append(row)
-    for (es, ek), rows in codes.items():
-        r = np.asarray(rows)
-        m = np.ones(len(r), dtype=bool)
+    s_code, s_uniq = _factorize(site_id)
+    k_code, k_uniq = _factorize(kind)
+    ok = np.ones(len(s_code), dtype=bool)
+    if not len(ok):
+        return ok
+    es_code, es_uniq = _factorize(pd.Series(list(earmark_sites), dtype=object))
+    ek_code, ek_uniq = _factorize(pd.Series(list(earmark_kinds), dtype=object))
+    sig = es_code * len(ek_uniq) + ek_code
+    order = np.argsort(sig, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(sig[order]) != 0])
+    for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(order)]):
+        rows = order[a:b]
+        es, ek = es_uniq[es_code[rows[0]]], ek_uniq[ek_code[rows[0]]]
+        if not es and not ek:
+            continue
+        m = np.ones(len(rows), dtype=bool)
         if es:
-            m &= np.isin(s[r], list(es))
+            m &= np.isin(s_uniq, list(es))[s_code[rows]]
         if ek:
-            m &= np.isin(k[r], list(ek))
-        ok[r] = m
+            m &= np.isin(k_uniq, list(ek))[k_code[rows]]
+        ok[rows] = m
     return ok
 
 
@@ -294,14 +317,14 @@ def travel_lookup(minutes: pd.DataFrame, depot_id: Any, site_id: Any) -> np.ndar
     >>> travel_lookup(m, ["D1", "D1", "D2"], ["H1", "H2", "H1"]).tolist()
     [10.0, inf, inf]
     """
-    d = np.asarray(depot_id, dtype=object).reshape(-1)
-    s = np.asarray(site_id, dtype=object).reshape(-1)
-    if not len(d):
+    d_code, d_uniq = _factorize(depot_id)
+    s_code, s_uniq = _factorize(site_id)
+    if not len(d_code):
         return np.zeros(0)
-    di = pd.Index(minutes.index).get_indexer(pd.Index(d))
-    si = pd.Index(minutes.columns).get_indexer(pd.Index(s))
+    di = pd.Index(minutes.index).get_indexer(pd.Index(d_uniq))[d_code]
+    si = pd.Index(minutes.columns).get_indexer(pd.Index(s_uniq))[s_code]
     mat = minutes.to_numpy(dtype=float)
-    out = np.full(len(d), np.inf)
+    out = np.full(len(d_code), np.inf)
     ok = (di >= 0) & (si >= 0)
     out[ok] = mat[di[ok], si[ok]]
     return np.where(np.isnan(out), np.inf, out)
@@ -403,7 +426,7 @@ def own_item(item_id: Any, need_item_id: Any) -> np.ndarray:
     >>> own_item(["n95", "n95"], ["n95", "mask"]).tolist()
     [True, False]
     """
-    return np.asarray(item_id, dtype=object).reshape(-1) == np.asarray(need_item_id, dtype=object).reshape(-1)
+    return (_series(item_id) == _series(need_item_id)).to_numpy(dtype=bool)
 
 
 def transport_cost(weight: Any, travel_min: Any) -> np.ndarray:
@@ -442,9 +465,7 @@ def lot_donated(source: Any, donation_id: Any) -> np.ndarray:
     >>> lot_donated(["donation", "reserve", "purchase"], ["", "G1", ""]).tolist()
     [True, True, False]
     """
-    src = np.asarray(source, dtype=object).reshape(-1)
-    don = np.asarray(donation_id, dtype=object).reshape(-1)
-    return (src == "donation") | (don != "")
+    return ((_series(source) == "donation") | (_series(donation_id) != "")).to_numpy(dtype=bool)
 
 
 # --------------------------------------------------------------------------- shortage reasons
@@ -506,7 +527,7 @@ def kept(ids: Any, excluded: Iterable[str]) -> np.ndarray:
     >>> kept(["D1", "H1", "H2"], {"H2"}).tolist()
     [True, True, False]
     """
-    return ~np.isin(np.asarray(ids, dtype=object).reshape(-1).astype(str), sorted(str(x) for x in excluded))
+    return ~_series(ids).astype(str).isin(sorted(str(x) for x in excluded)).to_numpy(dtype=bool)
 
 
 # --------------------------------------------------------------------------- the table

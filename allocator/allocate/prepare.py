@@ -305,12 +305,9 @@ def candidates(needs: pd.DataFrame, groups: pd.DataFrame, cov: pd.DataFrame, min
     pairs = pairs.merge(groups[["group", "depot_id", "item_id", "em_sites", "em_kinds", "weight", "grade"]],
                         on="item_id")
     pairs["travel_min"] = rules.travel_lookup(minutes, pairs.depot_id, pairs.site_id)
-    allowed = (
-        rules.grade_allows(pairs.grade, pairs.clinical)
-        & rules.earmark_allows(pairs.em_sites.tolist(), pairs.em_kinds.tolist(), pairs.site_id, pairs.kind)
-        & rules.reachable(pairs.travel_min)
-    )
-    c = pairs[allowed].sort_values(["need", "group"]).reset_index(drop=True)
+    pairs = pairs[rules.grade_allows(pairs.grade, pairs.clinical) & rules.reachable(pairs.travel_min)]
+    pairs = pairs[rules.earmark_allows(pairs.em_sites.tolist(), pairs.em_kinds.tolist(), pairs.site_id, pairs.kind)]
+    c = pairs.sort_values(["need", "group"]).reset_index(drop=True)
     c["cost"] = rules.transport_cost(c.weight, c.travel_min)
     c["own"] = rules.own_item(c.item_id, c.need_item_id)
     return c[CAND_COLUMNS]
