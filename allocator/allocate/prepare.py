@@ -10,6 +10,11 @@ reserve (:mod:`allocator.allocate.extract`). A *candidate* is a (group, site,
 need item) triple that may carry a non-zero shipment: the site needs the need
 item, the group's item is that item or a listed substitute, the depot reaches
 the site, the grade and the earmark allow it, and neither end is excluded.
+
+Every such test is a named function of :mod:`allocator.rules` (the rule -> function
+table is its docstring); :func:`prepare` only applies them, in a few named steps:
+:func:`excluded_ids`, :func:`travel_matrix`, :func:`need_rows`, :func:`usable_stock`,
+:func:`lot_groups`, :func:`allocator.rules.coverage` and :func:`candidates`.
 """
 
 from __future__ import annotations
@@ -102,7 +107,7 @@ class RoundData:
     scenario: Scenario
     needs: pd.DataFrame  # site_id, item_id, quantity, tier, clinical, kind (need > 0, sites kept)
     all_needs: pd.DataFrame  # every need row of kept sites, including zeros
-    lots: pd.DataFrame  # usable lots of kept depots, with group index
+    lots: pd.DataFrame  # usable lots of kept depots: group, em_sites, em_kinds, donated, exp_days
     groups: pd.DataFrame  # group_id, depot_id, item_id, quantity, earmark sites/kinds, weight, ...
     cand: pd.DataFrame  # group, need (row of needs), site_id, item_id, need_item_id, ratio, depot_id, travel_min, weight, cost, own
     travel: Travel
@@ -110,7 +115,7 @@ class RoundData:
     items: pd.DataFrame  # indexed by item_id
     sites: pd.DataFrame  # indexed by site_id (kept sites)
     depots: pd.DataFrame  # indexed by depot_id (kept depots)
-    subs: dict[str, list[tuple[str, float]]]  # need item -> [(shipped item, ratio)] incl. itself
+    subs: dict[str, list[tuple[str, float]]]  # need item -> [(shipped item, ratio)] incl. itself (rules.substitutes_of)
     locks: list[Lock]
     excluded: set[str]
     warnings: list[str] = field(default_factory=list)
