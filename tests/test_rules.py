@@ -341,13 +341,17 @@ def test_shortage_reason_is_the_first_that_applies() -> None:
 
 def _naive_candidates(sc, data) -> set[tuple]:
     """(depot, site, shipped item, need item, earmark sites, earmark kinds) allowed, one pair at a time."""
-    items = sc.items.set_index("item_id")
-    sites = sc.sites.set_index("site_id")
+    grade = dict(zip(sc.items.item_id, sc.items.grade))
+    clinical = dict(zip(sc.sites.site_id, sc.sites.clinical))
+    kind = dict(zip(sc.sites.site_id, sc.sites.kind))
     don = {str(r.donation_id): (tuple(sorted(r.earmark_site_id or ())), tuple(sorted(r.earmark_kind or ())))
            for r in sc.donations.itertuples()}
     subs = {(str(r.item_id), str(r.substitute_id)) for r in sc.substitutes.itertuples()}
     needs = sc.needs if sc.has("needs") else data.all_needs
     m = data.travel.minutes
+    minutes = {(d, s): float(t) for d, row in zip(m.index, m.to_numpy(float)) for s, t in zip(m.columns, row)}
+    need_rows = [(str(n.site_id), str(n.item_id)) for n in needs.itertuples()
+                 if n.quantity > 0 and n.site_id not in data.excluded]
     out = set()
     for lot in sc.stock.itertuples():
         if lot.status != "available" or lot.quantity <= 0 or (lot.expires is not pd.NaT and lot.expires <= sc.at):
@@ -355,20 +359,16 @@ def _naive_candidates(sc, data) -> set[tuple]:
         if lot.depot_id in data.excluded:
             continue
         es, ek = don.get(str(lot.donation_id), ((), ())) if lot.donation_id else ((), ())
-        for nd in needs.itertuples():
-            if nd.quantity <= 0 or nd.site_id in data.excluded:
+        for site_id, need_item in need_rows:
+            if not (lot.item_id == need_item or (need_item, lot.item_id) in subs):
                 continue
-            if not (lot.item_id == nd.item_id or (nd.item_id, lot.item_id) in subs):
+            if grade[lot.item_id] == "civil" and bool(clinical[site_id]):
                 continue
-            site = sites.loc[nd.site_id]
-            if items.at[lot.item_id, "grade"] == "civil" and bool(site.clinical):
+            if (es and site_id not in es) or (ek and kind[site_id] not in ek):
                 continue
-            if (es and nd.site_id not in es) or (ek and site.kind not in ek):
+            if not np.isfinite(minutes.get((lot.depot_id, site_id), np.inf)):
                 continue
-            t = m.at[lot.depot_id, nd.site_id] if lot.depot_id in m.index and nd.site_id in m.columns else np.inf
-            if not np.isfinite(t):
-                continue
-            out.add((lot.depot_id, nd.site_id, lot.item_id, nd.item_id, es, ek))
+            out.add((lot.depot_id, site_id, lot.item_id, need_item, es, ek))
     return out
 
 
