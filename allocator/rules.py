@@ -29,7 +29,8 @@ hard.6 reachability        :func:`travel_lookup`, :func:`reachable`
 hard.7 capacity            :func:`unit_weight`, :func:`shipment_kg`,
                            :func:`dispatch_capacity`; ``model.define_capacity_limits``
 hard.8 integers            ``extract.to_integers``
-priority.1 tiers           :func:`tier_weight`; ``stages.solve_stages`` (``tier[t]``)
+priority.1 tiers           ``stages.solve_stages`` (``tier[t]``: :func:`need_units` of the tier);
+                           ``extract.to_integers`` (rounding keeps the tier order)
 priority.1b own item       :func:`own_item`; ``stages.own_item_first``;
                            ``extract.own_item_first``
 priority.2 fairness        ``model.define_fairness``
@@ -407,17 +408,6 @@ def dispatch_capacity(depot_id: Any, capacity_kg: Any) -> dict[str, float]:
 
 # --------------------------------------------------------------------------- priorities
 
-def tier_weight(tier: Any, ratio: Any, t: int) -> np.ndarray:
-    """Priority 1: units of tier ``t``'s need filled per unit shipped (0 outside tier ``t``).
-
-    Examples
-    --------
-    >>> tier_weight([1, 1, 2], [1.0, 2.0, 1.0], 1).tolist()
-    [1.0, 0.5, 0.0]
-    """
-    return np.where(np.asarray(tier) == t, 1.0 / np.asarray(ratio, dtype=float), 0.0)
-
-
 def own_item(item_id: Any, need_item_id: Any) -> np.ndarray:
     """Priority 1b: the shipment covers a need of its own item (not as a substitute).
 
@@ -543,7 +533,7 @@ RULES.update({
     "hard.7.capacity": ("unit_weight", "shipment_kg", "dispatch_capacity",
                         "allocator.allocate.model.define_capacity_limits"),
     "hard.8.integers": ("allocator.allocate.extract.to_integers",),
-    "priority.1.tiers": ("tier_weight", "allocator.allocate.stages.solve_stages"),
+    "priority.1.tiers": ("allocator.allocate.stages.solve_stages", "allocator.allocate.extract.to_integers"),
     "priority.1b.own_item": ("own_item", "allocator.allocate.stages.own_item_first",
                              "allocator.allocate.extract.own_item_first"),
     "priority.2.fairness": ("allocator.allocate.model.define_fairness",),

@@ -301,8 +301,7 @@ def test_tie_breaks() -> None:
     assert rules.lot_donated(["donation", "reserve", "reserve"], ["", "G1", ""]).tolist() == [True, True, False]
 
 
-def test_tier_own_and_transport_quantities() -> None:
-    assert rules.tier_weight([1, 2, 1], [1.0, 1.0, 4.0], 1).tolist() == [1.0, 0.0, 0.25]
+def test_own_item_and_transport_quantities() -> None:
     assert rules.own_item(["a", "b"], ["a", "a"]).tolist() == [True, False]
     assert rules.transport_cost([2.0, 0.5], [3.0, np.inf]).tolist() == [6.0, np.inf]
 
