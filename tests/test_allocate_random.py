@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from allocator import allocate, examples
-from allocator.allocate.check import check_round
+from allocator.testing import check_round
 from allocator.scenario import from_tables
 
 KINDS = ["designated_hospital", "backup_hospital", "fever_clinic", "quarantine_site", "community"]

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from allocator.allocate.check import check_round
+from allocator.testing import check_round
 from allocator.store import add_user, current_scenario, open_db, transaction
 from allocator.store import models as m
 from allocator.store.bootstrap import bootstrap

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from allocator import allocate, examples
-from allocator.allocate.check import check_round
+from allocator.testing import check_round
 from allocator.compare import changes, fill_changes, shipment_changes
 from allocator.errors import InfeasibleError, StoreError
 from allocator.jobs import Job, JobError

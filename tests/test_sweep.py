@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from allocator import allocate, examples
-from allocator.allocate.check import check_round
+from allocator.testing import check_round
 from allocator.network import travel_times
 from allocator.sweep import (
     REASONS,
