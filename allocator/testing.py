@@ -52,7 +52,7 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1055,3 +1055,158 @@ def _fairness(cx: _Ctx, a: pd.DataFrame, f: pd.DataFrame) -> list[str]:
             if found:
                 break
     return v
+
+
+# =========================================================================== fairness reference
+
+
+class _NoResult:
+    summary: dict[str, Any] = {}
+
+
+def leximin_reference(scenario: Scenario, travel: Any = None, tol: float = 1e-9) -> dict[tuple[str, str], float]:
+    """Fill ratio of every need (site, item) in the textbook lexicographic optimum of the round's LP.
+
+    Built from the input tables alone and solved with :func:`scipy.optimize.linprog` (HiGHS):
+    one variable per (usable lot, need) pair the rules allow (item or listed substitute, grade,
+    earmark, reachable under :func:`travel_minutes` or ``travel``); rows for stock, need
+    (substitutes by their ratio) and dispatch capacity. Then, each optimum held as a row
+    ``>= optimum - tol``:
+
+    1. the units of need filled in tier 1, then tier 2, ... (priority 1);
+    2. the units that cover a need of their own item (priority 1b);
+    3. per tier, the leximin of its fill ratios (all items together): maximise the common level
+       ``t`` of the needs still free; for each of them, maximise its ratio keeping every hold and
+       the others at ``t`` or above; those that cannot exceed ``t`` freeze at ``t``; repeat.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        With ``needs.csv`` and without locks (the reference has no overrides).
+    travel : DataFrame or object with ``minutes``, optional
+        The travel matrix the round was given.
+    tol : float
+        Slack of every hold (absolute); a need whose ratio cannot rise by ``100 * tol`` freezes.
+
+    Returns
+    -------
+    dict
+        (site_id, item_id) -> filled / need, for every need > 0.
+
+    Raises
+    ------
+    AllocatorError
+        Without ``needs.csv``, with locks, or when an LP does not solve.
+
+    Examples
+    --------
+    >>> from allocator import examples
+    >>> r = leximin_reference(examples.two_hospitals())
+    >>> {k: round(v, 6) for k, v in r.items()}
+    {('H1', 'n95'): 0.625, ('H2', 'n95'): 0.625}
+    """
+    from scipy.optimize import linprog
+    from scipy.sparse import csr_matrix, vstack
+
+    from allocator.errors import AllocatorError
+
+    sc = scenario
+    if not sc.has("needs"):
+        raise AllocatorError("leximin_reference needs the scenario's needs.csv")
+    if sc.has("locks") and len(sc.locks):
+        raise AllocatorError("leximin_reference does not model locks")
+    minutes = travel_minutes(sc) if travel is None else _given_minutes(travel)
+    cx = _Ctx.of(sc, _NoResult(), minutes)
+    needs = [(str(s), str(i), float(q)) for s, i, q in zip(sc.needs.site_id, sc.needs.item_id, sc.needs.quantity)
+             if float(q) > 0 and str(s) in cx.tier]
+    cand: list[tuple[int, str, float, bool]] = []  # need row, lot, ratio, own item
+    for k, (site, need_item, _q) in enumerate(needs):
+        for lot in cx.usable.values():
+            rt = cx.ratio.get((need_item, lot.item_id))
+            if rt is not None and cx.serves(lot, site):
+                cand.append((k, lot.lot_id, rt, lot.item_id == need_item))
+    n = len(cand)
+    out = {(s, i): 0.0 for s, i, _ in needs}
+    if n == 0:
+        return out
+    lots = sorted({c[1] for c in cand})
+    lot_row = {lot_id: j for j, lot_id in enumerate(lots)}
+    depots = sorted(cx.cap)
+    dep_row = {d: j for j, d in enumerate(depots)}
+    rows, cols, vals = [], [], []
+    for j, (k, lot_id, rt, _own) in enumerate(cand):
+        rows += [lot_row[lot_id], len(lots) + k]
+        cols += [j, j]
+        vals += [1.0, 1.0 / rt]
+        d = cx.usable[lot_id].depot_id
+        if d in dep_row:
+            rows.append(len(lots) + len(needs) + dep_row[d])
+            cols.append(j)
+            vals.append(cx.weight.get(cx.usable[lot_id].item_id, 1.0))
+    m0 = len(lots) + len(needs) + len(depots)
+    A = csr_matrix((vals, (rows, cols)), shape=(m0, n + 1))  # last column: the level t
+    b = [cx.usable[x].quantity for x in lots] + [q for _, _, q in needs] + [cx.cap[d] for d in depots]
+    holds: list[Any] = []
+    hold_b: list[float] = []
+    tier_of = [cx.tier[s] for s, _, _ in needs]
+
+    def units(tier: int) -> np.ndarray:
+        """Coefficients of the units of need covered in a tier."""
+        c = np.zeros(n + 1)
+        for j, (k, _lot, rt, _own) in enumerate(cand):
+            if tier_of[k] == tier:
+                c[j] = 1.0 / rt
+        return c
+
+    def ratio(need: int) -> np.ndarray:
+        """Coefficients of one need's fill ratio."""
+        c = np.zeros(n + 1)
+        for j, (k, _lot, rt, _own) in enumerate(cand):
+            if k == need:
+                c[j] = 1.0 / rt / needs[k][2]
+        return c
+
+    def solve(c: np.ndarray, extra: list[tuple[np.ndarray, float]] | None = None) -> float:
+        """Maximise c.x under every row, the holds and the extra ``row.x >= bound`` rows."""
+        extra = extra or []
+        mats = [A] + holds + [csr_matrix(-e[0]) for e in extra]
+        ub = np.concatenate([np.asarray(b, float), np.asarray(hold_b, float), np.asarray([-e[1] for e in extra], float)])
+        A_all = vstack(mats).tocsr()
+        relax = np.zeros(len(ub))
+        relax[len(b):len(b) + len(hold_b)] = 1.0  # only the holds give way, and only by solver noise
+        for slack in (0.0, 1e-8, 1e-7, 1e-6):
+            res = linprog(-c, A_ub=A_all, b_ub=ub + slack * relax, bounds=[(0, None)] * n + [(0, 1)], method="highs")
+            if res.status != 2:  # 2: infeasible (a hold tighter than the solver's own tolerance)
+                break
+        if res.status != 0:
+            raise AllocatorError(f"leximin_reference: the LP did not solve ({res.message})")
+        return float(-res.fun)
+
+    def hold(c: np.ndarray, opt: float, slack: float) -> None:
+        holds.append(csr_matrix(-c))
+        hold_b.append(-(opt - slack))
+
+    for t in sorted(set(tier_of)):
+        opt = solve(units(t))
+        hold(units(t), opt, tol)
+    own = np.zeros(n + 1)
+    own[:n] = [1.0 if c[3] else 0.0 for c in cand]
+    if not own[:n].all():
+        opt = solve(own)
+        hold(own, opt, tol)
+    level = np.zeros(n + 1)
+    level[n] = 1.0
+    for t in sorted(set(tier_of)):
+        active = [k for k in range(len(needs)) if tier_of[k] == t]
+        while active:
+            # the common level of the active needs: ratio_k - level >= 0
+            s = solve(level, [(ratio(k) - level, 0.0) for k in active])
+            at_s = [(ratio(k), s - tol) for k in active]
+            frozen = [k for k in active if solve(ratio(k), at_s) <= s + 100 * tol]
+            if not frozen:  # numerically every need can rise a hair: they all sit at the level
+                frozen = list(active)
+            for k in frozen:
+                out[(needs[k][0], needs[k][1])] = s
+                hold(ratio(k), s, tol)
+            active = [k for k in active if k not in frozen]
+    return out
