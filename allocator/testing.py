@@ -24,9 +24,11 @@ here instead of passing both the code and its check.
 - **route**: ``routes`` has a row for every pair that ships, with the same minutes; its
   ``path`` runs from the depot's node to the site's node over existing roads that one of
   the depot's vehicles may use, takes the stated minutes (checkpoint delays included) and
-  passes the stated checkpoints;
+  kilometres, and passes the stated checkpoints (without roads: the fallback's distance);
 - **need**: no site receives more than its need, counting substitutes by their ratio,
-  except to round up to a whole pack (rule 2), and nothing goes to a need that is not there;
+  except to round up to a whole pack, which never takes a unit (of an exhausted lot) that a
+  site of the same or a higher tier still needs (rule 2), and nothing goes to a need that is
+  not there;
 - **capacity**: a depot ships at most its dispatch capacity in kg (rule 7, 1 kg default weight);
 - **exclusion**: nothing ships from or to an excluded depot or site;
 - **lock**: every lock of ``locks.csv`` is in the round, each ships exactly its quantity and
@@ -676,7 +678,13 @@ def _travel(cx: _Ctx, a: pd.DataFrame, routes: pd.DataFrame, tc: TravelCheck | N
             v.append(f"route: {d} -> {s} takes {float(r.travel_min):g} min in routes; "
                      f"the roads under the traffic control give {want:g} min")
         path = [str(x) for x in (r.path if isinstance(r.path, list | tuple) else ())]
-        if tc is None or tc.roads is None or not np.isfinite(want):
+        if tc is None or not np.isfinite(want):
+            continue
+        if tc.roads is None:  # the great-circle fallback: distance x 1.3
+            km = _fallback_km(cx, d, s)
+            if "distance_km" in routes and abs(float(r.distance_km) - km) > 1e-3 * max(1.0, km):
+                v.append(f"route: {d} -> {s} is {float(r.distance_km):g} km in routes; "
+                         f"the great-circle fallback gives {km:.3f} km")
             continue
         if not path:
             v.append(f"route: {d} -> {s} has no path")
@@ -692,16 +700,23 @@ def _travel(cx: _Ctx, a: pd.DataFrame, routes: pd.DataFrame, tc: TravelCheck | N
             if isinstance(got, str):
                 why.append(got)
                 continue
-            t, passed, _km = got
+            t, passed, km = got
             cps = [str(x) for x in (r.checkpoints if isinstance(r.checkpoints, list | tuple) else ())]
-            if _close(t, float(r.travel_min)) and sorted(cps) == sorted(passed):
+            dist = float(r.distance_km) if "distance_km" in routes else km
+            if _close(t, float(r.travel_min)) and sorted(cps) == sorted(passed) and abs(dist - km) <= 1e-6 * max(1.0, km):
                 ok = True
                 break
-            why.append(f"driving it takes {t:g} min past checkpoints {', '.join(passed) or 'none'}, "
-                       f"routes say {float(r.travel_min):g} min past {', '.join(cps) or 'none'}")
+            why.append(f"driving it takes {t:g} min and {km:g} km past checkpoints {', '.join(passed) or 'none'}, "
+                       f"routes say {float(r.travel_min):g} min and {dist:g} km past {', '.join(cps) or 'none'}")
         if not ok:
             v.append(f"route: {d} -> {s} path is not drivable as stated by any vehicle of {d}: {'; '.join(why)}")
     return v
+
+
+def _fallback_km(cx: _Ctx, depot: str, site: str) -> float:
+    d, s = cx.depots.loc[depot], cx.sites.loc[site]
+    lat1, lon1, lat2, lon2 = (float(np.asarray(x, float)) for x in (d["lat"], d["lon"], s["lat"], s["lon"]))
+    return _haversine_km(lat1, lon1, lat2, lon2) * _DETOUR
 
 
 def _cover(cx: _Ctx, a: pd.DataFrame) -> pd.DataFrame:
@@ -736,7 +751,29 @@ def _need(cx: _Ctx, a: pd.DataFrame, fill: pd.DataFrame) -> list[str]:
         slack = float(((df.pack - 1) / df.r).max())
         if got > need + TOL + slack or (got > need + TOL and (df.pack <= 1).all()):
             v.append(f"need: {s} receives {got:g} units of {n} and needs {need:g}")
+        elif got > need + TOL:
+            v.extend(_pack_took(cx, a, fill, str(s), str(n), sorted({str(x) for x in df.lot_id})))
     return v
+
+
+def _pack_took(cx: _Ctx, a: pd.DataFrame, fill: pd.DataFrame, site: str, need_item: str, lots: list[str]) -> list[str]:
+    """Rule 2's exception: rounding up to a whole pack never takes a unit that a site of the same or a
+    higher tier still needs (a need short by a whole unit that the exhausted lot could serve)."""
+    left = _left(cx, a)
+    tier = cx.tier.get(site, 0)
+    for lot_id in lots:
+        lot = cx.usable.get(lot_id)
+        if lot is None or left.get(lot_id, 0.0) >= 1:
+            continue  # units left over: an idle-stock question (priority 1), not this one
+        for r in _rows(fill[(fill.shortage > TOL) & (fill.tier <= tier)]):
+            rt = cx.ratio.get((str(r.item_id), lot.item_id))
+            if (rt is None or (str(r.site_id), str(r.item_id)) == (site, need_item) or str(r.site_id) in cx.excluded
+                    or float(r.shortage) * rt < 1 - TOL):
+                continue
+            if cx.serves(lot, str(r.site_id)):
+                return [f"need: {site} is rounded up to a whole pack of {lot.item_id} (lot {lot_id}) while "
+                        f"{r.site_id} (tier {r.tier}) is short of {float(r.shortage):g} {r.item_id}"]
+    return []
 
 
 def _kg(cx: _Ctx, a: pd.DataFrame) -> dict[str, float]:

@@ -250,6 +250,7 @@ MUTATIONS: dict[str, tuple[str, Callable]] = {
     "route_missing": ("route", lambda sc, r: dataclasses.replace(r, routes=r.routes.iloc[1:].reset_index(drop=True))),
     "route_endpoints": ("route", lambda sc, r: _set(r, "routes", 0, path=tuple(r.routes.path.iloc[0])[::-1])),
     "route_checkpoints": ("route", lambda sc, r: _set(r, "routes", _first(r.routes.assign(n=r.routes.checkpoints.map(len)), n=1), checkpoints=())),
+    "route_distance": ("route", lambda sc, r: _set(r, "routes", 0, distance_km=float(r.routes.distance_km.iloc[0]) + 0.4)),
     "need": ("need", lambda sc, r: _add(r, _row(sc, "L9", "H1", 500, need="mask_med"))),
     "capacity": ("capacity", lambda sc, r: _add(r, _row(sc, "L10", "H1", 100))),
     "exclusion": ("exclusion", lambda sc, r: dataclasses.replace(r, summary={**r.summary, "excluded": ["D2"]})),
@@ -317,3 +318,30 @@ def test_every_check_in_the_docstring_has_a_mutation_that_trips_it():
     assert {"stock", "reason", "route", "fairness", "own item"} <= listed
     covered = {p for p, _ in MUTATIONS.values()} | {"own item", "fairness"}
     assert listed - covered == set()
+
+
+def test_a_whole_pack_that_takes_from_a_higher_tier_is_reported():
+    """Gloves in boxes of 100, 260 in stock: Q1 (tier 3, needs 130) rounded up to 200 while
+    H1 (tier 1, needs 250) gets 60 breaks rule 2's pack exception."""
+    sc = examples.packs(260)
+    r = allocate(sc)
+    assert check_round(sc, r) == []
+    a = r.allocations.copy()
+    a.loc[a.site_id == "H1", "quantity"] = 60
+    a.loc[a.site_id == "Q1", "quantity"] = 200
+    f = r.fill.set_index("site_id")
+    f.loc["H1", ["filled", "shortage", "fill_ratio"]] = [60, 190, 0.24]
+    f.loc["Q1", ["filled", "shortage", "fill_ratio", "reason"]] = [130, 0, 1.0, ""]
+    f.loc["H1", "reason"] = "supply"
+    problems = check_round(sc, dataclasses.replace(r, allocations=a, fill=f.reset_index()))
+    assert any(p.startswith("need: Q1 is rounded up to a whole pack") for p in problems), problems
+
+
+def test_fallback_routes_are_checked_without_roads():
+    sc = examples.two_hospitals()
+    r = allocate(sc)
+    assert check_round(sc, r) == []
+    problems = check_round(sc, _set(r, "routes", 0, distance_km=float(r.routes.distance_km.iloc[0]) * 2))
+    assert any(p.startswith("route:") and "great-circle" in p for p in problems), problems
+    problems = check_round(sc, _set(r, "routes", 0, travel_min=float(r.routes.travel_min.iloc[0]) + 1))
+    assert any(p.startswith("route:") for p in problems), problems
