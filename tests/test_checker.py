@@ -345,3 +345,54 @@ def test_fallback_routes_are_checked_without_roads():
     assert any(p.startswith("route:") and "great-circle" in p for p in problems), problems
     problems = check_round(sc, _set(r, "routes", 0, travel_min=float(r.routes.travel_min.iloc[0]) + 1))
     assert any(p.startswith("route:") for p in problems), problems
+
+
+# --------------------------------------------------------------------------- random traffic control
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def controlled_grids(draw):
+    """The road grid with random extra closures, checkpoints, zones, time windows and vehicles."""
+    n = draw(st.integers(5, 7))
+    sc = examples.road_grid(n, draw(st.integers(0, 50)))
+    roads = [f"Street {r}" for r in range(n)] + [f"Avenue {c}" for c in range(n)]
+    permits = st.sampled_from(["", "medical", "supply", "medical;supply"])
+    window = st.sampled_from([{}, {"start": "2020-02-20"}, {"end": "2020-02-01"}, {"start": "2020-02-01"}])
+    rules = []
+    for k in range(draw(st.integers(0, 6))):
+        kind = draw(st.sampled_from(["closure", "checkpoint", "restricted_zone"]))
+        rule = {"rule_id": f"X{k}", "kind": kind, "permits": draw(permits), **draw(window)}
+        if kind == "restricted_zone":
+            r, c = draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))
+            la, lo = 30.50 + r * 0.0045, 114.30 + c * 0.0052
+            w = draw(st.sampled_from([0.002, 0.006]))
+            rule["area_wkt"] = (f"POLYGON(({lo - w} {la - w}, {lo + w} {la - w}, {lo + w} {la + w}, "
+                                f"{lo - w} {la + w}, {lo - w} {la - w}))")
+        elif draw(st.booleans()):
+            rule["road"] = draw(st.sampled_from(roads))
+        else:
+            r, c = draw(st.integers(0, n - 1)), draw(st.integers(0, n - 2))
+            rule["u"], rule["v"] = f"G{r}_{c}", f"G{r}_{c + 1}"
+        if kind == "checkpoint":
+            rule["delay_min"] = draw(st.sampled_from([0, 2, 7.5]))
+        rules.append(rule)
+    tc = pd.concat([sc.traffic_control, pd.DataFrame(rules)], ignore_index=True) if rules else sc.traffic_control
+    vehicles = sc.vehicles
+    if draw(st.booleans()):
+        vehicles = vehicles.assign(permits=[tuple(p for p in draw(permits).split(";") if p)
+                                            for _ in range(len(vehicles))])
+    return from_tables({**sc.tables, "traffic_control": tc, "vehicles": vehicles}, name="random-control",
+                       as_of=examples.AS_OF)
+
+
+@pytest.mark.slow
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(controlled_grids())
+def test_plain_dijkstra_agrees_under_random_traffic_control(sc):
+    from allocator.network import travel_times
+
+    assert _same(travel_times(sc).minutes, travel_minutes(sc))
