@@ -88,33 +88,39 @@ def _minutes(sc) -> float:
     return float(travel_minutes(sc).at["D", "S"])
 
 
-def test_travel_by_hand_checkpoints_closures_zones_and_permits():
-    """Hand-computed minutes on a line of four 2-minute segments."""
-    assert _minutes(_line([])) == pytest.approx(8.0)
+_ZONE_E = [{"rule_id": "Z", "kind": "restricted_zone", "permits": "medical",
+            "area_wkt": "POLYGON((114.035 29.99, 114.045 29.99, 114.045 30.01, 114.035 30.01, 114.035 29.99))"}]
+_CLOSED_CD = [{"rule_id": "C", "kind": "closure", "u": "C", "v": "D", "permits": "medical"}]
+_CP_LANE = [{"rule_id": "K", "kind": "checkpoint", "road": "Lane", "delay_min": 4, "permits": "supply"}]
+
+
+def _veh(*permits: str) -> list[dict]:
+    return [{"vehicle_id": f"V{k}", "depot_id": "D", "permits": p} for k, p in enumerate(permits)]
+
+
+@pytest.mark.parametrize("control,vehicles,minutes", [
+    ([], None, 8.0),
     # a checkpoint costs its delay once per pass: A-B-C is one run of Bridge, D-E a second pass
-    assert _minutes(_line([{"rule_id": "K", "kind": "checkpoint", "road": "Bridge", "delay_min": 10}])) == \
-        pytest.approx(8.0 + 10 + 10)
+    ([{"rule_id": "K", "kind": "checkpoint", "road": "Bridge", "delay_min": 10}], None, 8.0 + 10 + 10),
     # one closed segment cuts the only road; a permit holder still passes
-    closed = [{"rule_id": "C", "kind": "closure", "u": "C", "v": "D", "permits": "medical"}]
-    assert math.isinf(_minutes(_line(closed)))
-    veh = [{"vehicle_id": "V", "depot_id": "D", "permits": "medical"}]
-    assert _minutes(_line(closed, veh)) == pytest.approx(8.0)
+    (_CLOSED_CD, None, math.inf),
+    (_CLOSED_CD, _veh("medical"), 8.0),
     # not in force yet, or no longer: no effect
-    later = [{"rule_id": "C", "kind": "closure", "road": "Lane", "start": "2020-03-01"}]
-    ended = [{"rule_id": "C", "kind": "closure", "road": "Lane", "end": "2020-02-01"}]
-    assert _minutes(_line(later)) == pytest.approx(8.0) and _minutes(_line(ended)) == pytest.approx(8.0)
+    ([{"rule_id": "C", "kind": "closure", "road": "Lane", "start": "2020-03-01"}], None, 8.0),
+    ([{"rule_id": "C", "kind": "closure", "road": "Lane", "end": "2020-02-01"}], None, 8.0),
     # a checkpoint with permits stops vehicles without them; the default vehicle holds them
-    cp = [{"rule_id": "K", "kind": "checkpoint", "road": "Lane", "delay_min": 4, "permits": "supply"}]
-    assert _minutes(_line(cp)) == pytest.approx(12.0)
-    assert math.isinf(_minutes(_line(cp, [{"vehicle_id": "V", "depot_id": "D", "permits": ""}])))
-    # a restricted zone around E: only its permit holders enter
-    zone = [{"rule_id": "Z", "kind": "restricted_zone", "permits": "medical",
-             "area_wkt": "POLYGON((114.035 29.99, 114.045 29.99, 114.045 30.01, 114.035 30.01, 114.035 29.99))"}]
-    assert _minutes(_line(zone)) == pytest.approx(8.0)  # the default vehicle holds zone permits
-    assert math.isinf(_minutes(_line(zone, [{"vehicle_id": "V", "depot_id": "D", "permits": "supply"}])))
-    # the depot's fastest vehicle counts
-    two = [{"vehicle_id": "V1", "depot_id": "D", "permits": ""}, {"vehicle_id": "V2", "depot_id": "D", "permits": "medical"}]
-    assert _minutes(_line(zone, two)) == pytest.approx(8.0)
+    (_CP_LANE, None, 12.0),
+    (_CP_LANE, _veh(""), math.inf),
+    # a restricted zone around E: only its permit holders enter (the default vehicle holds zone permits)
+    (_ZONE_E, None, 8.0),
+    (_ZONE_E, _veh("supply"), math.inf),
+    # the depot's best vehicle counts
+    (_ZONE_E, _veh("", "medical"), 8.0),
+], ids=["free", "checkpoint-passes", "closed", "closure-permit", "not-yet", "ended", "checkpoint-permit",
+        "checkpoint-refuses", "zone-default", "zone-refuses", "best-vehicle"])
+def test_travel_by_hand(control, vehicles, minutes):
+    """Hand-computed minutes on a line of four 2-minute segments."""
+    assert _minutes(_line(control, vehicles)) == pytest.approx(minutes)
 
 
 def test_fallback_without_roads_is_great_circle_at_30_kmh():
