@@ -281,6 +281,7 @@ class Roads:
     km: list[float]
     rules: list[_Rule]
     out: dict[str, list[int]] = field(default_factory=dict)
+    _main: set[str] | None = None
 
     @classmethod
     def of(cls, sc: Scenario) -> Roads:
@@ -345,6 +346,16 @@ class Roads:
                 for k in r.arcs:
                     cps.setdefault(k, set()).add(r.rule_id)
         return blocked, {k: frozenset(v) for k, v in cps.items()}
+
+    def main_part(self) -> set[str]:
+        """Nodes a site or depot without ``node_id`` may be put on (:func:`_main_part`), computed once."""
+        if self._main is None:
+            closed: set[int] = set()
+            for rule in self.rules:
+                if rule.kind == "closure" and not rule.permits:
+                    closed |= rule.arcs
+            self._main = _main_part(self, closed)
+        return self._main
 
     def delay(self, rule_id: str) -> float:
         return next(r.delay for r in self.rules if r.rule_id == rule_id)
@@ -447,11 +458,7 @@ def _snap(roads: Roads, frame: pd.DataFrame, key: str, sc: Scenario) -> dict[str
             rest.append(r)
     if not rest:
         return out
-    closed: set[int] = set()
-    for rule in roads.rules:
-        if rule.kind == "closure" and not rule.permits:
-            closed |= rule.arcs
-    usable = _main_part(roads, closed)
+    usable = roads.main_part()
     cand = [n for n in roads.nodes if n in usable]
     lat = np.array([roads.nodes[n][0] for n in cand])
     lon = np.array([roads.nodes[n][1] for n in cand])
@@ -488,10 +495,11 @@ def _main_part(roads: Roads, closed: set[int]) -> set[str]:
                 seen.add(nxt)
                 stack.append((nxt, iter(fwd.get(nxt, []))))
     comp: dict[str, int] = {}
+    c = -1
     for s in reversed(order):
         if s in comp:
             continue
-        c = len(set(comp.values()))
+        c += 1
         comp[s] = c
         todo = [s]
         while todo:
@@ -741,33 +749,41 @@ def _need(cx: _Ctx, a: pd.DataFrame, fill: pd.DataFrame) -> list[str]:
     v: list[str] = []
     if a.empty:
         return v
-    needs = fill.set_index(["site_id", "item_id"]).need
-    a2 = _cover(cx, a)
+    needs = {(str(s), str(i)): float(q) for s, i, q in zip(fill.site_id, fill.item_id, fill.need)}
     pack = cx.items.pack_size if "pack_size" in cx.items else pd.Series(1, index=cx.items.index)
-    a2["pack"] = pack.reindex(a2.item_id).fillna(1).to_numpy(float)
-    for (s, n), df in a2.groupby(["site_id", "need_item_id"]):
-        need = float(needs.get((s, n), 0.0))
-        got = float(df.covered.sum())
-        slack = float(((df.pack - 1) / df.r).max())
-        if got > need + TOL + slack or (got > need + TOL and (df.pack <= 1).all()):
-            v.append(f"need: {s} receives {got:g} units of {n} and needs {need:g}")
-        elif got > need + TOL:
-            v.extend(_pack_took(cx, a, fill, str(s), str(n), sorted({str(x) for x in df.lot_id})))
+    packs = {str(i): (1.0 if pd.isna(p) else float(p)) for i, p in pack.items()}
+    got: dict[tuple[str, str], float] = {}
+    slack: dict[tuple[str, str], float] = {}
+    lots: dict[tuple[str, str], set[str]] = {}
+    for r in _rows(_cover(cx, a)):
+        k = (str(r.site_id), str(r.need_item_id))
+        got[k] = got.get(k, 0.0) + float(r.covered)
+        slack[k] = max(slack.get(k, -math.inf), (packs.get(str(r.item_id), 1.0) - 1) / float(r.r))
+        lots.setdefault(k, set()).add(str(r.lot_id))
+    short = _rows(fill[(fill.shortage > TOL) & ~fill.site_id.isin(cx.excluded)])
+    left: dict[str, float] | None = None
+    for k in sorted(got):
+        need = needs.get(k, 0.0)
+        if got[k] > need + TOL + max(slack[k], 0.0) or (got[k] > need + TOL and slack[k] <= 0):
+            v.append(f"need: {k[0]} receives {got[k]:g} units of {k[1]} and needs {need:g}")
+        elif got[k] > need + TOL:
+            left = left if left is not None else _left(cx, a)
+            v.extend(_pack_took(cx, left, short, k[0], k[1], sorted(lots[k])))
     return v
 
 
-def _pack_took(cx: _Ctx, a: pd.DataFrame, fill: pd.DataFrame, site: str, need_item: str, lots: list[str]) -> list[str]:
+def _pack_took(cx: _Ctx, left: dict[str, float], short: list[Any], site: str, need_item: str,
+               lots: list[str]) -> list[str]:
     """Rule 2's exception: rounding up to a whole pack never takes a unit that a site of the same or a
     higher tier still needs (a need short by a whole unit that the exhausted lot could serve)."""
-    left = _left(cx, a)
     tier = cx.tier.get(site, 0)
     for lot_id in lots:
         lot = cx.usable.get(lot_id)
         if lot is None or left.get(lot_id, 0.0) >= 1:
             continue  # units left over: an idle-stock question (priority 1), not this one
-        for r in _rows(fill[(fill.shortage > TOL) & (fill.tier <= tier)]):
+        for r in short:
             rt = cx.ratio.get((str(r.item_id), lot.item_id))
-            if (rt is None or (str(r.site_id), str(r.item_id)) == (site, need_item) or str(r.site_id) in cx.excluded
+            if (int(r.tier) > tier or rt is None or (str(r.site_id), str(r.item_id)) == (site, need_item)
                     or float(r.shortage) * rt < 1 - TOL):
                 continue
             if cx.serves(lot, str(r.site_id)):

@@ -402,3 +402,15 @@ def test_plain_dijkstra_agrees_under_random_traffic_control(sc):
     from allocator.network import travel_times
 
     assert _same(travel_times(sc).minutes, travel_minutes(sc))
+
+
+@pytest.mark.slow
+def test_the_demo_round_passes_and_its_travel_agrees():
+    """The Wuhan demo scenario (3,000 road nodes, real traffic control): the round passes the checker
+    and the plain Dijkstra gives the network module's minutes."""
+    from allocator.network import travel_times
+    from allocator.scenario import load
+
+    sc = load(ROOT / "data" / "scenarios" / "wuhan-2020-02-10")
+    assert _same(travel_times(sc).minutes, travel_minutes(sc))
+    assert check_round(sc, allocate(sc)) == []
