@@ -54,7 +54,6 @@ from __future__ import annotations
 import heapq
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
