@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 
 from allocator import Lock, allocate, examples
-from allocator.testing import check_round
 from allocator.allocate.prepare import as_locks
 from allocator.cli import main
 from allocator.commands.round import parse_lock
 from allocator.errors import LockError
 from allocator.scenario import load, save
+from allocator.testing import check_round
 
 
 def run(sc, **kw):
