@@ -611,3 +611,155 @@ def own_item_first(n95: int = 1200, mask_need: int = 1000, n95_need: int = 1000)
         name="own-item-first",
         as_of=AS_OF,
     )
+
+
+# --------------------------------------------------------------------------- routing checks (issue 9)
+
+
+def road_grid(n: int = 6, seed: int = 0) -> Scenario:
+    """A generated n x n street grid under traffic control, for routing checks without real road data.
+
+    Nodes ``G{row}_{col}`` sit about 500 m apart; ``Street {row}`` runs east-west and
+    ``Avenue {col}`` north-south (two-way, seeded speeds of 20-60 km/h and lengths of
+    450-550 m; the eastmost avenue is one-way northbound). Traffic control at ``as_of``
+    (2020-02-10 08:00):
+
+    - ``C1`` closes ``Avenue {n//2}`` to everyone; ``C2`` closes the edge
+      ``G1_0``-``G1_1`` except to permit ``medical``; ``C3`` closes ``Street 1`` only from
+      2020-02-20 and ``C4`` closed ``Street {n-2}`` until 2020-02-01 (neither in force);
+    - checkpoint ``K1`` on ``Street {n//2}`` (8 min a pass, anyone), ``K2`` on ``Avenue 1``
+      (5 min, permit ``supply`` only) and ``K3`` on the edge ``G0_1``-``G0_2`` (3 min, anyone);
+    - restricted zone ``Z1`` around ``G{n-1}_{n-1}`` (permit ``medical``) and ``Z2`` around
+      ``G0_{n-1}`` (no permit: nobody may enter).
+
+    Depots: ``D1`` at ``G0_0`` with vehicles ``V1`` (``medical``) and ``V2`` (none); ``D2``
+    at ``G{n-1}_{n//2}`` without vehicles (the default vehicle holds ``medical`` and
+    ``supply``); ``D3`` at ``G{n//2}_{n-1}`` with ``V3`` (``supply``) and 40 kg of dispatch
+    capacity. Seven sites of every tier (some given a ``node_id``, others snapped by
+    coordinates; ``B1`` inside Z1, ``Q1`` inside Z2), respirators, medical and civil masks and
+    suits (masks covered by respirators, civil masks by medical masks), earmarked donations,
+    a quarantined and an expired lot, and seeded needs (H2, a hospital, also asks for more civil
+    masks than medical masks can cover), so that rounds ship through checkpoints and around closures and are short for
+    several reasons.
+    """
+    import numpy as np
+
+    if n < 5:
+        from allocator.errors import AllocatorError
+
+        raise AllocatorError(f"road_grid needs n >= 5 (got {n})")
+    rng = np.random.default_rng(seed)
+    lat0, lon0, dlat, dlon = 30.50, 114.30, 0.0045, 0.0052
+
+    def node(r: int, c: int) -> str:
+        return f"G{r}_{c}"
+
+    def lat(r: int) -> float:
+        return round(lat0 + r * dlat, 6)
+
+    def lon(c: int) -> float:
+        return round(lon0 + c * dlon, 6)
+
+    nodes = pd.DataFrame([(node(r, c), lat(r), lon(c)) for r in range(n) for c in range(n)],
+                         columns=["node_id", "lat", "lon"])
+    speeds = [20.0, 30.0, 40.0, 60.0]
+    roads = []
+    for r in range(n):
+        for c in range(n):
+            if c + 1 < n:
+                roads.append((node(r, c), node(r, c + 1), float(rng.integers(450, 551)), float(rng.choice(speeds)),
+                              False, f"Street {r}", f"{r}街", "road"))
+            if r + 1 < n:
+                roads.append((node(r, c), node(r + 1, c), float(rng.integers(450, 551)), float(rng.choice(speeds)),
+                              c == n - 1, f"Avenue {c}", f"{c}大道", "road"))
+    roads_df = pd.DataFrame(roads, columns=["u", "v", "length_m", "speed_kmh", "oneway", "name", "name_zh", "kind"])
+
+    def box(r: int, c: int) -> str:
+        a, b, x, y = lon(c) - dlon / 2, lon(c) + dlon / 2, lat(r) - dlat / 2, lat(r) + dlat / 2
+        return f"POLYGON(({a:.6f} {x:.6f}, {b:.6f} {x:.6f}, {b:.6f} {y:.6f}, {a:.6f} {y:.6f}, {a:.6f} {x:.6f}))"
+
+    m = n // 2
+    control = pd.DataFrame([
+        {"rule_id": "C1", "kind": "closure", "road": f"Avenue {m}", "start": "2020-01-23T10:00:00"},
+        {"rule_id": "C2", "kind": "closure", "u": node(1, 0), "v": node(1, 1), "permits": "medical"},
+        {"rule_id": "C3", "kind": "closure", "road": "Street 1", "start": "2020-02-20T00:00:00"},
+        {"rule_id": "C4", "kind": "closure", "road": f"Street {n - 2}", "end": "2020-02-01T00:00:00"},
+        {"rule_id": "K1", "kind": "checkpoint", "road": f"Street {m}", "delay_min": 8},
+        {"rule_id": "K2", "kind": "checkpoint", "road": "Avenue 1", "delay_min": 5, "permits": "supply"},
+        {"rule_id": "K3", "kind": "checkpoint", "u": node(0, 1), "v": node(0, 2), "delay_min": 3},
+        {"rule_id": "Z1", "kind": "restricted_zone", "area_wkt": box(n - 1, n - 1), "permits": "medical"},
+        {"rule_id": "Z2", "kind": "restricted_zone", "area_wkt": box(0, n - 1)},
+    ])
+    vehicles = pd.DataFrame([
+        {"vehicle_id": "V1", "depot_id": "D1", "capacity_kg": 2000, "capacity_m3": 10, "permits": "medical",
+         "available_from": "2020-02-10T08:00:00", "available_to": "2020-02-10T20:00:00"},
+        {"vehicle_id": "V2", "depot_id": "D1", "capacity_kg": 1000, "capacity_m3": 6, "permits": "",
+         "available_from": "2020-02-10T08:00:00", "available_to": "2020-02-10T20:00:00"},
+        {"vehicle_id": "V3", "depot_id": "D3", "capacity_kg": 1500, "capacity_m3": 8, "permits": "supply",
+         "available_from": "2020-02-10T08:00:00", "available_to": "2020-02-10T20:00:00"},
+    ])
+    items = _items(
+        ("n95", "N95 respirator", "respirator", "medical", 0.01),
+        ("mask_med", "Medical mask", "mask", "medical", 0.005),
+        ("mask_civil", "Civil mask", "mask", "civil", 0.005),
+        ("suit", "Medical protective suit", "suit", "medical", 0.5),
+    )
+    places = [  # site, kind, row, col, node given
+        ("H1", "designated_hospital", m, 1, True), ("H2", "designated_hospital", m, n - 2, False),
+        ("F1", "fever_clinic", 1, m, True), ("B1", "backup_hospital", n - 1, n - 1, True),
+        ("Q1", "quarantine_site", 0, n - 1, False), ("C1", "community", n - 2, 0, False),
+        ("E1", "elderly_care", 1, 1, True),
+    ]
+    sites = pd.DataFrame([
+        _site(s, k, lat(r), lon(c), node_id=node(r, c) if given else "") for s, k, r, c, given in places])
+    depots = pd.DataFrame([
+        _depot("D1", lat(0), lon(0), node_id=node(0, 0)),
+        _depot("D2", lat(n - 1), lon(m)),
+        _depot("D3", lat(m), lon(n - 1), node_id=node(m, n - 1), dispatch_capacity_kg=40.0),
+    ])
+    donations = pd.DataFrame([
+        {"donation_id": "G1", "donor": "Hubei Chamber of Commerce", "received": "2020-02-01",
+         "earmark_kind": "fever_clinic;designated_hospital"},
+        {"donation_id": "G2", "donor": "Residents' committee", "received": "2020-02-03", "earmark_site_id": "C1"},
+        {"donation_id": "G3", "donor": "anonymous", "received": "2020-02-05"},
+    ])
+
+    def q(lo: int, hi: int) -> int:
+        return int(rng.integers(lo, hi + 1))
+
+    stock = pd.DataFrame([
+        {"lot_id": "L1", "depot_id": "D1", "item_id": "n95", "quantity": q(800, 1600), "donation_id": "G3"},
+        {"lot_id": "L2", "depot_id": "D2", "item_id": "n95", "quantity": q(400, 900)},
+        {"lot_id": "L3", "depot_id": "D1", "item_id": "mask_med", "quantity": q(1000, 2000), "donation_id": "G1"},
+        {"lot_id": "L4", "depot_id": "D3", "item_id": "mask_civil", "quantity": q(2000, 4000)},
+        {"lot_id": "L5", "depot_id": "D2", "item_id": "suit", "quantity": q(100, 200)},
+        {"lot_id": "L6", "depot_id": "D3", "item_id": "suit", "quantity": q(100, 300), "status": "quarantined"},
+        {"lot_id": "L7", "depot_id": "D1", "item_id": "n95", "quantity": q(200, 500), "expires": "2020-02-01"},
+        {"lot_id": "L8", "depot_id": "D3", "item_id": "n95", "quantity": q(300, 600), "donation_id": "G2"},
+        {"lot_id": "L9", "depot_id": "D2", "item_id": "mask_med", "quantity": q(300, 800)},
+        {"lot_id": "L10", "depot_id": "D3", "item_id": "suit", "quantity": q(100, 200)},
+    ])
+    needs = []
+    for s, kind, _r, _c, _g in places:
+        clinical = kind in ("designated_hospital", "backup_hospital", "fever_clinic")
+        wants = ("n95", "mask_med", "suit") if clinical else ("mask_med", "mask_civil", "n95")
+        for i in wants:
+            needs.append({"site_id": s, "item_id": i, "quantity": q(100, 900) if i != "suit" else q(20, 120)})
+        if s == "H2":  # a hospital asking for more civil masks than medical ones can cover: grade
+            needs.append({"site_id": s, "item_id": "mask_civil", "quantity": q(2500, 3500)})
+    substitutes = pd.DataFrame([
+        {"item_id": "mask_med", "substitute_id": "n95", "ratio": 1.0},
+        {"item_id": "mask_civil", "substitute_id": "mask_med", "ratio": 1.0},
+    ])
+    return from_tables(
+        {
+            "items": items, "sites": sites, "depots": depots, "stock": stock, "needs": pd.DataFrame(needs),
+            "substitutes": substitutes, "donations": donations, "road_nodes": nodes, "roads": roads_df,
+            "traffic_control": control, "vehicles": vehicles,
+        },
+        name=f"road-grid-{n}-{seed}",
+        as_of=AS_OF,
+    )
+
+
+ALL["road_grid"] = road_grid

@@ -114,7 +114,7 @@ FIRST_ROUND = [
     md("The independent checker recomputes every rule of the allocation rules from these tables (stock, need, "
        "grade, earmarks, reachability, capacity, tiers, fairness): nothing is broken."),
     code(
-        "from allocator.allocate.check import check_round\n"
+        "from allocator.testing import check_round\n"
         "problems = check_round(sc, result, travel.minutes)\n"
         "assert problems == [], problems\n"
         "len(problems)"

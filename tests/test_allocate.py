@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from allocator import Lock, allocate, examples
-from allocator.allocate.check import check_round
 from allocator.allocate.prepare import travel_for
 from allocator.errors import AllocatorError, InfeasibleError, ScenarioError, SolverError
 from allocator.scenario import from_tables
+from allocator.testing import check_round
 
 
 def run(sc, **kw):

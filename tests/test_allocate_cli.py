@@ -65,9 +65,9 @@ DEMO = Path(__file__).resolve().parents[1] / "data" / "scenarios" / "wuhan-2020-
 
 @pytest.mark.skipif(not DEMO.is_dir(), reason="the demo scenario is not in this checkout")
 def test_demo_scenario_end_to_end(tmp_path, capsys):
-    from allocator.allocate.check import check_round
     from allocator.allocate.result import FILES as OUT_FILES
     from allocator.scenario import load
+    from allocator.testing import check_round
 
     out = tmp_path / "wuhan"
     assert main(["round", str(DEMO), "--out", str(out), "--json"]) == 0

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from allocator import allocate, examples
-from allocator.allocate.check import check_round
 from allocator.allocate.colgen import ColumnPool, initial_columns
 from allocator.allocate.model import build, components
 from allocator.allocate.prepare import prepare
 from allocator.allocate.solver import Driver
 from allocator.synth import generate
+from allocator.testing import check_round
 from tests.test_allocate_random import scenarios
 
 

@@ -1,6 +1,6 @@
 """Own item before substitutes (priority 1b) and locks that count toward their own item (Overrides).
 
-Every round passes the independent checker (:func:`allocator.allocate.check.check_round`), which
+Every round passes the independent checker (:func:`allocator.testing.check_round`), which
 recomputes priority 1b from the output tables; one test shows the checker catches a round that
 breaks it.
 """
@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 
 from allocator import Lock, allocate, examples
-from allocator.allocate.check import check_round
 from allocator.allocate.prepare import as_locks
 from allocator.cli import main
 from allocator.commands.round import parse_lock
 from allocator.errors import LockError
 from allocator.scenario import load, save
+from allocator.testing import check_round
 
 
 def run(sc, **kw):

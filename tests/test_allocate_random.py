@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from allocator import allocate, examples
-from allocator.allocate.check import check_round
 from allocator.scenario import from_tables
+from allocator.testing import check_round
 
 KINDS = ["designated_hospital", "backup_hospital", "fever_clinic", "quarantine_site", "community"]
 

@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from allocator.allocate.check import check_round
 from allocator.store import add_user, current_scenario, open_db, transaction
 from allocator.store import models as m
 from allocator.store.bootstrap import bootstrap
+from allocator.testing import check_round
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "scenarios" / "wuhan-2020-02-10"

@@ -11,7 +11,6 @@ import pytest
 import sqlalchemy as sa
 
 from allocator import allocate, examples
-from allocator.allocate.check import check_round
 from allocator.compare import changes, fill_changes, shipment_changes
 from allocator.errors import InfeasibleError, StoreError
 from allocator.jobs import Job, JobError
@@ -31,6 +30,7 @@ from allocator.store import (
 )
 from allocator.store import models as m
 from allocator.store.receivers import receiver_sites, site_bound, trips_frame
+from allocator.testing import check_round
 
 # --------------------------------------------------------------------------- jobs
 

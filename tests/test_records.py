@@ -165,7 +165,7 @@ def _need_units(sc, alloc: pd.DataFrame) -> pd.Series:
 @pytest.mark.skipif(not DEMO.is_dir(), reason="the demo scenario has not landed")
 def test_after_a_delivered_round_the_next_reships_nothing_to_filled_needs(engine) -> None:
     from allocator import allocate
-    from allocator.allocate.check import check_round
+    from allocator.testing import check_round
 
     demo = load(DEMO)
     with transaction(engine) as s:

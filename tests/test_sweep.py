@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from allocator import allocate, examples
-from allocator.allocate.check import check_round
 from allocator.network import travel_times
 from allocator.sweep import (
     REASONS,
@@ -31,6 +30,7 @@ from allocator.sweep import (
     run_variant,
     sample,
 )
+from allocator.testing import check_round
 
 pytest.importorskip("dask.distributed")
 

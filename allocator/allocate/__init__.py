@@ -10,7 +10,8 @@ The fixed pipeline of :func:`allocate`:
 5. **explain**: fill table with reasons, routes, donation usage, the summary as catalogue
    codes with parameters and its text (:mod:`.explain`).
 
-:mod:`.check` recomputes every rule from the output tables; :mod:`.diff` compares two rounds.
+:func:`allocator.testing.check_round` recomputes every rule from the input tables on its own;
+:mod:`.diff` compares two rounds.
 """
 
 from __future__ import annotations
