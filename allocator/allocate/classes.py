@@ -99,6 +99,8 @@ class NeedClasses:
         The need row of each candidate (by position).
     cand_col : ndarray of int
         The class column of each candidate (by position).
+    cand_lock : ndarray of int
+        The index in ``data.locks`` of the lock on each candidate's (depot, site, item), or -1.
     quantity : ndarray of float
         ``Q_C``, the summed need of each class.
     class_size : ndarray of int
@@ -127,6 +129,7 @@ class NeedClasses:
     need_class: np.ndarray
     cand_need: np.ndarray
     cand_col: np.ndarray
+    cand_lock: np.ndarray
     quantity: np.ndarray
     class_size: np.ndarray
     class_tier: np.ndarray
@@ -168,46 +171,61 @@ def _mix64(a: np.ndarray) -> np.ndarray:
         return z ^ (z >> np.uint64(31))
 
 
-def _group_set_keys(local_need: np.ndarray, group: np.ndarray, n_needs: int) -> np.ndarray:
-    """Per need: (count, two independent 64-bit hashes of its set of groups), as int64 columns."""
-    out = np.zeros((n_needs, 3), dtype=np.int64)
-    if not n_needs:
-        return out
-    order = np.argsort(local_need, kind="stable")
-    ln = local_need[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(ln)) + 1]
-    count = np.diff(np.r_[starts, len(ln)])
-    g = group[order].astype(np.uint64)
-    h1 = np.add.reduceat(_mix64(g), starts)
-    h2 = np.add.reduceat(_mix64(_mix64(g) ^ np.uint64(0x5DEECE66D)), starts)
-    out[ln[starts], 0] = count
-    out[ln[starts], 1] = h1.view(np.int64)
-    out[ln[starts], 2] = h2.view(np.int64)
+def _group_set_keys(group: np.ndarray, starts: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Per need (a block of ``group`` from each start): its size and two 64-bit hashes of its set of groups."""
+    top = int(group.max()) + 1 if len(group) else 1
+    h1 = _mix64(np.arange(top))
+    h2 = _mix64(h1 ^ np.uint64(0x5DEECE66D))
+    out = np.zeros((len(starts), 3), dtype=np.int64)
+    if len(starts):
+        out[:, 0] = count
+        out[:, 1] = np.add.reduceat(h1[group], starts).view(np.int64)
+        out[:, 2] = np.add.reduceat(h2[group], starts).view(np.int64)
     return out
 
 
-def _exact_group_set_keys(local_need: np.ndarray, group: np.ndarray, n_needs: int) -> np.ndarray:
-    """Per need: a code of its exact set of groups (a loop over needs; used only after a hash collision)."""
-    out = np.zeros((n_needs, 1), dtype=np.int64)
-    if not n_needs:
+def _exact_group_set_keys(group: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per need: a code of its exact (sorted) sequence of groups (a loop over needs; only after a hash collision)."""
+    if not len(starts):
+        return np.zeros((0, 1), dtype=np.int64)
+    sets = [blk.tobytes() for blk in np.split(group.astype(np.int64), starts[1:])]
+    return pd.factorize(pd.Series(sets, dtype=object))[0].astype(np.int64).reshape(-1, 1)
+
+
+def lock_index(data: RoundData, need: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """For each candidate (its need row and lot group): the index in ``data.locks`` of the lock
+    on its (depot, site, item), or -1 (vectorised: a code per group and per need's site)."""
+    out = np.full(len(need), -1, dtype=np.int64)
+    if not data.locks or not len(need):
         return out
-    order = np.lexsort((group, local_need))
-    ln, g = local_need[order], group[order].astype(np.int64)
-    starts = np.r_[0, np.flatnonzero(np.diff(ln)) + 1]
-    sets = [s.tobytes() for s in np.split(g, starts[1:])]
-    codes = pd.factorize(pd.Series(sets, dtype=object))[0]
-    out[ln[starts], 0] = codes
+    g = data.groups
+    gid = g.group.to_numpy(np.int64)
+    pair_codes, pairs = pd.factorize(pd.MultiIndex.from_arrays([g.depot_id.to_numpy(object), g.item_id.to_numpy(object)]))
+    gcode = np.full(int(gid.max()) + 1, -1, dtype=np.int64)
+    gcode[gid] = pair_codes
+    site_codes, sites = pd.factorize(data.needs.site_id.to_numpy(object))
+    n_sites = len(sites) + 1
+    lk_pair = pd.Index(pairs).get_indexer(pd.MultiIndex.from_tuples([(lk.depot_id, lk.item_id) for lk in data.locks]))
+    lk_site = pd.Index(sites).get_indexer(pd.Index([lk.site_id for lk in data.locks]))
+    ok = (lk_pair >= 0) & (lk_site >= 0)
+    if not ok.any():
+        return out
+    lk_code = lk_pair[ok] * n_sites + lk_site[ok]
+    code = gcode[group] * n_sites + site_codes[need]
+    pos = pd.Index(lk_code).get_indexer(code)
+    hit = pos >= 0
+    out[hit] = np.flatnonzero(ok)[pos[hit]]
     return out
 
 
-def _locked_positions(data: RoundData, c: pd.DataFrame, positive_only: bool = False) -> np.ndarray:
-    """Whether each candidate ships on a locked (depot, site, item)."""
-    locks = [lk for lk in data.locks if lk.quantity > 0 or not positive_only]
-    if not locks or c.empty:
-        return np.zeros(len(c), dtype=bool)
-    key = pd.MultiIndex.from_arrays([c.depot_id.to_numpy(object), c.site_id.to_numpy(object),
-                                     c.item_id.to_numpy(object)])
-    return np.asarray(key.isin([lk.key for lk in locks]), dtype=bool)
+def _need_blocks(need: np.ndarray, group: np.ndarray) -> np.ndarray | None:
+    """The order that sorts candidates by (need, group); None when they are sorted already."""
+    if len(need) < 2:
+        return None
+    dn = np.diff(need)
+    if (dn > 0).all() or ((dn >= 0).all() and (np.diff(group)[dn == 0] > 0).all()):
+        return None
+    return np.lexsort((group, need))
 
 
 def need_classes(data: RoundData, rows: np.ndarray, *, _hash: bool = True) -> NeedClasses:
@@ -231,9 +249,11 @@ def need_classes(data: RoundData, rows: np.ndarray, *, _hash: bool = True) -> Ne
     Notes
     -----
     The sets of groups are compared by two independent 64-bit hashes and their size;
-    the result is then verified exactly (every need of a class has as many groups as
-    the class has class columns), and in the (astronomically unlikely) case of a
-    collision the sets are compared exactly instead.
+    the result is then verified exactly (every candidate's group is the group of its
+    class column at the same rank in the class's sorted list of groups), and in the
+    (astronomically unlikely) case of a collision the sets are compared exactly instead.
+    Only numeric columns of ``data.cand`` are read (depots and weights come from
+    ``data.groups``), so no text column of a million rows is converted.
 
     Examples
     --------
@@ -245,60 +265,78 @@ def need_classes(data: RoundData, rows: np.ndarray, *, _hash: bool = True) -> Ne
     (2, 1, 1, [1600.0])
     """
     rows = np.asarray(rows, dtype=np.int64)
-    c = data.cand.iloc[rows]
-    need = c.need.to_numpy(np.int64)
-    group = c.group.to_numpy(np.int64)
-    needs, local = np.unique(need, return_inverse=True)
-    local = local.reshape(-1)
+    cand = data.cand
+    need0 = cand["need"].to_numpy(np.int64)[rows]
+    group0 = cand["group"].to_numpy(np.int64)[rows]
+    order = _need_blocks(need0, group0)
+    need, group = (need0, group0) if order is None else (need0[order], group0[order])
+    P = len(need)
+    starts = np.r_[0, np.flatnonzero(np.diff(need)) + 1] if P else np.zeros(0, dtype=np.int64)
+    count = np.diff(np.r_[starts, P]).astype(np.int64)
+    needs = need[starts]
     nn = len(needs)
+    local = np.repeat(np.arange(nn), count)
+    rank = np.arange(P) - starts[local]
     nd = data.needs
     tier = nd.tier.to_numpy(np.int64)[needs]
     item_codes, item_names = pd.factorize(nd.item_id.to_numpy(object)[needs])
     # singletons for needs a lock touches
+    lock0 = lock_index(data, need0, group0)
+    cand_lock = lock0 if order is None else lock0[order]
     locked_need = np.zeros(nn, dtype=bool)
-    locked_need[local[_locked_positions(data, c)]] = True
+    locked_need[local[cand_lock >= 0]] = True
     single = np.where(locked_need, np.arange(nn) + 1, 0)
 
-    def classify(sets: np.ndarray) -> tuple[np.ndarray, int]:
-        key = np.column_stack([tier, item_codes, single, sets]) if nn else np.zeros((0, 3 + sets.shape[1]), np.int64)
+    def classify(sets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        key = np.column_stack([tier, item_codes, single, sets])
         _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
         inv = inv.reshape(-1)
-        # number classes in order of their first need
-        rank = np.empty(len(first), dtype=np.int64)
-        rank[np.argsort(first, kind="stable")] = np.arange(len(first))
-        return rank[inv], len(first)
+        # number the classes in the order of their first need
+        by_first = np.argsort(first, kind="stable")
+        relabel = np.empty(len(first), dtype=np.int64)
+        relabel[by_first] = np.arange(len(first))
+        return relabel[inv], first[by_first]
 
-    need_class, n_classes = classify(_group_set_keys(local, group, nn) if _hash
-                                     else _exact_group_set_keys(local, group, nn))
-    cand_class = need_class[local]
-    pair = cand_class * (int(group.max()) + 1 if len(group) else 1) + group
-    upair, first_pos, cand_col = np.unique(pair, return_index=True, return_inverse=True)
-    cand_col = cand_col.reshape(-1)
-    col_class = cand_class[first_pos]
-    size = np.bincount(need_class, minlength=n_classes)
-    # exact check: each need of a class has as many groups as the class has columns
-    per_need = np.bincount(local, minlength=nn)
-    cols_per_class = np.bincount(col_class, minlength=n_classes)
-    if _hash and not np.array_equal(per_need, cols_per_class[need_class]):
-        return need_classes(data, rows, _hash=False)
+    if nn:
+        need_class, rep = classify(_group_set_keys(group, starts, count) if _hash
+                                   else _exact_group_set_keys(group, starts))
+    else:
+        need_class, rep = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    n_classes = len(rep)
+    # class columns: the groups of each class's first need, in order; a candidate's column is
+    # the one at its rank within its need
+    width = count[rep]
+    col_start = np.r_[0, np.cumsum(width)[:-1]] if n_classes else np.zeros(0, dtype=np.int64)
+    J = int(width.sum())
+    col_class = np.repeat(np.arange(n_classes), width)
+    col_src = np.repeat(starts[rep], width) + (np.arange(J) - np.repeat(col_start, width))
+    col_group = group[col_src]
+    cand_col = col_start[need_class[local]] + rank
+    if _hash and not np.array_equal(col_group[cand_col], group):
+        return need_classes(data, rows, _hash=False)  # a hash collision: compare the sets exactly
+    if order is not None:  # back to the order of rows
+        back = np.empty(P, dtype=np.int64)
+        back[order] = np.arange(P)
+        cand_col, cand_lock = cand_col[back], cand_lock[back]
 
     q = nd.quantity.to_numpy(float)[needs]
+    size = np.bincount(need_class, minlength=n_classes)
     quantity = np.bincount(need_class, weights=q, minlength=n_classes)
-    class_tier = np.zeros(n_classes, dtype=np.int64)
-    class_tier[need_class] = tier
-    class_item = np.empty(n_classes, dtype=object)
-    class_item[need_class] = np.asarray(item_names, dtype=object)[item_codes]
-    class_locked = np.zeros(n_classes, dtype=bool)
-    class_locked[need_class] = locked_need
-    col_depot = c.depot_id.to_numpy(object)[first_pos]
+    class_tier = tier[rep]
+    class_item = np.asarray(item_names, dtype=object)[item_codes[rep]] if n_classes else np.zeros(0, dtype=object)
+    class_locked = locked_need[rep]
+    src = col_src if order is None else order[col_src]  # a position in rows of each column's first candidate
+    g = data.groups
+    gpos = pd.Index(g.group.to_numpy(np.int64)).get_indexer(col_group)
+    col_depot = g.depot_id.to_numpy(object)[gpos]
     capped = set(data.capacity)
     return NeedClasses(
-        rows=rows, needs=needs, need_class=need_class, cand_need=need, cand_col=cand_col,
+        rows=rows, needs=needs, need_class=need_class, cand_need=need0, cand_col=cand_col, cand_lock=cand_lock,
         quantity=quantity, class_size=size, class_tier=class_tier, class_item=class_item,
-        class_locked=class_locked, col_group=group[first_pos], col_class=col_class,
-        col_tier=c.tier.to_numpy(np.int64)[first_pos], col_inv=1.0 / c.ratio.to_numpy(float)[first_pos],
-        col_weight=c.weight.to_numpy(float)[first_pos], col_depot=col_depot,
-        col_own=c.own.to_numpy(bool)[first_pos],
+        class_locked=class_locked, col_group=col_group, col_class=col_class, col_tier=class_tier[col_class],
+        col_inv=1.0 / cand["ratio"].to_numpy(float)[rows[src]],
+        col_weight=g.weight.to_numpy(float)[gpos], col_depot=col_depot,
+        col_own=cand["own"].to_numpy(bool)[rows[src]],
         col_capped=np.fromiter((d in capped for d in col_depot), dtype=bool, count=len(col_depot)),
     )
 
@@ -348,12 +386,9 @@ def class_lp(data: RoundData, nc: NeedClasses) -> ClassLP:
     lock_names: list[str] = []
     lock_own_needs = np.zeros(0, dtype=np.int64)
     base = nG + nK + nD
-    c = data.cand.iloc[nc.rows]
     if data.locks and J:
         # lock[depot,site,item]: exactly the quantity (only singleton classes take part)
-        key = pd.MultiIndex.from_arrays([c.depot_id.to_numpy(object), c.site_id.to_numpy(object),
-                                         c.item_id.to_numpy(object)])
-        codes = pd.Index([lk.key for lk in data.locks]).get_indexer(key) if len(key) else np.zeros(0, np.int64)
+        codes = nc.cand_lock
         present = np.unique(codes[codes >= 0])
         lrow = np.full(len(data.locks), -1, dtype=np.int64)
         lrow[present] = base + np.arange(len(present))
@@ -370,7 +405,8 @@ def class_lp(data: RoundData, nc: NeedClasses) -> ClassLP:
         locked: dict[tuple[str, str], int] = {}
         for lk in data.locks:
             locked[(lk.site_id, lk.item_id)] = locked.get((lk.site_id, lk.item_id), 0) + lk.quantity
-        own_hit = c.own.to_numpy(bool) & _locked_positions(data, c, positive_only=True)
+        lock_q = np.array([lk.quantity for lk in data.locks] + [0], dtype=np.int64)
+        own_hit = nc.col_own[nc.cand_col] & (lock_q[codes] > 0)  # codes == -1 -> the trailing 0
         if own_hit.any():
             hn = nc.cand_need[own_hit]
             un = np.unique(hn)
