@@ -197,7 +197,7 @@ def check_component(data: RoundData, rows: np.ndarray, deep: bool = True) -> dic
         # keep it with an absolute slack only: capacity rows shared by items of different unit weights
         # turn a relative slack on a heavy item's tier into thousands of times more units of a light one
         keep.append((coef, ref - 1e-7))
-        prev = th.by_stage[name]
+        prev = th.after(name)
     if deep and f.objectives:
         # the held set is inside the lexicographic optima: every objective is at its optimum even at its minimum
         for name, coef in f.objectives:
@@ -319,6 +319,8 @@ def test_unknown_stage_is_a_typed_error():
         solve_tiers(data, np.arange(len(data.cand)), stages=("tiers", "fairness"))
     only = solve_tiers(data, np.arange(len(data.cand)), stages=("tiers",))
     assert "own" not in only.objectives and len(only.objectives) == 3
+    with pytest.raises(InvalidArgumentError, match="tier"):
+        only.after("own")
 
 
 # -- classes, computed independently ---------------------------------------------------------------
@@ -369,6 +371,15 @@ def test_classes_of_a_synth_city_match_a_brute_force_grouping(monkeypatch):
         nc = need_classes(data, rows)
         check_structure(data, rows, nc)
         assert nc.n_classes <= len(nc.needs) and nc.n_cols <= len(rows)
+    # rows in any order: the same classes, the same optima, x0 in the order of the rows given
+    rows = components(data)[0]
+    perm = np.random.default_rng(0).permutation(len(rows))
+    shuffled = need_classes(data, rows[perm])
+    check_structure(data, rows[perm], shuffled)
+    a, b = solve_tiers(data, rows), solve_tiers(data, rows[perm], classes=shuffled)
+    assert (a.lp.matrix != b.lp.matrix).nnz == 0  # the same class LP, so the same solution
+    assert a.objectives == b.objectives
+    assert np.array_equal(a.x0[perm], b.x0) and np.array_equal(a.holds.banned[perm], b.holds.banned)
     # a hash that collides everywhere: the exact check notices and compares the sets exactly
     monkeypatch.setattr(C, "_mix64", lambda a: np.zeros(len(a), dtype=np.uint64))
     for rows in components(data):

@@ -56,6 +56,7 @@ class columns.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 import time
@@ -99,6 +100,8 @@ class NeedClasses:
         The need row of each candidate (by position).
     cand_col : ndarray of int
         The class column of each candidate (by position).
+    cand_local : ndarray of int
+        The position in ``needs`` of each candidate's need.
     cand_lock : ndarray of int
         The index in ``data.locks`` of the lock on each candidate's (depot, site, item), or -1.
     quantity : ndarray of float
@@ -129,6 +132,7 @@ class NeedClasses:
     need_class: np.ndarray
     cand_need: np.ndarray
     cand_col: np.ndarray
+    cand_local: np.ndarray
     cand_lock: np.ndarray
     quantity: np.ndarray
     class_size: np.ndarray
@@ -156,10 +160,10 @@ class NeedClasses:
 
     def split(self, col_value: np.ndarray, data: RoundData) -> np.ndarray:
         """Split class column values over their needs: ``x(g, n) = X(g, C) q_n / Q_C``, by position."""
-        q = data.needs.quantity.to_numpy(float)[self.cand_need]
-        cls = self.col_class[self.cand_col]
-        share = np.divide(q, self.quantity[cls], out=np.zeros(len(q)), where=self.quantity[cls] > 0)
-        return np.maximum(np.asarray(col_value, dtype=float), 0.0)[self.cand_col] * share
+        q = data.needs.quantity.to_numpy(float)[self.needs]
+        big_q = self.quantity[self.need_class]
+        share = np.divide(q, big_q, out=np.zeros(len(q)), where=big_q > 0)
+        return np.maximum(np.asarray(col_value, dtype=float), 0.0)[self.cand_col] * share[self.cand_local]
 
 
 def _mix64(a: np.ndarray) -> np.ndarray:
@@ -317,7 +321,7 @@ def need_classes(data: RoundData, rows: np.ndarray, *, _hash: bool = True) -> Ne
     if order is not None:  # back to the order of rows
         back = np.empty(P, dtype=np.int64)
         back[order] = np.arange(P)
-        cand_col, cand_lock = cand_col[back], cand_lock[back]
+        cand_col, cand_lock, local = cand_col[back], cand_lock[back], local[back]
 
     q = nd.quantity.to_numpy(float)[needs]
     size = np.bincount(need_class, minlength=n_classes)
@@ -331,7 +335,8 @@ def need_classes(data: RoundData, rows: np.ndarray, *, _hash: bool = True) -> Ne
     col_depot = g.depot_id.to_numpy(object)[gpos]
     capped = set(data.capacity)
     return NeedClasses(
-        rows=rows, needs=needs, need_class=need_class, cand_need=need0, cand_col=cand_col, cand_lock=cand_lock,
+        rows=rows, needs=needs, need_class=need_class, cand_need=need0, cand_col=cand_col,
+        cand_local=local, cand_lock=cand_lock,
         quantity=quantity, class_size=size, class_tier=class_tier, class_item=class_item,
         class_locked=class_locked, col_group=col_group, col_class=col_class, col_tier=class_tier[col_class],
         col_inv=1.0 / cand["ratio"].to_numpy(float)[rows[src]],
@@ -471,31 +476,51 @@ class TierHolds:
     objectives : dict of str to float
         Each stage's optimum (``tier[t]``, ``own``), as ``result.summary["objectives"]``.
     holds : Holds
-        Every hold after the last stage.
-    by_stage : dict of str to Holds
-        The cumulative holds after each stage.
+        Every hold after the last stage, mapped back to candidates (computed on first use).
     x0 : ndarray of float
         A feasible point, by position in ``rows`` (the class solution split over its
         needs), optimal for every stage solved: a start for HiGHS's crossover.
     classes : NeedClasses
+    lp : ClassLP
+        The class LP (without the holds).
     col_value : ndarray of float
         The class LP's last solution, by class column.
+    col_fixed, row_fixed : ndarray of bool
+        The class LP's columns fixed at 0 and rows fixed at their bound after the last
+        stage (for an engine that goes on working on classes).
+    stage_fixed : dict of str to (ndarray, ndarray)
+        ``(col_fixed, row_fixed)`` after each stage; :meth:`after` maps them back.
     seconds, in_solver : float
         Wall time of :func:`solve_tiers` and of its ``Highs.run`` calls.
     iterations : int
         Simplex iterations, over every stage.
+    stage_seconds : dict of str to float
+        Wall time of each stage (solve and hold).
     """
 
     objectives: dict[str, float]
-    holds: Holds
-    by_stage: dict[str, Holds]
     x0: np.ndarray
     classes: NeedClasses
+    lp: ClassLP
     col_value: np.ndarray
+    col_fixed: np.ndarray
+    row_fixed: np.ndarray
+    stage_fixed: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     seconds: float = 0.0
     in_solver: float = 0.0
     iterations: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @functools.cached_property
+    def holds(self) -> Holds:
+        """Every hold after the last stage, by candidate, need, group and depot."""
+        return _map_holds(self.lp, self.col_fixed, self.row_fixed)
+
+    def after(self, stage: str) -> Holds:
+        """The cumulative holds after ``stage`` (a key of :attr:`objectives`), mapped back."""
+        if stage not in self.stage_fixed:
+            raise InvalidArgumentError(f"no stage {stage!r}: the stages solved are {', '.join(self.stage_fixed)}")
+        return _map_holds(self.lp, *self.stage_fixed[stage])
 
 
 @contextlib.contextmanager
@@ -569,7 +594,8 @@ def _threshold(coef: np.ndarray) -> float:
     return HOLD_DUAL_TOL * max(1.0, float(nz.max()) if len(nz) else 1.0)
 
 
-def solve_tiers(data: RoundData, rows: np.ndarray, stages: Sequence[str] = STAGES) -> TierHolds:
+def solve_tiers(data: RoundData, rows: np.ndarray, stages: Sequence[str] = STAGES,
+                classes: NeedClasses | None = None) -> TierHolds:
     """Run the tier stages and the 1b stage on need classes; map the holds back to candidates.
 
     Each stage maximises its objective on the class LP (:func:`class_lp`) with HiGHS's
@@ -588,6 +614,8 @@ def solve_tiers(data: RoundData, rows: np.ndarray, stages: Sequence[str] = STAGE
         Candidate rows of one component.
     stages : sequence of {"tiers", "own"}
         Which stages to run (in the order tiers, own).
+    classes : NeedClasses, optional
+        ``need_classes(data, rows)``, when the caller has it already.
 
     Returns
     -------
@@ -616,7 +644,7 @@ def solve_tiers(data: RoundData, rows: np.ndarray, stages: Sequence[str] = STAGE
     import highspy
 
     t_start = time.perf_counter()
-    nc = need_classes(data, rows)
+    nc = need_classes(data, rows) if classes is None else classes
     lp = class_lp(data, nc)
     J, R = lp.matrix.shape[1], lp.matrix.shape[0]
     h = _highs(lp)
@@ -624,7 +652,7 @@ def solve_tiers(data: RoundData, rows: np.ndarray, stages: Sequence[str] = STAGE
     row_fixed = np.zeros(R, dtype=bool)
     row_fixed[lp.blocks["lock"]] = True  # equalities already
     objectives: dict[str, float] = {}
-    by_stage: dict[str, Holds] = {}
+    stage_fixed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     stage_seconds: dict[str, float] = {}
     in_solver = 0.0
     iterations = 0
@@ -662,12 +690,12 @@ def solve_tiers(data: RoundData, rows: np.ndarray, stages: Sequence[str] = STAGE
             up = lp.row_upper[fix_r]
             b = np.where(np.isfinite(up), up, lp.row_lower[fix_r])
             h.changeRowsBounds(len(fix_r), fix_r.astype(np.int32), b, b)
-        by_stage[name] = _map_holds(lp, col_fixed, row_fixed)
+        stage_fixed[name] = (col_fixed.copy(), row_fixed.copy())
         stage_seconds[name] = time.perf_counter() - t0
-    holds = by_stage[next(reversed(by_stage))] if by_stage else _map_holds(lp, col_fixed, row_fixed)
-    return TierHolds(objectives=objectives, holds=holds, by_stage=by_stage, x0=nc.split(x, data), classes=nc,
-                     col_value=x, seconds=time.perf_counter() - t_start, in_solver=in_solver,
-                     iterations=iterations, stage_seconds=stage_seconds)
+    return TierHolds(objectives=objectives, x0=nc.split(x, data), classes=nc, lp=lp, col_value=x,
+                     col_fixed=col_fixed, row_fixed=row_fixed, stage_fixed=stage_fixed,
+                     seconds=time.perf_counter() - t_start, in_solver=in_solver, iterations=iterations,
+                     stage_seconds=stage_seconds)
 
 
 def _map_holds(lp: ClassLP, col_fixed: np.ndarray, row_fixed: np.ndarray) -> Holds:
