@@ -48,9 +48,9 @@ site and item) name single needs, so every need that a lock touches is a class o
 its own (a *singleton*), and the lock rows are written on its class columns, which
 are then exactly its candidates.
 
-On the province synth scenario (2,000 sites, 20 items, 10,000 lots) the 25,530
-needs fall into a few hundred classes and the 1.5 M candidates into about 29,000
-class columns.
+On the province synth scenario of ``bench/allocate.py`` (2,000 sites, 20 items,
+10,000 lots) the 25,530 needs fall into 433 classes and the 1,525,828 candidates
+into 28,845 class columns (``bench/classes.py`` times both ways side by side).
 """
 
 from __future__ import annotations
