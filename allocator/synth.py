@@ -36,6 +36,7 @@ from allocator import schema
 from allocator.errors import InvalidArgumentError
 from allocator.geo import haversine_km
 from allocator.scenario import Scenario, from_tables
+from allocator.speeds import SYNTHETIC_SPEED_KMH
 
 if TYPE_CHECKING:
     from shapely.geometry import LineString
@@ -49,14 +50,9 @@ TARGET_SPACING_KM = 0.3
 #: Smallest side of a generated city, km (small grids get wider spacing instead).
 MIN_EXTENT_KM = 6.0
 
-#: Speed by road kind, km/h.
-SPEED_KMH: dict[str, float] = {
-    "road": 30.0,
-    "arterial": 50.0,
-    "highway": 70.0,
-    "bridge": 50.0,
-    "tunnel": 50.0,
-}
+#: Speed by road kind of the generated grid, km/h (the ``synthetic_kmh`` column of the one
+#: road speed table, ``allocator/data/road_speeds.csv``).
+SPEED_KMH: dict[str, float] = SYNTHETIC_SPEED_KMH
 
 #: Share of sites by kind (the Wuhan mix: few designated hospitals, many communities).
 KIND_SHARE: dict[str, float] = {

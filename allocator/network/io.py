@@ -41,7 +41,8 @@ import pandas as pd
 
 from allocator.errors import NetworkError
 from allocator.geo import EARTH_RADIUS_KM, haversine_km, unit_vectors
-from allocator.network.model import RoadNetwork, default_speed
+from allocator.network.model import RoadNetwork
+from allocator.speeds import default_speed
 from allocator.validate import Report
 
 #: Default snapping tolerance for line formats, metres.

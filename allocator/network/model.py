@@ -20,37 +20,7 @@ import pandas as pd
 
 from allocator.errors import NetworkError
 
-#: Default speeds (km/h) by road kind, used when a file gives none.
-DEFAULT_SPEED_KMH = {
-    "motorway": 80.0,
-    "highway": 80.0,
-    "trunk": 60.0,
-    "primary": 50.0,
-    "secondary": 40.0,
-    "tertiary": 40.0,
-    "bridge": 40.0,
-    "tunnel": 40.0,
-    "road": 30.0,
-    "unclassified": 30.0,
-    "residential": 25.0,
-    "living_street": 10.0,
-    "service": 15.0,
-}
-FALLBACK_SPEED_KMH = 30.0
-
 _ids = itertools.count()
-
-
-def default_speed(kind: str) -> float:
-    """Speed (km/h) assumed for a road kind when the file gives none.
-
-    Examples
-    --------
-    >>> default_speed("primary"), default_speed("track")
-    (50.0, 30.0)
-    """
-    base = kind.removesuffix("_link") if kind else ""
-    return DEFAULT_SPEED_KMH.get(base, FALLBACK_SPEED_KMH)
 
 
 @dataclass(frozen=True)
