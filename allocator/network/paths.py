@@ -581,10 +581,27 @@ _NETS: OrderedDict = OrderedDict()
 
 
 def control_of(scenario: Any) -> TrafficControl:
-    """The scenario's traffic control (empty when it has none)."""
+    """The scenario's traffic control (empty when it has none).
+
+    The table is checked through the scenario schema once per content
+    (:func:`table_fingerprint`), so a rule edited in place is checked again.
+    """
     if not scenario.has("traffic_control"):
         return TrafficControl([])
-    return TrafficControl.from_frame(scenario.traffic_control)
+    df = scenario.traffic_control
+    key = table_fingerprint(df.drop(columns=["permits"], errors="ignore")) + repr(
+        df["permits"].tolist() if "permits" in df else []).encode()
+    rules = _RULES.get(key)
+    if rules is None:
+        rules = tuple(TrafficControl.from_frame(df).rules)
+        _remember(_RULES, key, rules, 8)
+    else:
+        _RULES.move_to_end(key)
+    return TrafficControl(list(rules))
+
+
+#: Checked traffic-control rules by the content of their table (the last eight).
+_RULES: OrderedDict = OrderedDict()
 
 
 def travel_times(scenario: Any, at: pd.Timestamp | str | None = None) -> Travel:
