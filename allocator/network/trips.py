@@ -443,6 +443,17 @@ def _improve(runs: list[list], mats: dict, pos: dict[str, int], service: float, 
             kg[k] = sum(d.kg for d in seq)
             m3[k] = sum(d.m3 for d in seq)
 
+    def move(a: int, seq_a: list, cost_a: float, b: int, seq_b: list, cost_b: float) -> bool:
+        """Give trip ``a`` the drops ``seq_a`` and trip ``b`` ``seq_b`` (their new costs given) if every
+        vehicle stays within its availability; whether the move was made."""
+        va, vb = runs[a][0], runs[b][0]
+        ch = {va.vid: cost_a - costs[a]}
+        ch[vb.vid] = ch.get(vb.vid, 0.0) + cost_b - costs[b]
+        if not fits_time(ch):
+            return False
+        apply(a, seq_a, b, seq_b)
+        return True
+
     moves = 0
     improved = True
     while improved and _time.perf_counter() < deadline:
@@ -485,13 +496,9 @@ def _improve(runs: list[list], mats: dict, pos: dict[str, int], service: float, 
                             s = sb[:j] + [d] + sb[j:]
                             cb = cost(vb, s)
                             delta = ca + cb - costs[a] - costs[b]
-                            if delta < -1e-7:
-                                ch = {va.vid: ca - costs[a]}
-                                ch[vb.vid] = ch.get(vb.vid, 0.0) + cb - costs[b]
-                                if fits_time(ch):
-                                    apply(a, rest_a, b, s)
-                                    done = True
-                                    break
+                            if delta < -1e-7 and move(a, rest_a, ca, b, s, cb):
+                                done = True
+                                break
                     if done:
                         break
                     for j, e in enumerate(sb):
@@ -503,13 +510,9 @@ def _improve(runs: list[list], mats: dict, pos: dict[str, int], service: float, 
                         s1 = sa[:i] + [e] + sa[i + 1:]
                         s2 = sb[:j] + [d] + sb[j + 1:]
                         c1, c2 = cost(va, s1), cost(vb, s2)
-                        if c1 + c2 < costs[a] + costs[b] - 1e-7:
-                            ch = {va.vid: c1 - costs[a]}
-                            ch[vb.vid] = ch.get(vb.vid, 0.0) + c2 - costs[b]
-                            if fits_time(ch):
-                                apply(a, s1, b, s2)
-                                done = True
-                                break
+                        if c1 + c2 < costs[a] + costs[b] - 1e-7 and move(a, s1, c1, b, s2, c2):
+                            done = True
+                            break
                     if done:
                         break
                 if not done:
@@ -526,13 +529,9 @@ def _improve(runs: list[list], mats: dict, pos: dict[str, int], service: float, 
                             if not (all(ok(d, va) for d in sb[j:]) and all(ok(d, vb) for d in sa[i:])):
                                 continue
                             c1, c2 = cost(va, s1), cost(vb, s2)
-                            if c1 + c2 < costs[a] + costs[b] - 1e-7:
-                                ch = {va.vid: c1 - costs[a]}
-                                ch[vb.vid] = ch.get(vb.vid, 0.0) + c2 - costs[b]
-                                if fits_time(ch):
-                                    apply(a, s1, b, s2)
-                                    done = True
-                                    break
+                            if c1 + c2 < costs[a] + costs[b] - 1e-7 and move(a, s1, c1, b, s2, c2):
+                                done = True
+                                break
                         if done:
                             break
                 if done:
