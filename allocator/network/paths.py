@@ -18,8 +18,8 @@ state of group g costs its minutes plus the delays of the rules in g' but not in
 g; so the delay lands on the arcs that *enter* a checkpointed run from outside
 it, and continuing along the run costs nothing extra. Distances to a node are
 the minimum over its states. The expansion is built from every checkpoint rule
-of the control (in force or not), so its shape does not change with time and
-re-planning can reuse rows (:mod:`allocator.network.replan`).
+of the control (in force or not), so its shape does not change with time: a
+checkpoint coming into or out of force reuses the expansion.
 """
 
 from __future__ import annotations
@@ -206,12 +206,9 @@ class Solved:
     w: np.ndarray
     usable: np.ndarray
     row: dict[int, int] = field(default_factory=dict)
-    exact: np.ndarray | None = None  # per row: distances exact at every state (else only on site paths)
 
     def __post_init__(self) -> None:
         self.row = {int(s): i for i, s in enumerate(self.sources)}
-        if self.exact is None:
-            self.exact = np.ones(len(self.sources), bool)
 
 
 def solve(net: RoadNetwork, control: TrafficControl, effect: Effect, sources: Iterable[int]) -> Solved:
