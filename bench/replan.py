@@ -114,9 +114,9 @@ def bench(name: str, tr: Travel, repeat: int) -> None:
     print(f"  {'change':58s} {'replan':>9s} {'recompute+diff':>15s} {'full':>9s}  {'replan/full':>11s} "
           f"{'(r+d)/full':>10s}  equal")
     for label, add, lift in changes_for(tr):
-        t_r, out = timed(lambda: replan(tr, add=add, lift=lift), tr, repeat)
-        t_rd, (new, ch) = timed(lambda: recompute_and_diff(tr, add, lift), tr, repeat)
-        t_f, ref = timed(lambda: full(tr, add, lift), tr, repeat)
+        t_r, out = timed(lambda add=add, lift=lift: replan(tr, add=add, lift=lift), tr, repeat)
+        t_rd, (new, ch) = timed(lambda add=add, lift=lift: recompute_and_diff(tr, add, lift), tr, repeat)
+        t_f, ref = timed(lambda add=add, lift=lift: full(tr, add, lift), tr, repeat)
         ok = same(out.travel.minutes, ref.minutes) and same(new.minutes, ref.minutes) and len(ch) == len(out.changes)
         print(f"  {label[:58]:58s} {t_r:8.3f}s {t_rd:14.3f}s {t_f:8.3f}s  {t_r / t_f:10.2f}x {t_rd / t_f:9.2f}x  {ok}")
 

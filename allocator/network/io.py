@@ -42,7 +42,13 @@ import pandas as pd
 from allocator.errors import NetworkError
 from allocator.geo import EARTH_RADIUS_KM, haversine_km, unit_vectors
 from allocator.network.model import RoadNetwork
-from allocator.network.tables import RoadFileError, add_problem, check_tables, parse_tables, raise_errors
+from allocator.network.tables import (
+    RoadFileError,
+    add_problem,
+    check_tables,
+    parse_tables,
+    raise_errors,
+)
 from allocator.report import Problem, Report
 from allocator.scenario import decode_text, read_csv_text
 from allocator.speeds import default_speed
