@@ -160,7 +160,7 @@ class TrafficControl:
             tables, report = parse_tables({"traffic_control": df}, {"traffic_control": label})
             raise_errors(report)
             typed = tables["traffic_control"]
-        return cls([_rule(r) for r in typed.to_dict("records")])
+        return cls([_rule({str(k): v for k, v in r.items()}) for r in typed.to_dict("records")])
 
     def to_frame(self) -> pd.DataFrame:
         """The rules as a ``traffic_control`` table."""

@@ -446,8 +446,11 @@ def _read_wkt_roads(roads: pd.DataFrame, col: str, label: str, tolerance_m: floa
     from shapely.errors import ShapelyError
 
     report = Report()
-    lines, attrs = [], []
-    for i, text in roads[col].items():
+    lines: list[np.ndarray] = []
+    attrs: list[dict[str, Any]] = []
+    index: list[int] = [int(i) for i in roads.index]
+    for i, row in zip(index, roads.to_dict("records")):
+        text = str(row[col])
         try:
             g = wkt.loads(text)
         except (ShapelyError, ValueError, TypeError):
@@ -460,14 +463,15 @@ def _read_wkt_roads(roads: pd.DataFrame, col: str, label: str, tolerance_m: floa
         else:
             add_problem(report, label, i + 2, col, "road_wkt_not_linestring", g.geom_type)
             continue
-        sp = _speed(roads.at[i, "speed_kmh"]) if "speed_kmh" in roads else None
-        if "speed_kmh" in roads and roads.at[i, "speed_kmh"].strip() and sp is None:
-            add_problem(report, label, i + 2, "speed_kmh", "road_speed_not_positive", roads.at[i, "speed_kmh"])
+        speed_text = str(row["speed_kmh"]) if "speed_kmh" in row else None
+        sp = _speed(speed_text) if speed_text is not None else None
+        if speed_text is not None and speed_text.strip() and sp is None:
+            add_problem(report, label, i + 2, "speed_kmh", "road_speed_not_positive", speed_text)
         at = {
-            "name": roads.at[i, "name"] if "name" in roads else "",
-            "kind": (roads.at[i, "kind"] if "kind" in roads else "") or "road",
+            "name": str(row["name"]) if "name" in row else "",
+            "kind": (str(row["kind"]) if "kind" in row else "") or "road",
             "speed_kmh": sp,
-            "oneway": _oneway(roads.at[i, "oneway"]) if "oneway" in roads else False,
+            "oneway": _oneway(row["oneway"]) if "oneway" in row else False,
         }
         for part in parts:
             c = _coords(np.asarray(part.coords))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -104,9 +105,10 @@ def _label(e: Effect) -> str:
 
 
 def _path(travel: Travel, d: str, s: str) -> tuple[int, ...]:
-    if not np.isfinite(travel.minutes.at[d, s]):
+    if not np.isfinite(cast(float, travel.minutes.at[d, s])):
         return ()
-    sol = travel.solved[travel.best_effect.at[d, s]]
+    assert travel.network is not None and travel.control is not None and travel.best_effect is not None
+    sol = travel.solved[cast(Effect, travel.best_effect.at[d, s])]
     r = sol.row[travel.depot_nodes[d]]
     ex = expanded(travel.network, travel.control)
     _, best = node_distances(ex, sol.dist[r:r + 1], np.array([travel.site_nodes[s]]))
@@ -122,7 +124,7 @@ def _changes(old: Travel, new: Travel, pairs: Iterable[tuple[str, str]] | None, 
         out = pd.DataFrame({"depot_id": a.index[di].astype(str), "site_id": a.columns[si].astype(str),
                             "before_min": x[di, si], "after_min": y[di, si]})
     else:
-        rows = [(d, s, float(a.at[d, s]), float(b.at[d, s])) for d, s in pairs]
+        rows = [(d, s, float(cast(float, a.at[d, s])), float(cast(float, b.at[d, s]))) for d, s in pairs]
         out = pd.DataFrame(rows, columns=["depot_id", "site_id", "before_min", "after_min"])
         keep = ~((out.before_min == out.after_min) | (np.isinf(out.before_min) & np.isinf(out.after_min)))
         out = out[keep].reset_index(drop=True)

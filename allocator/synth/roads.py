@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -385,10 +385,10 @@ def _connect(grid: _Grid) -> None:
         first = order[np.r_[True, np.diff(labels[others][order]) != 0]]
         a, b = others[first], in_main[j[first]]
         hits = _crosses(grid, grid.xy[a], grid.xy[b])
-        bridge = hits.any(axis=1)
-        kind = np.where(bridge, "bridge", "road").astype(object)
+        bridge: np.ndarray = np.asarray(hits.any(axis=1), dtype=bool)
+        kind = np.array(np.where(bridge, "bridge", "road"), dtype=object)
         name = np.array(
-            [f"Crossing {int(x)}" if br else "" for x, br in zip(a, bridge)], dtype=object
+            [f"Crossing {int(x)}" if br else "" for x, br in zip(a, bridge.tolist())], dtype=object
         )
         grid.u = np.concatenate([grid.u, a])
         grid.v = np.concatenate([grid.v, b])
@@ -541,7 +541,8 @@ def _traffic_control(
     tc = pd.DataFrame(rows)
     for col, fill in (("road", ""), ("area_wkt", ""), ("delay_min", np.nan), ("permits", ())):
         if col not in tc:
-            tc[col] = [fill] * len(tc)
+            fills: list[Any] = [fill] * len(tc)
+            tc[col] = fills
     tc["road"] = tc.road.fillna("")
     tc["area_wkt"] = tc.area_wkt.fillna("")
     tc["permits"] = [p if isinstance(p, tuple) else () for p in tc.permits]

@@ -186,15 +186,18 @@ def _sites(
         c = int(m.sum())
         if not c:
             continue
-        if size.get("beds"):
-            med, sig = size["beds"]
+        bed_size = size.get("beds")
+        if bed_size:
+            med, sig = bed_size
             beds[m] = np.maximum(5, np.round(rng.lognormal(math.log(med), sig, c)))
         for col, arr in (("patients", patients), ("staff", staff)):
-            if col in size:
-                lo, hi = size[col]
+            share, absolute = size.get(col), size.get(f"{col}_n")
+            if share is not None:
+                lo, hi = share
                 arr[m] = np.round(beds[m] * rng.uniform(lo, hi, c))
             else:
-                med, sig = size[f"{col}_n"]
+                assert absolute is not None  # every kind gives a share of beds or a number
+                med, sig = absolute
                 arr[m] = np.round(rng.lognormal(math.log(med), sig, c)) if med > 0 else 0
     seq = pd.Series(kind).groupby(kind).cumcount().to_numpy() + 1
     name = [f"{_KIND_LABEL[k][0]} {s:03d}" for k, s in zip(kind, seq)]
@@ -211,9 +214,9 @@ def _sites(
             "district": np.array([x[0] for x in _DISTRICTS], dtype=object)[di],
             "lat": np.round(lat, 6),
             "lon": np.round(lon, 6),
-            "beds": pd.array(beds, dtype="Int64"),
-            "patients": pd.array(patients, dtype="Int64"),
-            "staff": pd.array(staff, dtype="Int64"),
+            "beds": pd.Series(beds).astype("Int64"),
+            "patients": pd.Series(patients).astype("Int64"),
+            "staff": pd.Series(staff).astype("Int64"),
         }
     )
 
@@ -327,7 +330,7 @@ def _lots(
     ahead = np.floor(rng.uniform(0.05, 1.0, n) * np.maximum(shelf[item], 10)).astype(int) + 1
     offset = np.where(expired, -rng.integers(1, 60, n), ahead)
     expires = pd.Series(day + pd.to_timedelta(offset, unit="D"))
-    expires[(shelf[item] == 0) & ~expired] = pd.NaT
+    expires = expires.mask((shelf[item] == 0) & ~expired)
 
     # quantities: usable lots of an item share its supply target
     short = np.zeros(n_items, dtype=bool)
@@ -476,7 +479,7 @@ def _vehicles(depots: pd.DataFrame, as_of: pd.Timestamp, rng: np.random.Generato
     r = rng.random(n)
     permits = [("medical", "supply") if x < 0.7 else ("supply",) if x < 0.85 else () for x in r]
     late = rng.random(n) < 0.1
-    start = np.where(late, as_of + pd.Timedelta(hours=4), as_of)
+    start = [as_of + pd.Timedelta(hours=4) if x else as_of for x in late.tolist()]
     return pd.DataFrame(
         {
             "vehicle_id": _ids("V", n, max(3, len(str(n)))),
