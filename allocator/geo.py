@@ -6,12 +6,17 @@ from collections.abc import Iterable
 
 import numpy as np
 
+# The contract's fallback without a road network: great-circle distance x 1.3 at 30 km/h
+# (both figures live in the road speed table, ``allocator/data/road_speeds.csv``).
+from allocator.speeds import FALLBACK_DETOUR, FALLBACK_SPEED_KMH
+
+__all__ = [
+    "EARTH_RADIUS_KM", "FALLBACK_DETOUR", "FALLBACK_SPEED_KMH", "haversine_km", "unit_vectors", "chord_to_km",
+    "nearest", "fallback_minutes",
+]
+
 #: Mean Earth radius (IUGG), km.
 EARTH_RADIUS_KM = 6371.0088
-
-#: The contract's fallback without a road network: great-circle distance x 1.3 at 30 km/h.
-FALLBACK_DETOUR = 1.3
-FALLBACK_SPEED_KMH = 30.0
 
 
 def haversine_km(

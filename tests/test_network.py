@@ -308,40 +308,90 @@ def _errors(exc: RoadFileError) -> list[str]:
     return [str(p) for p in exc.report.errors]
 
 
+def _coded(exc: RoadFileError) -> set[tuple]:
+    return {(p.file, p.row, p.column, p.code, p.value) for p in exc.report.errors}
+
+
 def test_malformed_csv_pair(tmp_path):
+    """The CSV pair is checked by the scenario validator: its coded problems, every one at once."""
     (tmp_path / "road_nodes.csv").write_text("node_id,lat,lon\na,30.5,114.3\nb,30.6,114.3\nb,30.6,114.3\n")
     (tmp_path / "roads.csv").write_text(
         "u,v,length_m,speed_kmh\na,b,100,30\na,zz,100,30\na,b,0,30\nb,b,10,30\na,b,-5,x\n")
     with pytest.raises(RoadFileError) as e:
         read_roads(tmp_path)
+    assert _coded(e.value) == {
+        ("road_nodes.csv", 3, "node_id", "duplicate_key", "b"),
+        ("road_nodes.csv", 4, "node_id", "duplicate_key", "b"),
+        ("roads.csv", 3, "v", "unknown_ref", "zz"),
+        ("roads.csv", 4, "length_m", "out_of_bounds", "0"),
+        ("roads.csv", 5, "v", "self_loop", "b"),
+        ("roads.csv", 6, "length_m", "out_of_bounds", "-5"),
+        ("roads.csv", 6, "speed_kmh", "not_number", "x"),
+    }
     errs = _errors(e.value)
-    assert "road_nodes.csv:4: node_id: duplicate node id (got b)" in errs
-    assert "roads.csv:3: v: unknown node id (not in road_nodes) (got zz)" in errs
     assert "roads.csv:4: length_m: must be > 0 (got 0)" in errs
     assert "roads.csv:5: v: self-loop: u and v are the same node (got b)" in errs
-    assert "roads.csv:6: length_m: must be > 0 (got -5)" in errs
-    assert "roads.csv:6: speed_kmh: not a number (got x)" in errs
+    zh = {p.render("zh") for p in e.value.report.errors}
+    assert "roads.csv:6: speed_kmh: 不是数字 (原值 x)" in zh
     (tmp_path / "roads.csv").write_text("u,v,len\na,b,1\n")
     with pytest.raises(RoadFileError) as e:
         read_roads(tmp_path)
-    assert any("roads.csv:1: length_m: required column is missing" in s for s in _errors(e.value))
+    assert ("roads.csv", 1, "length_m", "column_missing", None) in _coded(e.value)
+
+
+def test_csv_pair_problems_match_the_scenario_validator(tmp_path):
+    """Road files alone and the same files in a scenario folder give the same problems."""
+    from allocator.scenario import save
+    from allocator.validate import validate
+
+    sc = examples.ring_road()
+    save(sc, tmp_path / "sc")
+    roads = (tmp_path / "sc" / "roads.csv").read_text(encoding="utf-8").splitlines()
+    roads[1] = roads[1].replace(roads[1].split(",")[1], "nowhere", 1)
+    roads.append(roads[2].replace(",", ",-", 2).replace(",-", ",", 1))
+    (tmp_path / "sc" / "roads.csv").write_text("\n".join(roads) + "\n", encoding="utf-8")
+    with pytest.raises(RoadFileError) as e:
+        read_roads(tmp_path / "sc")
+    mine = {(p.file, p.row, p.column, p.code, p.value) for p in e.value.report.problems}
+    full = {(p.file, p.row, p.column, p.code, p.value) for p in validate(tmp_path / "sc").problems
+            if p.file in ("roads.csv", "road_nodes.csv") and p.code not in ("rule_unknown_edge",)}
+    assert mine and mine == full
+
+
+def test_from_tables_checks_through_the_schema():
+    sc = examples.ring_road()
+    roads = sc.roads.copy()
+    roads.loc[0, "speed_kmh"] = 0.0
+    roads.loc[1, "v"] = "nowhere"
+    with pytest.raises(RoadFileError) as e:
+        RoadNetwork.from_tables(sc.road_nodes, roads)
+    assert {(p.row, p.column, p.code) for p in e.value.report.errors} == {
+        (2, "speed_kmh", "out_of_bounds"), (3, "v", "unknown_ref")}
+    # a typed scenario table edited in place is checked again by travel_times
+    bad = examples.ring_road()
+    bad.roads.loc[0, "length_m"] = -1.0
+    with pytest.raises(RoadFileError):
+        travel_times(bad)
 
 
 def test_malformed_line_files(tmp_path):
     (tmp_path / "roads.csv").write_text('wkt,name\n"LINESTRING(114.3 30.5, 114.31 30.5)",a\n"LINESTRING(114.3 30.5,",b\n')
     with pytest.raises(RoadFileError) as e:
         read_roads(tmp_path / "roads.csv")
-    assert _errors(e.value)[0].startswith("roads.csv:3: wkt: invalid WKT (got LINESTRING(114.3 30.5,")
+    assert _errors(e.value)[0].startswith("roads.csv:3: wkt: not valid WKT (got LINESTRING(114.3 30.5,")
+    assert e.value.report.errors[0].code == "wkt_invalid"
     p = tmp_path / "bad.geojson"
     p.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {},'
                  ' "geometry": {"type": "LineString", "coordinates": [[114.3, 30.5]]}}]}')
     with pytest.raises(RoadFileError) as e:
         read_roads(p)
     assert "bad.geojson:1: coordinates: a line needs at least 2 valid lon/lat positions" in _errors(e.value)[0]
+    assert e.value.report.errors[0].code == "road_line_too_short"
     (tmp_path / "x.osm").write_text("<osm><way id='1'><nd ref='9'/><nd ref='8'/><tag k='highway' v='primary'/></way>")
     with pytest.raises(RoadFileError) as e:
         read_roads(tmp_path / "x.osm")
     assert "malformed XML" in _errors(e.value)[0]
+    assert e.value.report.errors[0].code == "road_osm_malformed"
 
 
 def test_shapefile_without_lines(tmp_path):
@@ -359,13 +409,27 @@ def test_shapefile_without_lines(tmp_path):
     with pytest.raises(RoadFileError) as e:
         read_roads(tmp_path / "empty.shp")
     assert "has no lines" in _errors(e.value)[0]
+    assert [p.code for p in e.value.report.errors] == ["road_shapefile_empty"]
 
 
-def test_invalid_zone_wkt():
-    df = pd.DataFrame([{"rule_id": "Z", "kind": "restricted_zone", "area_wkt": "POLYGON((0 0, 1 0", "permits": ()}])
+def test_invalid_traffic_control_is_checked_through_the_schema():
+    df = pd.DataFrame([
+        {"rule_id": "Z", "kind": "restricted_zone", "area_wkt": "POLYGON((0 0, 1 0", "permits": ()},
+        {"rule_id": "C", "kind": "closure", "delay_min": -1.0, "permits": ()},
+        {"rule_id": "X", "kind": "detour", "road": "A", "permits": ()},
+        {"rule_id": "W", "kind": "closure", "road": "A", "start": "2020-02-10", "end": "2020-02-01", "permits": ()},
+    ])
     with pytest.raises(RoadFileError) as e:
         TrafficControl.from_frame(df)
-    assert _errors(e.value) == ["traffic_control.csv:2: area_wkt: invalid WKT (got POLYGON((0 0, 1 0)"]
+    got = {(p.row, p.column, p.code) for p in e.value.report.errors}
+    assert got == {(2, "area_wkt", "wkt_invalid"), (3, "delay_min", "out_of_bounds"), (3, "road", "rule_needs_road"),
+                   (4, "kind", "not_in_choices"), (5, "end", "end_before_start")}
+    assert "traffic_control.csv:2: area_wkt: not valid WKT (got POLYGON((0 0, 1 0)" in _errors(e.value)
+    # a valid table as text and typed gives the same rules
+    ok = pd.DataFrame([{"rule_id": "C", "kind": "checkpoint", "road": "A", "delay_min": "5", "permits": "medical;supply"}])
+    tc = TrafficControl.from_frame(ok)
+    assert tc["C"].permits == frozenset({"medical", "supply"}) and tc["C"].delay_min == 5.0
+    assert tc["C"].start is None and tc["C"].end is None
 
 
 def test_roads_import_command(tmp_path, capsys):
@@ -375,7 +439,7 @@ def test_roads_import_command(tmp_path, capsys):
     (tmp_path / "bad" / "road_nodes.csv").write_text("node_id,lat,lon\na,30.5,114.3\n")
     (tmp_path / "bad" / "roads.csv").write_text("u,v,length_m,speed_kmh\na,q,1,30\n")
     assert main(["roads", "import", str(tmp_path / "bad"), "--out", str(tmp_path / "o")]) == 2
-    assert "roads.csv:2: v: unknown node id" in capsys.readouterr().err
+    assert "roads.csv:2: v: unknown node_id (got q)" in capsys.readouterr().err
     p = tmp_path / "small.osm"
     p.write_text(OSM)
     assert main(["roads", "import", str(p), "--out", str(tmp_path / "o")]) == 0

@@ -33,11 +33,9 @@ import pandas as pd
 
 from allocator.errors import NetworkError, UnknownKeyError
 from allocator.network.model import RoadNetwork
-from allocator.validate import Report
+from allocator.network.tables import parse_tables, raise_errors
 
 KINDS = ("closure", "checkpoint", "restricted_zone")
-
-VehicleClass = frozenset  # frozenset[str] of permits
 
 
 @dataclass(frozen=True)
@@ -134,59 +132,35 @@ class TrafficControl:
             seen.add(r.rule_id)
 
     @classmethod
-    def from_frame(cls, df: pd.DataFrame, label: str = "traffic_control.csv") -> TrafficControl:
-        """Rules from a (typed) ``traffic_control`` table.
+    def from_frame(
+        cls, df: pd.DataFrame, label: str = "traffic_control.csv", *, checked: bool = False
+    ) -> TrafficControl:
+        """Rules from a ``traffic_control`` table, checked and typed through the scenario schema.
+
+        Parameters
+        ----------
+        df : DataFrame
+            The table, typed (as a scenario holds it) or as text.
+        label : str
+            How problems name the file.
+        checked : bool
+            The table is a typed table the validator has already checked (a
+            scenario's): it is used as it is.
 
         Raises
         ------
         RoadFileError
-            With every problem (unknown kind, invalid WKT, missing road/edge, bad window).
+            With the validator's problems (unknown kind, invalid WKT, a rule without
+            a road or edge, a negative delay, an end before the start, ...). Whether a
+            named road exists is checked with the roads (the scenario's validation).
         """
-        from shapely import wkt
-        from shapely.errors import ShapelyError
-
-        from allocator.network.io import RoadFileError
-
-        report = Report()
-        rules = []
-        for i, r in df.reset_index(drop=True).iterrows():
-            row = i + 2
-            g = r.to_dict()
-            kind = str(g.get("kind", ""))
-            if kind not in KINDS:
-                report.add(label, row, "kind", f"must be one of {', '.join(KINDS)}", kind)
-                continue
-            area = str(g.get("area_wkt", "") or "")
-            if kind == "restricted_zone":
-                try:
-                    poly = wkt.loads(area)
-                    if poly.geom_type not in ("Polygon", "MultiPolygon") or not poly.is_valid:
-                        report.add(label, row, "area_wkt", "not a valid POLYGON (lon lat)", area[:60])
-                        continue
-                except (ShapelyError, ValueError, TypeError):
-                    report.add(label, row, "area_wkt", "invalid WKT", area[:60])
-                    continue
-            road, u, v = (str(g.get(k, "") or "") for k in ("road", "u", "v"))
-            if kind != "restricted_zone" and not road and not (u and v):
-                report.add(label, row, "road", f"a {kind} needs a road name or u and v", "")
-                continue
-            permits = g.get("permits", ())
-            if isinstance(permits, str):
-                permits = tuple(p.strip() for p in permits.split(";") if p.strip())
-            delay = g.get("delay_min", 0.0)
-            delay = 0.0 if delay is None or pd.isna(delay) or delay == "" else float(delay)
-            if delay < 0:
-                report.add(label, row, "delay_min", "must be >= 0", delay)
-                continue
-            start = pd.to_datetime(g.get("start") or None)
-            end = pd.to_datetime(g.get("end") or None)
-            if start is not None and end is not None and not pd.isna(start) and not pd.isna(end) and end <= start:
-                report.add(label, row, "end", "end must be after start", end)
-                continue
-            rules.append(Rule(str(g["rule_id"]), kind, road, u, v, area, delay, frozenset(permits), start, end))
-        if report.errors:
-            raise RoadFileError(report)
-        return cls(rules)
+        if checked:
+            typed = df
+        else:
+            tables, report = parse_tables({"traffic_control": df}, {"traffic_control": label})
+            raise_errors(report)
+            typed = tables["traffic_control"]
+        return cls([_rule({str(k): v for k, v in r.items()}) for r in typed.to_dict("records")])
 
     def to_frame(self) -> pd.DataFrame:
         """The rules as a ``traffic_control`` table."""
@@ -287,6 +261,15 @@ class TrafficControl:
                 out[i] = frozenset({r.rule_id}) if out[i] is None else out[i] | {r.rule_id}
         self._arc_cache[key] = out
         return out
+
+
+def _rule(row: dict[str, Any]) -> Rule:
+    """A :class:`Rule` from a typed row of ``traffic_control``."""
+    delay = row.get("delay_min")
+    text = {k: str(row.get(k) or "") for k in ("road", "u", "v", "area_wkt")}
+    return Rule(str(row["rule_id"]), str(row["kind"]), text["road"], text["u"], text["v"], text["area_wkt"],
+                0.0 if delay is None or pd.isna(delay) else float(delay), frozenset(row.get("permits") or ()),
+                row.get("start"), row.get("end"))
 
 
 def zone_nodes(net: RoadNetwork, rule: Rule) -> np.ndarray:

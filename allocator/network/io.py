@@ -28,11 +28,11 @@ shapefiles; OSM problems name the element in COLUMN.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +41,22 @@ import pandas as pd
 
 from allocator.errors import NetworkError
 from allocator.geo import EARTH_RADIUS_KM, haversine_km, unit_vectors
-from allocator.network.model import RoadNetwork, default_speed
-from allocator.validate import Report
+from allocator.network.model import RoadNetwork
+from allocator.network.tables import (
+    RoadFileError,
+    add_problem,
+    check_tables,
+    parse_tables,
+    raise_errors,
+)
+from allocator.report import Problem, Report
+from allocator.scenario import decode_text, read_csv_text
+from allocator.speeds import default_speed
+
+__all__ = [
+    "TOLERANCE_M", "OSM_EXCLUDED", "RoadFileError", "read_roads", "read_csv_pair", "write_csv_pair",
+    "write_graphml", "read_graphml", "from_lines", "read_geojson", "read_shapefile", "read_osm", "read_pbf",
+]
 
 #: Default snapping tolerance for line formats, metres.
 TOLERANCE_M = 0.5
@@ -54,32 +68,13 @@ OSM_EXCLUDED = {
     "via_ferrata", "escape", "emergency_bay", "rest_area", "services",
 }
 _TRUE = {"yes", "true", "1", "y", "t"}
-_FALSE = {"no", "false", "0", "n", "f", ""}
 
 
-class RoadFileError(NetworkError):
-    """A road file is malformed; ``report`` lists every problem found.
-
-    Examples
-    --------
-    >>> r = Report(); r.add("roads.csv", 3, "length_m", "must be > 0", "0")
-    >>> print(RoadFileError(r))
-    road file is invalid: 1 error(s)
-    roads.csv:3: length_m: must be > 0 (got 0)
-    """
-
-    def __init__(self, report: Report):
-        self.report = report
-        errs = report.errors
-        lines = [str(p) for p in errs[:20]]
-        if len(errs) > 20:
-            lines.append(f"... and {len(errs) - 20} more")
-        super().__init__("\n".join([f"road file is invalid: {len(errs)} error(s)", *lines]))
-
-
-def _raise(report: Report) -> None:
-    if report.errors:
-        raise RoadFileError(report)
+def _one(file: str, row: int | None, column: str | None, code: str, value: Any = None, **params: Any) -> RoadFileError:
+    """A :class:`RoadFileError` with one problem."""
+    r = Report()
+    add_problem(r, file, row, column, code, value, **params)
+    return RoadFileError(r)
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -139,136 +134,58 @@ def read_roads(path: str | Path, *, tolerance_m: float = TOLERANCE_M, name_field
 # --------------------------------------------------------------------------- CSV pair
 
 
-def _read_text_csv(path: Path) -> pd.DataFrame:
+def _read_text(path: Path, label: str, problems: list[Problem]) -> pd.DataFrame | None:
+    """A CSV file as text cells with the scenario readers (index = line - 2); problems appended."""
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         r = Report()
-        r.add(path.name, None, None, f"cannot be read as CSV: {str(exc).splitlines()[0]}")
-        raise RoadFileError(r) from None
-    return df.rename(columns=lambda c: str(c).strip())
-
-
-def _num(df: pd.DataFrame, col: str, label: str, report: Report, *, required: bool, default: float | None = None,
-         low: float | None = None, low_open: bool = False, high: float | None = None) -> pd.Series:
-    if col not in df:
-        return pd.Series(default if default is not None else np.nan, index=df.index, dtype=float)
-    text = df[col].astype(str).str.strip()
-    out = pd.to_numeric(text, errors="coerce")
-    for i in df.index:
-        t = text[i]
-        if t == "":
-            if required:
-                report.add(label, i + 2, col, "required value is empty", "")
-            elif default is not None:
-                out[i] = default
-            continue
-        x = out[i]
-        if pd.isna(x) or not math.isfinite(x):
-            report.add(label, i + 2, col, "not a number", t)
-        elif low is not None and (x <= low if low_open else x < low):
-            report.add(label, i + 2, col, f"must be {'>' if low_open else '>='} {low:g}", t)
-        elif high is not None and x > high:
-            report.add(label, i + 2, col, f"must be <= {high:g}", t)
-    return out.astype(float)
-
-
-def _bools(df: pd.DataFrame, col: str, label: str, report: Report) -> pd.Series:
-    if col not in df:
-        return pd.Series(False, index=df.index)
-    out = []
-    for i, t in df[col].astype(str).str.strip().str.lower().items():
-        if t in _TRUE:
-            out.append(True)
-        elif t in _FALSE:
-            out.append(False)
-        else:
-            report.add(label, i + 2, col, "not a boolean (true/false)", df.at[i, col])
-            out.append(False)
-    return pd.Series(out, index=df.index, dtype=bool)
+        r.problem(label, None, None, "file_unreadable", error=exc.strerror or str(exc))
+        problems.extend(r.problems)
+        return None
+    text, problem = decode_text(data, label)
+    if problem is not None:
+        problems.append(problem)
+        return None
+    assert text is not None
+    df, found = read_csv_text(text, label)
+    problems.extend(found)
+    return df
 
 
 def read_csv_pair(nodes_path: str | Path, roads_path: str | Path, *, tolerance_m: float = TOLERANCE_M) -> RoadNetwork:
     """Read the contract's ``road_nodes.csv`` + ``roads.csv``.
 
-    A ``roads.csv`` that has a ``wkt`` or ``geometry`` column (LINESTRING in
-    lon lat) and no ``u``/``v`` columns is read as lines and needs no nodes file.
+    The files are read by the scenario readers and checked by the scenario
+    validator (:func:`allocator.network.tables.parse_tables`), exactly as the
+    same files in a scenario folder are. A ``roads.csv`` that has a ``wkt`` or
+    ``geometry`` column (LINESTRING in lon lat) and no ``u``/``v`` columns is
+    read as lines and needs no nodes file.
 
     Raises
     ------
     RoadFileError
         Missing files or columns, values that do not parse, unknown node ids,
-        lengths or speeds <= 0, self-loops.
+        lengths or speeds <= 0, self-loops: every problem, each with its code.
     """
     nodes_path, roads_path = Path(nodes_path), Path(roads_path)
-    report = Report()
     nl, rl = nodes_path.name, roads_path.name
     if not roads_path.is_file():
-        report.add(rl, None, None, "file not found")
-        _raise(report)
-    roads = _read_text_csv(roads_path)
+        raise _one(rl, None, None, "road_file_not_found")
+    problems: list[Problem] = []
+    roads = _read_text(roads_path, rl, problems)
+    if roads is None:
+        raise RoadFileError(Report(problems=problems))
     geom_col = next((c for c in ("wkt", "geometry") if c in roads.columns), None)
     if geom_col and not {"u", "v"} <= set(roads.columns):
         return _read_wkt_roads(roads, geom_col, rl, tolerance_m)
     if not nodes_path.is_file():
-        report.add(nl, None, None, "file not found (required with roads.csv)")
-        _raise(report)
-    nodes = _read_text_csv(nodes_path)
-    for col in ("node_id", "lat", "lon"):
-        if col not in nodes.columns:
-            report.add(nl, 1, col, "required column is missing", ",".join(nodes.columns))
-    for col in ("u", "v", "length_m", "speed_kmh"):
-        if col not in roads.columns:
-            report.add(rl, 1, col, "required column is missing", ",".join(roads.columns))
-    _raise(report)
-    tn = pd.DataFrame({"node_id": nodes["node_id"].astype(str).str.strip()})
-    tn["lat"] = _num(nodes, "lat", nl, report, required=True, low=-90, high=90)
-    tn["lon"] = _num(nodes, "lon", nl, report, required=True, low=-180, high=180)
-    for i in tn.index[tn.node_id == ""]:
-        report.add(nl, i + 2, "node_id", "required value is empty", "")
-    tr = pd.DataFrame({"u": roads["u"].astype(str).str.strip(), "v": roads["v"].astype(str).str.strip()})
-    tr["length_m"] = _num(roads, "length_m", rl, report, required=True, low=0, low_open=True)
-    tr["speed_kmh"] = _num(roads, "speed_kmh", rl, report, required=True, low=0, low_open=True)
-    tr["oneway"] = _bools(roads, "oneway", rl, report)
-    tr["name"] = roads["name"].astype(str) if "name" in roads else ""
-    tr["kind"] = (roads["kind"].astype(str).replace("", "road")) if "kind" in roads else "road"
-    check_tables(tn, tr, nl, rl, report)
-    return RoadNetwork.from_arrays(
-        tn.node_id.to_numpy(object), tn.lat.to_numpy(float), tn.lon.to_numpy(float),
-        tr.u.to_numpy(object), tr.v.to_numpy(object), tr.length_m.to_numpy(float),
-        tr.speed_kmh.to_numpy(float), tr.oneway.to_numpy(bool), tr.name.to_numpy(object),
-        tr.kind.to_numpy(object), source=str(roads_path),
-    )
-
-
-def check_tables(nodes: pd.DataFrame, roads: pd.DataFrame, nodes_label: str, roads_label: str,
-                 report: Report | None = None) -> None:
-    """Check typed node and road tables; raise :class:`RoadFileError` listing every problem.
-
-    Checks: duplicate node ids, unknown node ids in ``u``/``v``, lengths and
-    speeds that are missing or <= 0, and self-loops.
-    """
-    report = report if report is not None else Report()
-    ids = nodes["node_id"].astype(str)
-    for i in ids.index[ids.duplicated() & (ids != "")]:
-        report.add(nodes_label, i + 2, "node_id", "duplicate node id", ids[i])
-    known = set(ids)
-    for col in ("u", "v"):
-        s = roads[col].astype(str)
-        for i in s.index[~s.isin(known) & (s != "")]:
-            report.add(roads_label, i + 2, col, "unknown node id (not in road_nodes)", s[i])
-        for i in s.index[s == ""]:
-            if not any(p.row == i + 2 and p.column == col for p in report.errors):
-                report.add(roads_label, i + 2, col, "required value is empty", "")
-    for col in ("length_m", "speed_kmh"):
-        x = pd.to_numeric(roads[col], errors="coerce")
-        for i in x.index[x.notna() & (x <= 0)]:
-            if not any(p.row == i + 2 and p.column == col for p in report.errors):
-                report.add(roads_label, i + 2, col, "must be > 0", roads.at[i, col])
-    loops = roads.index[(roads["u"].astype(str) == roads["v"].astype(str)) & (roads["u"].astype(str) != "")]
-    for i in loops:
-        report.add(roads_label, i + 2, "v", "self-loop: u and v are the same node", roads.at[i, "v"])
-    _raise(report)
+        raise _one(nl, None, None, "road_nodes_not_found", other=rl)
+    nodes = _read_text(nodes_path, nl, problems)
+    texts = {"roads": roads} if nodes is None else {"road_nodes": nodes, "roads": roads}
+    typed, report = parse_tables(texts, {"road_nodes": nl, "roads": rl}, problems)
+    raise_errors(report)
+    return RoadNetwork.from_tables(typed["road_nodes"], typed["roads"], source=str(roads_path), checked=True)
 
 
 def write_csv_pair(net: RoadNetwork, folder: str | Path) -> tuple[Path, Path]:
@@ -321,28 +238,31 @@ def read_graphml(path: str | Path) -> RoadNetwork:
     try:
         g = nx.read_graphml(p, node_type=str)
     except (ET.ParseError, nx.NetworkXError, ValueError, KeyError) as exc:
-        r = Report()
-        r.add(p.name, None, None, f"cannot be read as GraphML: {exc}")
-        raise RoadFileError(r) from None
+        raise _one(p.name, None, None, "road_graphml_unreadable", error=str(exc)) from None
     report = Report()
     ids = list(g.nodes)
     lat = [g.nodes[n].get("lat") for n in ids]
     lon = [g.nodes[n].get("lon") for n in ids]
     for n, a, b in zip(ids, lat, lon):
         if a is None or b is None:
-            report.add(p.name, None, f"node {n}", "lat and lon are required")
+            add_problem(report, p.name, None, f"node {n}", "road_node_needs_lat_lon")
     rows = []
     for a, b, d in g.edges(data=True):
         if "length_m" not in d:
-            report.add(p.name, None, f"edge {a}-{b}", "length_m is required")
+            add_problem(report, p.name, None, f"edge {a}-{b}", "road_arc_needs_length")
             continue
         rows.append((a, b, float(d["length_m"]), float(d.get("speed_kmh", default_speed(d.get("kind", "road")))),
                      str(d.get("name", "")), str(d.get("kind", "road"))))
-    _raise(report)
+    raise_errors(report)
     tn = pd.DataFrame({"node_id": ids, "lat": lat, "lon": lon})
     tr = pd.DataFrame(rows, columns=["u", "v", "length_m", "speed_kmh", "name", "kind"])
     tr["oneway"] = True  # GraphML keeps both arcs of a two-way road
-    check_tables(tn, tr, p.name, p.name)
+    # the schema's checks, each problem named by its node or edge (GraphML has no rows)
+    for prob in check_tables({"road_nodes": tn, "roads": tr}).problems:
+        i = (prob.row or 2) - 2
+        where = f"node {tn.node_id[i]}" if prob.file == "road_nodes.csv" else f"edge {tr.u[i]}-{tr.v[i]}"
+        report.problems.append(dataclasses.replace(prob, file=p.name, row=None, column=f"{where}: {prob.column}"))
+    raise_errors(report)
     return RoadNetwork.from_arrays(
         tn.node_id.to_numpy(object), tn.lat.to_numpy(float), tn.lon.to_numpy(float),
         tr.u.to_numpy(object), tr.v.to_numpy(object), tr.length_m.to_numpy(float),
@@ -474,7 +394,7 @@ def read_geojson(path: str | Path, *, tolerance_m: float = TOLERANCE_M) -> RoadN
     try:
         doc = json.loads(p.read_text(encoding="utf-8-sig"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        report.add(p.name, getattr(exc, "lineno", None), None, f"not valid JSON: {getattr(exc, 'msg', exc)}")
+        add_problem(report, p.name, getattr(exc, "lineno", None), None, "road_json_invalid", error=str(getattr(exc, "msg", exc)))
         raise RoadFileError(report) from None
     if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
         feats = doc.get("features")
@@ -483,13 +403,13 @@ def read_geojson(path: str | Path, *, tolerance_m: float = TOLERANCE_M) -> RoadN
     else:
         feats = None
     if not isinstance(feats, list):
-        report.add(p.name, None, "type", "expected a GeoJSON FeatureCollection or Feature",
+        add_problem(report, p.name, None, "type", "road_geojson_not_collection",
                    doc.get("type") if isinstance(doc, dict) else type(doc).__name__)
         raise RoadFileError(report)
     lines, attrs = [], []
     for i, f in enumerate(feats, start=1):
         if not isinstance(f, dict):
-            report.add(p.name, i, "feature", "not a GeoJSON feature", type(f).__name__)
+            add_problem(report, p.name, i, "feature", "road_geojson_not_feature", type(f).__name__)
             continue
         geom = f.get("geometry") or {}
         props = f.get("properties") or {}
@@ -499,25 +419,25 @@ def read_geojson(path: str | Path, *, tolerance_m: float = TOLERANCE_M) -> RoadN
         elif gtype == "MultiLineString":
             parts = geom.get("coordinates") or []
         else:
-            report.warn(p.name, i, "geometry", "not a line: skipped", gtype)
+            add_problem(report, p.name, i, "geometry", "road_not_a_line", gtype, severity="warning")
             continue
         kind = str(props.get("kind") or props.get("highway") or "road")
         sp_raw = props.get("speed_kmh", props.get("maxspeed"))
         sp = _speed(sp_raw)
         if sp_raw not in (None, "") and sp is None:
-            report.add(p.name, i, "speed_kmh", "not a positive speed", sp_raw)
+            add_problem(report, p.name, i, "speed_kmh", "road_speed_not_positive", sp_raw)
         at = {"name": props.get("name") or "", "kind": kind, "speed_kmh": sp, "oneway": _oneway(props.get("oneway"))}
         for part in parts:
             c = _coords(part)
             if c is None:
-                report.add(p.name, i, "coordinates", "a line needs at least 2 valid lon/lat positions",
+                add_problem(report, p.name, i, "coordinates", "road_line_too_short",
                            json.dumps(part)[:60])
                 continue
             lines.append(c)
             attrs.append(at)
     if not lines and not report.errors:
-        report.add(p.name, None, "geometry", "no LineString features")
-    _raise(report)
+        add_problem(report, p.name, None, "geometry", "road_no_linestrings")
+    raise_errors(report)
     return from_lines(lines, attrs, tolerance_m=tolerance_m, source=str(p))
 
 
@@ -526,39 +446,43 @@ def _read_wkt_roads(roads: pd.DataFrame, col: str, label: str, tolerance_m: floa
     from shapely.errors import ShapelyError
 
     report = Report()
-    lines, attrs = [], []
-    for i, text in roads[col].items():
+    lines: list[np.ndarray] = []
+    attrs: list[dict[str, Any]] = []
+    index: list[int] = [int(i) for i in roads.index]
+    for i, row in zip(index, roads.to_dict("records")):
+        text = str(row[col])
         try:
             g = wkt.loads(text)
         except (ShapelyError, ValueError, TypeError):
-            report.add(label, i + 2, col, "invalid WKT", text[:60])
+            add_problem(report, label, i + 2, col, "wkt_invalid", text[:60])
             continue
         if g.geom_type == "LineString":
             parts = [g]
         elif g.geom_type == "MultiLineString":
             parts = list(g.geoms)
         else:
-            report.add(label, i + 2, col, "not a LINESTRING", g.geom_type)
+            add_problem(report, label, i + 2, col, "road_wkt_not_linestring", g.geom_type)
             continue
-        sp = _speed(roads.at[i, "speed_kmh"]) if "speed_kmh" in roads else None
-        if "speed_kmh" in roads and roads.at[i, "speed_kmh"].strip() and sp is None:
-            report.add(label, i + 2, "speed_kmh", "must be > 0", roads.at[i, "speed_kmh"])
+        speed_text = str(row["speed_kmh"]) if "speed_kmh" in row else None
+        sp = _speed(speed_text) if speed_text is not None else None
+        if speed_text is not None and speed_text.strip() and sp is None:
+            add_problem(report, label, i + 2, "speed_kmh", "road_speed_not_positive", speed_text)
         at = {
-            "name": roads.at[i, "name"] if "name" in roads else "",
-            "kind": (roads.at[i, "kind"] if "kind" in roads else "") or "road",
+            "name": str(row["name"]) if "name" in row else "",
+            "kind": (str(row["kind"]) if "kind" in row else "") or "road",
             "speed_kmh": sp,
-            "oneway": _oneway(roads.at[i, "oneway"]) if "oneway" in roads else False,
+            "oneway": _oneway(row["oneway"]) if "oneway" in row else False,
         }
         for part in parts:
             c = _coords(np.asarray(part.coords))
             if c is None:
-                report.add(label, i + 2, col, "a line needs at least 2 valid lon/lat positions", text[:60])
+                add_problem(report, label, i + 2, col, "road_line_too_short", text[:60])
                 continue
             lines.append(c)
             attrs.append(at)
     if not lines and not report.errors:
-        report.add(label, None, col, "no lines")
-    _raise(report)
+        add_problem(report, label, None, col, "road_no_lines")
+    raise_errors(report)
     return from_lines(lines, attrs, tolerance_m=tolerance_m, source=label)
 
 
@@ -574,18 +498,18 @@ def read_shapefile(path: str | Path, *, tolerance_m: float = TOLERANCE_M, name_f
     try:
         sf = shapefile.Reader(str(p))
     except (shapefile.ShapefileException, OSError, ValueError, struct_error()) as exc:
-        report.add(p.name, None, None, f"cannot be read as a shapefile: {exc}")
+        add_problem(report, p.name, None, None, "road_shapefile_unreadable", error=str(exc))
         raise RoadFileError(report) from None
     with sf:
         if sf.shapeType not in (shapefile.POLYLINE, shapefile.POLYLINEZ, shapefile.POLYLINEM):
-            report.add(p.name, None, "shape type", "a road shapefile must hold lines", sf.shapeTypeName)
+            add_problem(report, p.name, None, "shape type", "road_shapefile_not_lines", sf.shapeTypeName)
             raise RoadFileError(report)
         if len(sf) == 0:
-            report.add(p.name, None, None, "the shapefile has no lines")
+            add_problem(report, p.name, None, None, "road_shapefile_empty")
             raise RoadFileError(report)
         bbox = sf.bbox
         if abs(bbox[0]) > 180 or abs(bbox[2]) > 180 or abs(bbox[1]) > 90 or abs(bbox[3]) > 90:
-            report.add(p.name, None, "coordinates", "not WGS-84 degrees (reproject to EPSG:4326 first)",
+            add_problem(report, p.name, None, "coordinates", "road_shapefile_not_degrees",
                        ", ".join(f"{x:.0f}" for x in bbox))
             raise RoadFileError(report)
         fields = [f[0] for f in sf.fields[1:]]
@@ -593,7 +517,7 @@ def read_shapefile(path: str | Path, *, tolerance_m: float = TOLERANCE_M, name_f
             name_field = next((f for f in fields if "name" in f.lower()), None) or next(
                 (f for f in fields if "street" in f.lower()), None)
         elif name_field not in fields:
-            report.add(p.name, None, name_field, "no such attribute field", ", ".join(fields))
+            add_problem(report, p.name, None, name_field, "road_shapefile_no_field", ", ".join(fields))
             raise RoadFileError(report)
         kind_field = next((f for f in fields if f.lower() in ("highway", "kind", "fclass", "type")), None)
         lines, attrs = [], []
@@ -609,13 +533,13 @@ def read_shapefile(path: str | Path, *, tolerance_m: float = TOLERANCE_M, name_f
             for s, e in zip(bounds[:-1], bounds[1:]):
                 c = _coords(pts[s:e])
                 if c is None:
-                    report.add(p.name, i, "geometry", "a line needs at least 2 valid lon/lat positions", e - s)
+                    add_problem(report, p.name, i, "geometry", "road_line_too_short", e - s)
                     continue
                 lines.append(c)
                 attrs.append(at)
     if not lines and not report.errors:
-        report.add(p.name, None, None, "the shapefile has no lines")
-    _raise(report)
+        add_problem(report, p.name, None, None, "road_shapefile_empty")
+    raise_errors(report)
     return from_lines(lines, attrs, tolerance_m=tolerance_m, source=str(p))
 
 
@@ -653,7 +577,7 @@ def _osm_network(nodes: dict[str, tuple[float, float]], ways: list[tuple[str, li
         kind, speed, oneway, name = parsed
         missing = [r for r in refs if r not in nodes]
         if missing:
-            report.add(label, None, f"way {wid}", "refers to unknown node id", missing[0])
+            add_problem(report, label, None, f"way {wid}", "road_osm_unknown_node", missing[0])
             continue
         seq = refs[::-1] if oneway == "-1" else refs
         for a, b in zip(seq[:-1], seq[1:]):
@@ -666,8 +590,8 @@ def _osm_network(nodes: dict[str, tuple[float, float]], ways: list[tuple[str, li
             nm.append(name)
             kd.append(kind)
     if not us and not report.errors:
-        report.add(label, None, "highway", "no drivable ways (with a highway tag)")
-    _raise(report)
+        add_problem(report, label, None, "highway", "road_osm_no_ways")
+    raise_errors(report)
     used = sorted(set(us) | set(vs))
     lat = np.array([nodes[n][0] for n in used])
     lon = np.array([nodes[n][1] for n in used])
@@ -702,7 +626,7 @@ def read_osm(path: str | Path) -> RoadNetwork:
                 if not saw_root:
                     saw_root = True
                     if el.tag != "osm":
-                        report.add(p.name, None, None, "not an OSM XML file (root element is not <osm>)", el.tag)
+                        add_problem(report, p.name, None, None, "road_osm_not_osm", el.tag)
                         raise RoadFileError(report)
                 continue
             if el.tag == "node":
@@ -713,7 +637,7 @@ def read_osm(path: str | Path) -> RoadNetwork:
                         raise ValueError
                     nodes[nid] = (la, lo)
                 except (TypeError, ValueError):
-                    report.add(p.name, None, f"node {nid}", "invalid lat/lon", f"{el.get('lat')}, {el.get('lon')}")
+                    add_problem(report, p.name, None, f"node {nid}", "road_osm_bad_lat_lon", f"{el.get('lat')}, {el.get('lon')}")
                 el.clear()
             elif el.tag == "way":
                 refs = [nd.get("ref") for nd in el.iter("nd")]
@@ -724,7 +648,7 @@ def read_osm(path: str | Path) -> RoadNetwork:
             elif el.tag == "relation":
                 el.clear()
     except ET.ParseError as exc:
-        report.add(p.name, exc.position[0], None, f"malformed XML: {exc}")
+        add_problem(report, p.name, exc.position[0], None, "road_osm_malformed", error=str(exc))
         raise RoadFileError(report) from None
     return _osm_network(nodes, ways, p.name, report)
 
@@ -751,12 +675,5 @@ def read_pbf(path: str | Path) -> RoadNetwork:
                     refs.append(str(n.ref))
                 ways.append((str(obj.id), refs, {t.k: t.v for t in obj.tags}))
     except RuntimeError as exc:
-        r = Report()
-        r.add(p.name, None, None, f"cannot be read as OSM PBF: {exc}")
-        raise RoadFileError(r) from None
+        raise _one(p.name, None, None, "road_pbf_unreadable", error=str(exc)) from None
     return _osm_network(nodes, ways, p.name, Report())
-
-
-def iter_lines(values: Iterable[Any]) -> list[np.ndarray]:
-    """Coordinates arrays of an iterable of shapely lines (helper for notebooks)."""
-    return [np.asarray(g.coords)[:, :2] for g in values]

@@ -18,39 +18,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from allocator.errors import NetworkError
-
-#: Default speeds (km/h) by road kind, used when a file gives none.
-DEFAULT_SPEED_KMH = {
-    "motorway": 80.0,
-    "highway": 80.0,
-    "trunk": 60.0,
-    "primary": 50.0,
-    "secondary": 40.0,
-    "tertiary": 40.0,
-    "bridge": 40.0,
-    "tunnel": 40.0,
-    "road": 30.0,
-    "unclassified": 30.0,
-    "residential": 25.0,
-    "living_street": 10.0,
-    "service": 15.0,
-}
-FALLBACK_SPEED_KMH = 30.0
+from allocator.network.tables import check_tables, raise_errors
 
 _ids = itertools.count()
-
-
-def default_speed(kind: str) -> float:
-    """Speed (km/h) assumed for a road kind when the file gives none.
-
-    Examples
-    --------
-    >>> default_speed("primary"), default_speed("track")
-    (50.0, 30.0)
-    """
-    base = kind.removesuffix("_link") if kind else ""
-    return DEFAULT_SPEED_KMH.get(base, FALLBACK_SPEED_KMH)
 
 
 @dataclass(frozen=True)
@@ -147,18 +117,22 @@ class RoadNetwork:
 
     @classmethod
     def from_tables(
-        cls, road_nodes: pd.DataFrame, roads: pd.DataFrame, source: str = "roads.csv"
+        cls, road_nodes: pd.DataFrame, roads: pd.DataFrame, source: str = "roads.csv", *, checked: bool = False
     ) -> RoadNetwork:
-        """Build from typed ``road_nodes`` and ``roads`` tables (the contract's CSV pair).
+        """Build from ``road_nodes`` and ``roads`` tables (the contract's CSV pair).
+
+        The tables are checked through the scenario schema
+        (:func:`allocator.network.tables.check_tables`) unless ``checked`` says
+        they already were (as :func:`allocator.network.tables.parse_tables` gives them).
 
         Raises
         ------
-        NetworkError
-            When an arc names an unknown node, has a length or speed <= 0 or is a self-loop.
+        RoadFileError
+            With the validator's problems: unknown or duplicate node ids, lengths or
+            speeds that are not > 0, self-loops, values of the wrong type.
         """
-        from allocator.network.io import check_tables
-
-        check_tables(road_nodes, roads, "road_nodes.csv", "roads.csv")
+        if not checked:
+            raise_errors(check_tables({"road_nodes": road_nodes, "roads": roads}))
         n = road_nodes
         oneway = roads["oneway"] if "oneway" in roads else pd.Series(False, index=roads.index)
         name = roads["name"] if "name" in roads else pd.Series("", index=roads.index)
@@ -293,11 +267,3 @@ class RoadNetwork:
             rows.append((a, b, *key[:2], not two, key[2], key[3]))
         roads = pd.DataFrame(rows, columns=["u", "v", "length_m", "speed_kmh", "oneway", "name", "kind"])
         return nodes, roads
-
-
-
-def require_nodes(net: RoadNetwork, ids: list[str], what: str) -> None:
-    """Raise :class:`NetworkError` when one of ``ids`` is not a node of ``net``."""
-    missing = [i for i in ids if i not in net.graph]
-    if missing:
-        raise NetworkError(f"{what}: unknown road node(s) {', '.join(map(str, missing[:5]))}")

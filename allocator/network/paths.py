@@ -18,8 +18,8 @@ state of group g costs its minutes plus the delays of the rules in g' but not in
 g; so the delay lands on the arcs that *enter* a checkpointed run from outside
 it, and continuing along the run costs nothing extra. Distances to a node are
 the minimum over its states. The expansion is built from every checkpoint rule
-of the control (in force or not), so its shape does not change with time and
-re-planning can reuse rows (:mod:`allocator.network.replan`).
+of the control (in force or not), so its shape does not change with time: a
+checkpoint coming into or out of force reuses the expansion.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -137,17 +137,17 @@ def expanded(net: RoadNetwork, control: TrafficControl) -> Expanded:
     if extra_node:
         order = np.argsort(a.u, kind="stable")
         starts = np.searchsorted(a.u[order], np.arange(n + 1))
-        for j, (node, g0) in enumerate(zip(extra_node, extra_group)):
-            out = order[starts[node]:starts[node + 1]]
+        for j, (at_node, g0) in enumerate(zip(extra_node, extra_group)):
+            out = order[starts[at_node]:starts[at_node + 1]]
             if len(out) == 0:
                 continue
             tails.append(np.full(len(out), n + j, np.int64))
             heads.append(head_state[out])
             arcs.append(out.astype(np.int64))
             ch = _empties(len(out))
-            for k, i in enumerate(out):
-                if groups[i] is not None:
-                    ch[k] = tuple(sorted(groups[i] - g0))
+            for slot, arc in enumerate(out):
+                if groups[arc] is not None:
+                    ch[slot] = tuple(sorted(groups[arc] - g0))
             charges.append(ch)
     node = np.concatenate([np.arange(n, dtype=np.int64), np.asarray(extra_node, np.int64)])
     ch_all = np.concatenate(charges)
@@ -206,12 +206,9 @@ class Solved:
     w: np.ndarray
     usable: np.ndarray
     row: dict[int, int] = field(default_factory=dict)
-    exact: np.ndarray | None = None  # per row: distances exact at every state (else only on site paths)
 
     def __post_init__(self) -> None:
         self.row = {int(s): i for i, s in enumerate(self.sources)}
-        if self.exact is None:
-            self.exact = np.ones(len(self.sources), bool)
 
 
 def solve(net: RoadNetwork, control: TrafficControl, effect: Effect, sources: Iterable[int]) -> Solved:
@@ -253,7 +250,7 @@ def node_distances(ex: Expanded, dist: np.ndarray, targets: np.ndarray) -> tuple
     d = dist[:, targets].copy()
     if ex.n_states > ex.n:
         extra = np.arange(ex.n, ex.n_states)
-        pos = {int(t): [] for t in targets}
+        pos: dict[int, list[int]] = {int(t): [] for t in targets}
         for j, t in enumerate(targets):
             pos[int(t)].append(j)
         for s in extra:
@@ -290,7 +287,8 @@ def usable_nodes(net: RoadNetwork, control: TrafficControl, at: pd.Timestamp | N
 
 
 def snap(
-    net: RoadNetwork, lat: np.ndarray, lon: np.ndarray, node_id: Iterable[str] | None, usable: Any,
+    net: RoadNetwork, lat: np.ndarray | pd.Series, lon: np.ndarray | pd.Series, node_id: Iterable[str] | None,
+    usable: Any,
     what: str = "site",
 ) -> np.ndarray:
     """Node index for each point: its ``node_id`` when given, else the nearest usable node (KD-tree)."""
@@ -368,9 +366,10 @@ class Travel:
             d, s = str(d), str(s)
             if d not in self.minutes.index or s not in self.minutes.columns:
                 raise UnknownKeyError(f"unknown depot/site pair ({d}, {s})")
-            t = float(self.minutes.at[d, s])
+            t = float(cast(float, self.minutes.loc[d, s]))
             if self.fallback:
-                rows.append((d, s, t, float(self.distance_km_fallback.at[d, s]), (), (), ()))
+                assert self.distance_km_fallback is not None
+                rows.append((d, s, t, float(cast(float, self.distance_km_fallback.loc[d, s])), (), (), ()))
             elif not np.isfinite(t):
                 rows.append((d, s, t, float("nan"), (), (), ()))
             else:
@@ -379,8 +378,8 @@ class Travel:
 
     def _route(self, d: str, s: str, t: float) -> tuple:
         net, control = self.network, self.control
-        assert net is not None and control is not None
-        eff = self.best_effect.at[d, s]
+        assert net is not None and control is not None and self.best_effect is not None
+        eff = cast(Effect, self.best_effect.loc[d, s])
         sol = self.solved[eff]
         ex = expanded(net, control)
         r = sol.row[self.depot_nodes[d]]
@@ -581,10 +580,27 @@ _NETS: OrderedDict = OrderedDict()
 
 
 def control_of(scenario: Any) -> TrafficControl:
-    """The scenario's traffic control (empty when it has none)."""
+    """The scenario's traffic control (empty when it has none).
+
+    The table is checked through the scenario schema once per content
+    (:func:`table_fingerprint`), so a rule edited in place is checked again.
+    """
     if not scenario.has("traffic_control"):
         return TrafficControl([])
-    return TrafficControl.from_frame(scenario.traffic_control)
+    df = scenario.traffic_control
+    key = table_fingerprint(df.drop(columns=["permits"], errors="ignore")) + repr(
+        df["permits"].tolist() if "permits" in df else []).encode()
+    rules = _RULES.get(key)
+    if rules is None:
+        rules = tuple(TrafficControl.from_frame(df).rules)
+        _remember(_RULES, key, rules, 8)
+    else:
+        _RULES.move_to_end(key)
+    return TrafficControl(list(rules))
+
+
+#: Checked traffic-control rules by the content of their table (the last eight).
+_RULES: OrderedDict = OrderedDict()
 
 
 def travel_times(scenario: Any, at: pd.Timestamp | str | None = None) -> Travel:

@@ -38,7 +38,7 @@ import time as _time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -117,13 +117,15 @@ class _Drop:
 
 def _drops(ship: pd.DataFrame, items: pd.DataFrame, tiers: dict[str, int], max_kg: float, max_m3: float) -> list[_Drop]:
     w = dict(zip(items.item_id, rules.unit_weight(items)))
-    vol = dict(zip(items.item_id, (items.unit_volume_l.fillna(0.0) / 1000.0) if "unit_volume_l" in items else 0.0))
+    litres = items.unit_volume_l.fillna(0.0) if "unit_volume_l" in items else pd.Series(0.0, index=items.index)
+    vol = dict(zip(items.item_id, litres / 1000.0))
     out = []
-    for site, g in ship.groupby("site_id", sort=True):
+    for key, g in ship.groupby("site_id", sort=True):
+        site = str(key)
         cur = _Drop(site, tiers.get(site, 4), 0.0, 0.0, [])
         for r in g.itertuples():
             uk, um = float(w.get(r.item_id, 1.0)), float(vol.get(r.item_id, 0.0))
-            q = int(r.quantity)
+            q = int(cast(int, r.quantity))
             while q > 0:
                 room_k = (max_kg - cur.kg) / uk if uk > 0 else math.inf
                 room_m = (max_m3 - cur.m3) / um if um > 0 else math.inf
@@ -147,6 +149,7 @@ def _class_matrix(travel: Travel, cls: frozenset, nodes: np.ndarray) -> np.ndarr
     """Minutes between the given node indices for one vehicle class."""
     if travel.fallback:
         raise NetworkError("fallback travel has no node matrix")
+    assert travel.network is not None and travel.control is not None  # not the fallback
     eff = travel.control.effect(cls, travel.at)
     sol = solve(travel.network, travel.control, eff, nodes)
     ex = expanded(travel.network, travel.control)
@@ -254,11 +257,11 @@ def plan_trips(
         can = {s: [v for v in vs if np.isfinite(mats[v.cls][0, pos[s]]) and np.isfinite(mats[v.cls][pos[s], 0])]
                for s in sites}
         todo: list[_Drop] = []
-        for s, g in ship.groupby("site_id", sort=True):
-            s = str(s)
+        for key, g in ship.groupby("site_id", sort=True):
+            s = str(key)
             if not can[s]:
                 for r in g.itertuples():
-                    unplanned.append((r.lot_id, depot, s, r.item_id, int(r.quantity), "unreachable"))
+                    unplanned.append((r.lot_id, depot, s, r.item_id, int(cast(int, r.quantity)), "unreachable"))
                 continue
             mk = max(v.kg for v in can[s])
             mm = max(v.m3 for v in can[s])
@@ -281,9 +284,11 @@ def plan_trips(
                 plan = None
                 how = "greedy"
                 if method == "ortools":
+                    def improved(p: dict[str, Any], depot: str = depot, wave: int = wave) -> None:
+                        say("trips.progress.improved", {"depot": depot, "wave": wave, **p})
+
                     plan, info = _ortools(todo, avail, free, mats, pos, service_min, time_limit_s, patience_s,
-                                          lambda p, depot=depot, wave=wave: say("trips.progress.improved",
-                                                                               {"depot": depot, "wave": wave, **p}))
+                                          improved)
                     stats["solutions"] += info.get("solutions", 0)
                     stats["search_s"] += info.get("search_s", 0.0)
                     if plan is None:
@@ -434,7 +439,7 @@ def _improve(runs: list[list], mats: dict, pos: dict[str, int], service: float, 
 
     def apply(a: int, seq_a: list, b: int | None = None, seq_b: list | None = None) -> None:
         for k, seq in ((a, seq_a), (b, seq_b)):
-            if k is None:
+            if k is None or seq is None:
                 continue
             v = runs[k][0]
             c = cost(v, seq)
@@ -443,6 +448,17 @@ def _improve(runs: list[list], mats: dict, pos: dict[str, int], service: float, 
             runs[k][1] = seq
             kg[k] = sum(d.kg for d in seq)
             m3[k] = sum(d.m3 for d in seq)
+
+    def move(a: int, seq_a: list, cost_a: float, b: int, seq_b: list, cost_b: float) -> bool:
+        """Give trip ``a`` the drops ``seq_a`` and trip ``b`` ``seq_b`` (their new costs given) if every
+        vehicle stays within its availability; whether the move was made."""
+        va, vb = runs[a][0], runs[b][0]
+        ch = {va.vid: cost_a - costs[a]}
+        ch[vb.vid] = ch.get(vb.vid, 0.0) + cost_b - costs[b]
+        if not fits_time(ch):
+            return False
+        apply(a, seq_a, b, seq_b)
+        return True
 
     moves = 0
     improved = True
@@ -486,13 +502,9 @@ def _improve(runs: list[list], mats: dict, pos: dict[str, int], service: float, 
                             s = sb[:j] + [d] + sb[j:]
                             cb = cost(vb, s)
                             delta = ca + cb - costs[a] - costs[b]
-                            if delta < -1e-7:
-                                ch = {va.vid: ca - costs[a]}
-                                ch[vb.vid] = ch.get(vb.vid, 0.0) + cb - costs[b]
-                                if fits_time(ch):
-                                    apply(a, rest_a, b, s)
-                                    done = True
-                                    break
+                            if delta < -1e-7 and move(a, rest_a, ca, b, s, cb):
+                                done = True
+                                break
                     if done:
                         break
                     for j, e in enumerate(sb):
@@ -504,13 +516,9 @@ def _improve(runs: list[list], mats: dict, pos: dict[str, int], service: float, 
                         s1 = sa[:i] + [e] + sa[i + 1:]
                         s2 = sb[:j] + [d] + sb[j + 1:]
                         c1, c2 = cost(va, s1), cost(vb, s2)
-                        if c1 + c2 < costs[a] + costs[b] - 1e-7:
-                            ch = {va.vid: c1 - costs[a]}
-                            ch[vb.vid] = ch.get(vb.vid, 0.0) + c2 - costs[b]
-                            if fits_time(ch):
-                                apply(a, s1, b, s2)
-                                done = True
-                                break
+                        if c1 + c2 < costs[a] + costs[b] - 1e-7 and move(a, s1, c1, b, s2, c2):
+                            done = True
+                            break
                     if done:
                         break
                 if not done:
@@ -527,13 +535,9 @@ def _improve(runs: list[list], mats: dict, pos: dict[str, int], service: float, 
                             if not (all(ok(d, va) for d in sb[j:]) and all(ok(d, vb) for d in sa[i:])):
                                 continue
                             c1, c2 = cost(va, s1), cost(vb, s2)
-                            if c1 + c2 < costs[a] + costs[b] - 1e-7:
-                                ch = {va.vid: c1 - costs[a]}
-                                ch[vb.vid] = ch.get(vb.vid, 0.0) + c2 - costs[b]
-                                if fits_time(ch):
-                                    apply(a, s1, b, s2)
-                                    done = True
-                                    break
+                            if c1 + c2 < costs[a] + costs[b] - 1e-7 and move(a, s1, c1, b, s2, c2):
+                                done = True
+                                break
                         if done:
                             break
                 if done:
@@ -653,7 +657,7 @@ def _ortools(todo, avail, free, mats, pos, service, time_limit_s, patience_s=PAT
     params.time_limit.FromMilliseconds(int(max(time_limit_s, 0.01) * 1000))
 
     t0 = _time.perf_counter()
-    state = {"best": None, "at": t0}
+    state: dict[str, Any] = {"best": None, "at": t0}
 
     def at_solution() -> None:
         obj = routing.CostVar().Value()
