@@ -21,6 +21,13 @@ that a later publication extends an earlier one unchanged, so the holder of an
 old head (or of a donor's receipt, :mod:`allocator.store.donations`) detects a
 rewritten history even when every hash was recomputed; ``key=`` pins the
 signing key. ``docs/ledger.md`` is the specification.
+
+The modules of this package are pure (no database): canonical form, hashing,
+the chain check, replaying the chain into tables, totals and verification.
+Appending to the database's chain and publishing from it are
+:mod:`allocator.store.ledger`'s; :func:`append`, :func:`head`,
+:func:`entries`, :func:`publish`, :func:`repair` and :func:`usage_tables` are
+importable from here too.
 """
 
 from __future__ import annotations
@@ -30,25 +37,32 @@ from allocator.ledger.chain import (
     GENESIS,
     INSPECTION,
     LedgerError,
-    append,
     canonical,
     check_chain,
-    describe_references,
-    entries,
     entry_hash,
-    head,
     inspection,
     lot_fields,
     pledge_fields,
     published_donor,
     random_reference_code,
 )
-from allocator.ledger.db_tables import usage_tables
-from allocator.ledger.publish import DATA_FILES, FORMAT, Publication, publish, repair
+from allocator.ledger.publish import DATA_FILES, FORMAT, Publication
 from allocator.ledger.schema import EVENT_FIELDS, EVENTS
 from allocator.ledger.tables import DONATION_COLUMNS, USAGE_COLUMNS, replay
 from allocator.ledger.totals import Totals, totals_from_ledger
 from allocator.ledger.verify import Verification, read_entries, read_manifest, verify
+
+# The database half, importable from here as before. Safe at import time in any order:
+# allocator.store.ledger imports only this package's modules, never a name of this file.
+from allocator.store.ledger import (  # noqa: I001
+    append,
+    describe_references,
+    entries,
+    head,
+    publish,
+    repair,
+    usage_tables,
+)
 
 __all__ = [
     "ANONYMOUS", "DATA_FILES", "DONATION_COLUMNS", "EVENTS", "EVENT_FIELDS", "FORMAT", "GENESIS", "INSPECTION",
@@ -57,3 +71,4 @@ __all__ = [
     "published_donor", "random_reference_code", "read_entries", "read_manifest", "repair", "replay",
     "totals_from_ledger", "usage_tables", "verify",
 ]
+

@@ -27,6 +27,7 @@ from allocator.i18n import t
 from allocator.scenario import RawScenario, Scenario, _fmt
 from allocator.store import models as m
 from allocator.store.db import checkpoint
+from allocator.store.stock import reserved_by_lot
 from allocator.store.time import utcnow
 
 #: Tables with their own model, keyed by the contract's key column.
@@ -372,17 +373,6 @@ def write_off(
 
 
 # --------------------------------------------------------------------------- stock
-
-
-def reserved_by_lot(session: Session) -> dict[str, int]:
-    """Units reserved per lot by approved (not yet dispatched) rounds."""
-    q = (
-        select(m.Allocation.lot_id, func.sum(m.Allocation.quantity))
-        .join(m.Round, m.Round.id == m.Allocation.round_id)
-        .where(m.Round.state == "approved")
-        .group_by(m.Allocation.lot_id)
-    )
-    return {lot: int(n) for lot, n in session.execute(q)}
 
 
 def stock_fingerprint(stock: pd.DataFrame | Iterable[tuple]) -> str:
