@@ -345,11 +345,9 @@ def _coverage_frame(session: Session, state: Any) -> pd.DataFrame:
 
 def _write_coverage(cov: pd.DataFrame, path: Path) -> None:
     from allocator.cells import escape_frame
+    from allocator.fsutil import write_csv
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    escape_frame(cov).to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    write_csv(escape_frame(cov), path)
 
 
 def run_rounds_coverage(args: argparse.Namespace) -> int:
