@@ -45,7 +45,8 @@ _TRUE = {"true", "1", "yes", "y", "t"}
 _FALSE = {"false", "0", "no", "n", "f"}
 
 
-def _row(index: Any) -> int:
+def row_line(index: Any) -> int:
+    """The 1-based file line (header = line 1) of a table row's index."""
     return int(index) + 2
 
 
@@ -122,11 +123,11 @@ def _convert(
     empty = text == ""
     if col.required:
         for i in text.index[empty]:
-            report.problem(label, _row(i), col.name, "value_required", "")
+            report.problem(label, row_line(i), col.name, "value_required", "")
     t = col.type
 
     def bad(i: Any, code: str) -> None:
-        report.problem(label, _row(i), col.name, code, raw[i])
+        report.problem(label, row_line(i), col.name, code, raw[i])
 
     if t in ("id", "str", "enum", "wkt"):
         return text.astype(str)
@@ -164,7 +165,7 @@ def _convert(
     raise AssertionError(t)  # pragma: no cover
 
 
-def _wkt_checks(df: pd.DataFrame, col: str, label: str, report: Report) -> None:
+def wkt_checks(df: pd.DataFrame, col: str, label: str, report: Report) -> None:
     from shapely import wkt
     from shapely.errors import ShapelyError
 
@@ -174,14 +175,14 @@ def _wkt_checks(df: pd.DataFrame, col: str, label: str, report: Report) -> None:
         try:
             g = wkt.loads(s)
         except (ShapelyError, ValueError, TypeError):
-            report.problem(label, _row(i), col, "wkt_invalid", s)
+            report.problem(label, row_line(i), col, "wkt_invalid", s)
             continue
         if g.geom_type not in ("Polygon", "MultiPolygon"):
-            report.problem(label, _row(i), col, "wkt_not_polygon", s[:60], geom_type=g.geom_type)
+            report.problem(label, row_line(i), col, "wkt_not_polygon", s[:60], geom_type=g.geom_type)
         elif not g.is_valid:
-            report.problem(label, _row(i), col, "polygon_invalid", s[:60])
+            report.problem(label, row_line(i), col, "polygon_invalid", s[:60])
         elif g.bounds[0] < -180 or g.bounds[2] > 180 or g.bounds[1] < -90 or g.bounds[3] > 90:
-            report.problem(label, _row(i), col, "polygon_degrees", s[:60])
+            report.problem(label, row_line(i), col, "polygon_degrees", s[:60])
 
 
 # --------------------------------------------------------------------------- pandera
@@ -230,7 +231,7 @@ def _describe_check(col: schema.ColumnSpec, check: str) -> tuple[str, dict[str, 
     return "check_failed", {"check": check}
 
 
-def _pandera_checks(table: str, df: pd.DataFrame, label: str, report: Report) -> None:
+def pandera_checks(table: str, df: pd.DataFrame, label: str, report: Report) -> None:
     spec = schema.tables()[table]
     # empty strings are "not given": do not check them against choices
     check_df = df.copy()
@@ -253,7 +254,7 @@ def _pandera_checks(table: str, df: pd.DataFrame, label: str, report: Report) ->
             elif isinstance(val, float) and val.is_integer():
                 val = int(val)
             code, params = _describe_check(col, str(rec.check))
-            report.problem(label, _row(rec.index), rec.column, code, report.text(table, rec.index, rec.column, val), **params)
+            report.problem(label, row_line(rec.index), rec.column, code, report.text(table, rec.index, rec.column, val), **params)
 
 
 # --------------------------------------------------------------------------- parse
@@ -359,10 +360,10 @@ def parse(raw: RawScenario) -> tuple[Scenario, Report]:
         extra = [c for c in df.columns if c not in spec.column_names]
         for c in extra:
             conv[c] = df[c].astype(str)
-        _pandera_checks(name, conv, label, report)
+        pandera_checks(name, conv, label, report)
         for c in spec.columns:
             if c.type == "wkt" and c.name in conv:
-                _wkt_checks(conv, c.name, label, report)
+                wkt_checks(conv, c.name, label, report)
         typed[name] = _defaults(name, conv, present)
         # keep the documented column order, then extras
         typed[name] = typed[name][[*spec.column_names, *extra]]
@@ -405,7 +406,7 @@ def check_unique_site_depot_ids(sc: Scenario, labels: dict[str, str], report: Re
     both = _ids(sc, "sites", "site_id") & _ids(sc, "depots", "depot_id")
     for i, d in sc.depots.depot_id.items():
         if d in both:
-            report.problem(labels["depots"], _row(i), "depot_id", "id_is_site", d)
+            report.problem(labels["depots"], row_line(i), "depot_id", "id_is_site", d)
 
 
 def _ref(
@@ -428,19 +429,19 @@ def _ref(
         for i, v in sc.tables[table][col].items():
             vals = v if isinstance(v, tuple) else (v,)
             if any(vals):
-                report.problem(labels[table], _row(i), col, "refers_absent", ";".join(vals), target=target)
+                report.problem(labels[table], row_line(i), col, "refers_absent", ";".join(vals), target=target)
                 break
         return
     values = sc.tables[table][col]
     if len(values) and not isinstance(values.iloc[0], tuple):
         bad = ~values.isin(known) & (values != "")
         for i in values.index[bad]:
-            report.problem(labels[table], _row(i), col, "unknown_ref", values[i], column=target_col)
+            report.problem(labels[table], row_line(i), col, "unknown_ref", values[i], column=target_col)
         return
     for i, v in values.items():
         for x in v:
             if x and x not in known:
-                report.problem(labels[table], _row(i), col, "unknown_ref", x, column=target_col)
+                report.problem(labels[table], row_line(i), col, "unknown_ref", x, column=target_col)
 
 
 def check_references(sc: Scenario, labels: dict[str, str], report: Report) -> None:
@@ -460,7 +461,7 @@ def check_needs(sc: Scenario, labels: dict[str, str], report: Report) -> None:
         return
     dup = sc.needs.duplicated(["site_id", "item_id"], keep="first")
     for i in sc.needs.index[dup]:
-        report.problem(labels["needs"], _row(i), "item_id", "duplicate_pair",
+        report.problem(labels["needs"], row_line(i), "item_id", "duplicate_pair",
                        f"{sc.needs.at[i, 'site_id']}, {sc.needs.at[i, 'item_id']}", first="site_id", second="item_id")
 
 
@@ -470,9 +471,9 @@ def check_substitutes(sc: Scenario, labels: dict[str, str], report: Report) -> N
         return
     s = sc.substitutes
     for i in s.index[(s.item_id == s.substitute_id) & (s.item_id != "")]:
-        report.problem(labels["substitutes"], _row(i), "substitute_id", "self_substitute", s.at[i, "substitute_id"])
+        report.problem(labels["substitutes"], row_line(i), "substitute_id", "self_substitute", s.at[i, "substitute_id"])
     for i in s.index[s.duplicated(["item_id", "substitute_id"])]:
-        report.problem(labels["substitutes"], _row(i), "substitute_id", "duplicate_pair", s.at[i, "substitute_id"],
+        report.problem(labels["substitutes"], row_line(i), "substitute_id", "duplicate_pair", s.at[i, "substitute_id"],
                        first="item_id", second="substitute_id")
 
 
@@ -482,7 +483,7 @@ def check_locks(sc: Scenario, labels: dict[str, str], report: Report) -> None:
         return
     lk = sc.locks
     for i in lk.index[lk.duplicated(["depot_id", "site_id", "item_id"], keep="first")]:
-        report.add(labels["locks"], _row(i), "item_id", "duplicate (depot_id, site_id, item_id) triple",
+        report.add(labels["locks"], row_line(i), "item_id", "duplicate (depot_id, site_id, item_id) triple",
                    f"{lk.at[i, 'depot_id']}, {lk.at[i, 'site_id']}, {lk.at[i, 'item_id']}")
 
 
@@ -495,7 +496,7 @@ def check_roads(sc: Scenario, labels: dict[str, str], report: Report) -> None:
     if sc.has("roads"):
         r = sc.roads
         for i in r.index[(r.u == r.v) & (r.u != "")]:
-            report.problem(labels["roads"], _row(i), "v", "self_loop", r.at[i, "v"])
+            report.problem(labels["roads"], row_line(i), "v", "self_loop", r.at[i, "v"])
 
 
 def check_traffic_control(sc: Scenario, labels: dict[str, str], report: Report) -> None:
@@ -504,7 +505,7 @@ def check_traffic_control(sc: Scenario, labels: dict[str, str], report: Report) 
         return
     tc, lab = sc.traffic_control, labels["traffic_control"]
     for i, r in tc.iterrows():
-        row = _row(i)
+        row = row_line(i)
         has_edge = bool(r.u) or bool(r.v)
         if has_edge and not (r.u and r.v):
             report.problem(lab, row, "v" if r.u else "u", "edge_pair", r.v or r.u)
@@ -559,7 +560,7 @@ def check_vehicles(sc: Scenario, labels: dict[str, str], report: Report) -> None
     v = sc.vehicles
     bad = v.available_from.notna() & v.available_to.notna() & (v.available_to <= v.available_from)
     for i in v.index[bad]:
-        report.problem(labels["vehicles"], _row(i), "available_to", "available_to_order",
+        report.problem(labels["vehicles"], row_line(i), "available_to", "available_to_order",
                        report.text("vehicles", i, "available_to", v.at[i, "available_to"]))
 
 
@@ -573,10 +574,10 @@ def check_lots(sc: Scenario, labels: dict[str, str], report: Report) -> None:
     for i in s.index[expired | held]:
         lot, status = s.at[i, "lot_id"], s.at[i, "status"]
         if expired[i]:
-            report.warning(lab, _row(i), "expires", "lot_expired", report.text("stock", i, "expires", s.at[i, "expires"].date()),
+            report.warning(lab, row_line(i), "expires", "lot_expired", report.text("stock", i, "expires", s.at[i, "expires"].date()),
                            lot=lot, at=f"{at:%Y-%m-%d %H:%M}")
         else:
-            report.warning(lab, _row(i), "status", "lot_held", status, lot=lot, status=status)
+            report.warning(lab, row_line(i), "status", "lot_held", status, lot=lot, status=status)
 
 
 def usable_lots(sc: Scenario) -> pd.DataFrame:
@@ -600,7 +601,7 @@ def check_unstocked_needs(sc: Scenario, labels: dict[str, str], report: Report) 
     bad = (n.quantity > 0) & ~n.item_id.isin(covered)
     first = n[bad].drop_duplicates("item_id")
     for i, item in zip(first.index, first.item_id):
-        report.warning(labels["needs"], _row(i), "item_id", "need_unstocked", item)
+        report.warning(labels["needs"], row_line(i), "item_id", "need_unstocked", item)
 
 
 def check_snapping(sc: Scenario, labels: dict[str, str], report: Report) -> None:
@@ -621,7 +622,7 @@ def check_snapping(sc: Scenario, labels: dict[str, str], report: Report) -> None
         km = chord_to_km(chord)
         for (i, r), d in zip(t.iterrows(), km):
             if d > SNAP_WARN_KM and not r.node_id:
-                report.warning(labels[table], _row(i), "lat", "far_from_road", f"{r.lat}, {r.lon}", id=r[key], km=f"{d:.1f}")
+                report.warning(labels[table], row_line(i), "lat", "far_from_road", f"{r.lat}, {r.lon}", id=r[key], km=f"{d:.1f}")
 
 
 CHECKS: list[Check] = [

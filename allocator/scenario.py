@@ -515,7 +515,8 @@ def to_raw(
     return RawScenario(tables=out, labels=lab, meta=m, source="<tables>")
 
 
-def _raw_of(scenario: Scenario) -> RawScenario:
+def raw_of(scenario: Scenario) -> RawScenario:
+    """A typed scenario formatted back as text (what :func:`save` writes and the validator re-parses)."""
     return to_raw(
         scenario.tables,
         name=scenario.name,
@@ -583,7 +584,7 @@ def save(scenario: Scenario, path: str | Path) -> Path:
         from allocator.workbook import write_scenario
 
         return write_scenario(scenario, p)
-    raw = _escape_raw(_raw_of(scenario))  # text cells never become live formulas
+    raw = _escape_raw(raw_of(scenario))  # text cells never become live formulas
     with atomic_folder(p) as tmpdir:
         for tname, df in raw.tables.items():
             df.to_csv(tmpdir / f"{tname}.csv", index=False, encoding="utf-8", lineterminator="\n")

@@ -20,15 +20,15 @@ from allocator import schema
 from allocator.parse import (
     CHECKS,
     SNAP_WARN_KM,
-    _pandera_checks,
-    _row,
-    _wkt_checks,
+    pandera_checks,
     pandera_schema,
     parse,
+    row_line,
     usable_lots,
+    wkt_checks,
 )
 from allocator.report import PROBLEM_CODES, Problem, Report
-from allocator.scenario import RawScenario, Scenario, _raw_of, read_raw
+from allocator.scenario import RawScenario, Scenario, raw_of, read_raw
 
 __all__ = ["Problem", "Report", "PROBLEM_CODES", "parse", "validate", "usable_lots", "pandera_schema",
            "SNAP_WARN_KM"]
@@ -56,7 +56,7 @@ def validate(source: Scenario | str | Path) -> Report:
     if isinstance(source, Scenario) and _is_typed(source):
         return _check_typed(source)
     raw = source if isinstance(source, RawScenario) else (
-        _raw_of(source) if isinstance(source, Scenario) else read_raw(source)
+        raw_of(source) if isinstance(source, Scenario) else read_raw(source)
     )
     return parse(raw)[1]
 
@@ -112,11 +112,11 @@ def _check_typed(sc: Scenario) -> Report:
             s = df[c.name]
             empty = (s == "") if c.type in ("id", "str", "enum", "wkt") else s.isna()
             for i in df.index[empty.to_numpy(bool)]:
-                report.problem(labels[name], _row(i), c.name, "value_required", "")
-        _pandera_checks(name, df, labels[name], report)
+                report.problem(labels[name], row_line(i), c.name, "value_required", "")
+        pandera_checks(name, df, labels[name], report)
         for c in spec.columns:
             if c.type == "wkt":
-                _wkt_checks(df, c.name, labels[name], report)
+                wkt_checks(df, c.name, labels[name], report)
     for check in CHECKS:
         check(sc, labels, report)
     return report

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from test_ledger_support import ROOT, day, db_url, engine, publish, run_round, signing_key  # noqa: F401
+from test_ledger_support import ROOT, day, publish, run_round, signing_key  # noqa: F401
 
 from allocator import cli, examples, ledger
 from allocator.errors import StoreError

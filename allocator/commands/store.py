@@ -284,11 +284,8 @@ def run_rounds_create(args: argparse.Namespace) -> int:
         if args.allocations:
             alloc, fill, summary = _read_round_dir(Path(args.allocations))
         else:
-            try:
-                from allocator import allocate
-            except ImportError as exc:
-                raise StoreError("this build has no optimiser (allocator.allocate); "
-                                 "pass --allocations DIR with a round computed elsewhere") from exc
+            from allocator import allocate
+
             result = allocate(state)
             alloc, fill, summary = result.allocations, result.fill, result.summary
             if args.out:

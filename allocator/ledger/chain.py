@@ -69,12 +69,12 @@ def entry_hash(seq: int, prev_hash: str, fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical({"seq": seq, "prev_hash": prev_hash, **fields})).hexdigest()
 
 
-def _clean(v: Any) -> Any:
+def json_value(v: Any) -> Any:
     """JSON value of a field: NFC text, plain ints, lists of text."""
     if isinstance(v, str):
         return unicodedata.normalize("NFC", v)
     if isinstance(v, list | tuple):
-        return [_clean(x) for x in v]
+        return [json_value(x) for x in v]
     if hasattr(v, "item") and not isinstance(v, str):  # numpy scalars
         return v.item()
     return v

@@ -67,13 +67,14 @@ def build_files(lines: Sequence[Mapping[str, Any]], *, published_at: str, org_re
     return files, tables.counts(st, lines, drows, urows), st
 
 
-def _sha(data: bytes) -> str:
+def sha256_hex(data: bytes) -> str:
+    """The SHA-256 of ``data`` in hex (the manifest's file digests)."""
     import hashlib
 
     return hashlib.sha256(data).hexdigest()
 
 
-def _abs(out: str | Path) -> Path:
+def absolute_path(out: str | Path) -> Path:
     """The absolute path of ``out`` without following its last component (it is a link)."""
     return Path(os.path.abspath(out))
 
@@ -85,7 +86,7 @@ def versions_dir(out: Path) -> Path:
 
 def point(out: Path, target: Path) -> None:
     """Make ``out`` a symbolic link to ``target`` in one rename (a reader sees the old or the new)."""
-    out = _abs(out)
+    out = absolute_path(out)
     if out.exists() and not out.is_symlink():
         # a folder written by an older version: kept as a version, then replaced by the link
         legacy = versions_dir(out) / f"legacy-{datetime.now():%Y%m%dT%H%M%S%f}"
@@ -94,7 +95,8 @@ def point(out: Path, target: Path) -> None:
     atomic_link(out, target)
 
 
-def _current_target(out: Path) -> str | None:
+def link_target(out: Path) -> str | None:
+    """The version folder the publication link ``out`` points at (its name), or None when it is no link."""
     if not out.is_symlink():
         return None
     return Path(os.readlink(out)).name

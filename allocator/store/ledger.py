@@ -26,11 +26,11 @@ from allocator.ledger import keys, merkle, tables
 from allocator.ledger.chain import (
     GENESIS,
     LedgerError,
-    _clean,
     canonical,
     check_chain,
     entry_hash,
     inspection,
+    json_value,
     published_donor,
 )
 from allocator.ledger.publish import (
@@ -42,11 +42,11 @@ from allocator.ledger.publish import (
     ORG_NAME_ENV,
     ORG_REF_ENV,
     Publication,
-    _abs,
-    _current_target,
-    _sha,
+    absolute_path,
     build_files,
+    link_target,
     point,
+    sha256_hex,
     versions_dir,
 )
 from allocator.ledger.schema import EVENTS, check_fields
@@ -92,7 +92,7 @@ def append(session: Session, event: str, **fields: Any) -> Any:
     if event not in EVENTS:
         raise LedgerError(f"unknown ledger event {event!r}")
     body = {"event": event, "at": iso(utcnow()),
-            **{k: _clean(v) for k, v in fields.items() if v is not None}}
+            **{k: json_value(v) for k, v in fields.items() if v is not None}}
     problem = check_fields(body)
     if problem:
         raise LedgerError(f"ledger event {event!r}: {problem}")
@@ -273,13 +273,13 @@ def repair(session: Session, out_dir: str | Path) -> list[str]:
     that rolled their row back) and points the link at the newest recorded
     version when a kill came between the commit and the swap. Returns what it did.
     """
-    out = _abs(out_dir)
+    out = absolute_path(out_dir)
     vdir = versions_dir(out)
     rows = list(session.scalars(select(m.Publication).where(m.Publication.out_dir == str(out))
                                 .order_by(m.Publication.id)))
     known = {r.version for r in rows if r.version}
     done = []
-    current = _current_target(out)
+    current = link_target(out)
     if vdir.is_dir():
         for child in sorted(vdir.iterdir()):
             if child.name in known or child.name == current or child.name.startswith("legacy-"):
@@ -356,7 +356,7 @@ def publish(session: Session, out_dir: str | Path, *, by: str = "", key_path: st
     >>> verify(pub.out_dir).ok
     True
     """
-    out = _abs(out_dir)
+    out = absolute_path(out_dir)
     key = keys.load_or_create_key(Path(key_path) if key_path else None)
     kp = (Path(key_path) if key_path else keys.key_path()).resolve()
     if kp.is_relative_to(versions_dir(out).resolve()) or (out.exists() and kp.is_relative_to(out.resolve())):
@@ -397,7 +397,7 @@ def publish(session: Session, out_dir: str | Path, *, by: str = "", key_path: st
         "merkle_root": merkle.merkle_root([ln["hash"] for ln in lines]),
         "previous": prev,
         "counts": counts,
-        "files": {name: _sha(files[name]) for name in DATA_FILES},
+        "files": {name: sha256_hex(files[name]) for name in DATA_FILES},
         "iati_org_ref": org_ref,
         "iati_org_name": org_name,
         "public_key": pub_key,
@@ -415,7 +415,7 @@ def publish(session: Session, out_dir: str | Path, *, by: str = "", key_path: st
             (tmp / name).write_bytes(data)
         os.chmod(tmp, 0o755)  # readable by the web server that serves it
     session.add(m.Publication(at=now, out_dir=str(out), head_seq=seq, head_hash=digest, by=by, version=version,
-                              prev_seq=prev["seq"], prev_hash=prev["hash"], manifest_sha256=_sha(mbytes),
+                              prev_seq=prev["seq"], prev_hash=prev["hash"], manifest_sha256=sha256_hex(mbytes),
                               public_key=pub_key))
     session.flush()
     _swap_after_commit(session, out, vdir)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -502,12 +501,6 @@ def current_scenario(session: Session) -> Scenario:
     rounds made since cover (see :mod:`allocator.store.needs`).
     """
     return export_scenario(session, available=True)
-
-
-def _finite(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 # --------------------------------------------------------------------------- what an import changes
