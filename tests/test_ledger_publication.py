@@ -200,7 +200,7 @@ def test_a_receiver_confirms_only_their_own_site(engine) -> None:
         current_scenario,
         dispatch_round,
     )
-    from allocator.store.attest import link_receiver
+    from allocator.store.receivers import link_receiver
 
     day(engine)
     with transaction(engine) as s:

@@ -70,7 +70,7 @@ def alloc(*rows: tuple) -> pd.DataFrame:
 
 def day(engine, scenario: Scenario | None = None) -> None:
     """Import donated_city, add an officer (wang), an approver (li) and a receiver of JYT (jyt)."""
-    from allocator.store.attest import link_receiver
+    from allocator.store.receivers import link_receiver
 
     with transaction(engine) as s:
         import_scenario(s, scenario or examples.donated_city())

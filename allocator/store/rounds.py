@@ -41,10 +41,9 @@ from allocator.errors import (
     StoreError,
 )
 from allocator.scenario import Scenario
-from allocator.store import attest
 from allocator.store import models as m
 from allocator.store.db import checkpoint
-from allocator.store.receivers import check_trip_scope
+from allocator.store.receivers import check_trip_scope, confirmer, trips_for
 from allocator.store.scenario_io import (
     available_rows,
     reserved_by_lot,
@@ -386,8 +385,8 @@ def confirm_delivery(
         if not open_trips:
             raise NotFoundError(f"round {r.id} has no unconfirmed trip {trip_id}")
         check_trip_scope(session, user, open_trips)  # a receiver naming another site's trip is refused
-    open_trips = attest.trips_for(session, user, open_trips)  # without a trip: a receiver confirms their own
-    confirmed_as = {t.site_id: attest.confirmer(session, user, t.site_id) for t in open_trips}
+    open_trips = trips_for(session, user, open_trips)  # without a trip: a receiver confirms their own
+    confirmed_as = {t.site_id: confirmer(session, user, t.site_id) for t in open_trips}
     now = utcnow()
     out = []
     tids = {t.id for t in open_trips}
@@ -481,24 +480,24 @@ def correct_delivery(
     """
     require_role(session, user, CAN_CONFIRM, "correct a delivery")
     if not reason.strip():
-        raise StoreError(f"line {line_id}: a correction needs a reason")
+        raise InvalidRequestError(f"line {line_id}: a correction needs a reason")
     r = get_round(session, round_id, lock=True)
     a = session.get(m.Allocation, int(line_id))
     if a is None or a.round_id != r.id:
-        raise StoreError(f"round {r.id} has no line {line_id}")
+        raise NotFoundError(f"round {r.id} has no line {line_id}")
     dl = session.scalars(select(m.Delivery).where(m.Delivery.allocation_id == a.id).with_for_update()).first()
     if dl is None:
-        raise StoreError(f"round {r.id}: line {line_id} has no confirmed delivery to correct")
+        raise InvalidRequestError(f"round {r.id}: line {line_id} has no confirmed delivery to correct")
     d = corrected or Discrepancy(received=a.quantity, kind="", disposition="returned")
     if corrected is not None:
         if d.kind not in m.DISCREPANCIES:
-            raise StoreError(f"line {a.id}: discrepancy must be one of {', '.join(m.DISCREPANCIES)} (got {d.kind})")
+            raise InvalidRequestError(f"line {a.id}: discrepancy must be one of {', '.join(m.DISCREPANCIES)} (got {d.kind})")
         if d.disposition not in m.DISPOSITIONS:
-            raise StoreError(f"line {a.id}: disposition must be returned or written_off (got {d.disposition})")
+            raise InvalidRequestError(f"line {a.id}: disposition must be returned or written_off (got {d.disposition})")
         if d.disposition == "written_off" and not d.reason.strip():
-            raise StoreError(f"line {a.id}: a write-off needs a reason")
+            raise InvalidRequestError(f"line {a.id}: a write-off needs a reason")
     if not 0 <= d.received <= a.quantity:
-        raise StoreError(f"line {a.id}: received must be between 0 and {a.quantity} (got {d.received})")
+        raise InvalidRequestError(f"line {a.id}: received must be between 0 and {a.quantity} (got {d.received})")
     received = int(d.received)
     returned = a.quantity - received if d.disposition == "returned" else 0
     lost = a.quantity - received if d.disposition == "written_off" else 0
@@ -514,7 +513,7 @@ def correct_delivery(
     if d_returned < 0:
         free = lot.quantity - reserved_by_lot(session).get(lot.lot_id, 0)
         if -d_returned > free:
-            raise StoreError(f"line {a.id}: {-d_returned} returned unit(s) would leave lot {lot.lot_id} again, "
+            raise InvalidRequestError(f"line {a.id}: {-d_returned} returned unit(s) would leave lot {lot.lot_id} again, "
                              f"but only {free} are in stock and not reserved")
     lot.quantity += d_returned
     if d_lost:
