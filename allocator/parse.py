@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -345,8 +345,8 @@ def parse(raw: RawScenario) -> tuple[Scenario, Report]:
             if c.required and c.name not in df.columns:
                 report.problem(label, 1, c.name, "column_missing")
         dup_cols = [c for c in df.columns if list(df.columns).count(c) > 1]
-        for c in sorted(set(dup_cols)):
-            report.problem(label, 1, c, "column_duplicate")
+        for dc in sorted(set(dup_cols)):
+            report.problem(label, 1, dc, "column_duplicate")
         if dup_cols:
             df = df.loc[:, ~df.columns.duplicated()]
         report.texts[name] = df
@@ -357,9 +357,9 @@ def parse(raw: RawScenario) -> tuple[Scenario, Report]:
         for c in spec.columns:
             if c.name in df.columns:
                 conv[c.name] = _convert(df[c.name], c, label, report)
-        extra = [c for c in df.columns if c not in spec.column_names]
-        for c in extra:
-            conv[c] = df[c].astype(str)
+        extra = [str(c) for c in df.columns if c not in spec.column_names]
+        for e in extra:
+            conv[e] = df[e].astype(str)
         pandera_checks(name, conv, label, report)
         for c in spec.columns:
             if c.type == "wkt" and c.name in conv:
@@ -462,7 +462,7 @@ def check_needs(sc: Scenario, labels: dict[str, str], report: Report) -> None:
     dup = sc.needs.duplicated(["site_id", "item_id"], keep="first")
     for i in sc.needs.index[dup]:
         report.problem(labels["needs"], row_line(i), "item_id", "duplicate_pair",
-                       f"{sc.needs.at[i, 'site_id']}, {sc.needs.at[i, 'item_id']}", first="site_id", second="item_id")
+                       f"{str(sc.needs.at[i, 'site_id'])}, {str(sc.needs.at[i, 'item_id'])}", first="site_id", second="item_id")
 
 
 def check_substitutes(sc: Scenario, labels: dict[str, str], report: Report) -> None:
@@ -484,7 +484,7 @@ def check_locks(sc: Scenario, labels: dict[str, str], report: Report) -> None:
     lk = sc.locks
     for i in lk.index[lk.duplicated(["depot_id", "site_id", "item_id"], keep="first")]:
         report.add(labels["locks"], row_line(i), "item_id", "duplicate (depot_id, site_id, item_id) triple",
-                   f"{lk.at[i, 'depot_id']}, {lk.at[i, 'site_id']}, {lk.at[i, 'item_id']}")
+                   f"{str(lk.at[i, 'depot_id'])}, {str(lk.at[i, 'site_id'])}, {str(lk.at[i, 'item_id'])}")
 
 
 def check_roads(sc: Scenario, labels: dict[str, str], report: Report) -> None:
@@ -542,10 +542,10 @@ def check_traffic_control_targets(sc: Scenario, labels: dict[str, str], report: 
             if col in roads:
                 names |= {str(x) for x in roads[col].fillna("") if str(x)}
         edges = {frozenset((str(a), str(b))) for a, b in zip(roads.u, roads.v)}
-    for i, r in tc.reset_index(drop=True).iterrows():
+    for n, (_, r) in enumerate(tc.reset_index(drop=True).iterrows()):
         if r.kind not in ("closure", "checkpoint"):
             continue
-        row = int(i) + 2
+        row = n + 2
         road, u, v = (str(r.get(k, "") or "") for k in ("road", "u", "v"))
         if road and road not in names:
             report.problem(lab, row, "road", "rule_unknown_road", road, rule_id=r.rule_id, road=road)
@@ -574,7 +574,7 @@ def check_lots(sc: Scenario, labels: dict[str, str], report: Report) -> None:
     for i in s.index[expired | held]:
         lot, status = s.at[i, "lot_id"], s.at[i, "status"]
         if expired[i]:
-            report.warning(lab, row_line(i), "expires", "lot_expired", report.text("stock", i, "expires", s.at[i, "expires"].date()),
+            report.warning(lab, row_line(i), "expires", "lot_expired", report.text("stock", i, "expires", cast(pd.Timestamp, s.at[i, "expires"]).date()),
                            lot=lot, at=f"{at:%Y-%m-%d %H:%M}")
         else:
             report.warning(lab, row_line(i), "status", "lot_held", status, lot=lot, status=status)

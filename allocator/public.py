@@ -421,7 +421,7 @@ def totals_by(snap: Snapshot, by: str) -> pd.DataFrame:
         part = rows[rows.site_id != ""]
         out = part.groupby("site_id")[["allocated", "dispatched", "delivered", "written_off"]].sum()
         out["donations"] = part.groupby("site_id").donation_id.nunique()
-        names = snap.sites.reindex(out.index)
+        names: pd.DataFrame | None = snap.sites.reindex(out.index)
     else:
         depot = rows[rows.site_id == ""]
         sent = rows[rows.site_id != ""].groupby(col)[["dispatched", "delivered"]].sum()

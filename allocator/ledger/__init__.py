@@ -32,6 +32,8 @@ importable from here too.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from allocator.ledger.chain import (
     ANONYMOUS,
     GENESIS,
@@ -46,23 +48,11 @@ from allocator.ledger.chain import (
     published_donor,
     random_reference_code,
 )
-from allocator.ledger.publish import DATA_FILES, FORMAT, Publication
+from allocator.ledger.files import DATA_FILES, FORMAT, Publication
 from allocator.ledger.schema import EVENT_FIELDS, EVENTS
 from allocator.ledger.tables import DONATION_COLUMNS, USAGE_COLUMNS, replay
 from allocator.ledger.totals import Totals, totals_from_ledger
 from allocator.ledger.verify import Verification, read_entries, read_manifest, verify
-
-# The database half, importable from here as before. Safe at import time in any order:
-# allocator.store.ledger imports only this package's modules, never a name of this file.
-from allocator.store.ledger import (  # noqa: I001
-    append,
-    describe_references,
-    entries,
-    head,
-    publish,
-    repair,
-    usage_tables,
-)
 
 __all__ = [
     "ANONYMOUS", "DATA_FILES", "DONATION_COLUMNS", "EVENTS", "EVENT_FIELDS", "FORMAT", "GENESIS", "INSPECTION",
@@ -72,3 +62,28 @@ __all__ = [
     "totals_from_ledger", "usage_tables", "verify",
 ]
 
+if TYPE_CHECKING:  # what __getattr__ gives, for type checkers
+    from allocator.store.ledger import (
+        append,
+        describe_references,
+        entries,
+        head,
+        publish,
+        repair,
+        usage_tables,
+    )
+
+#: The database half (:mod:`allocator.store.ledger`), importable from here as before.
+_DATABASE_NAMES = frozenset({"append", "describe_references", "entries", "head", "publish", "repair", "usage_tables"})
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use, not with this package: a verifier of a published folder needs no
+    # database (and importing allocator.store would bring in the whole store and the scenario checks).
+    if name in _DATABASE_NAMES:
+        from allocator.store import ledger as database_half
+
+        value = getattr(database_half, name)
+        globals()[name] = value  # later look-ups find it without calling this again
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

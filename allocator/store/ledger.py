@@ -33,7 +33,7 @@ from allocator.ledger.chain import (
     json_value,
     published_donor,
 )
-from allocator.ledger.publish import (
+from allocator.ledger.files import (
     DATA_FILES,
     DEFAULT_ORG_NAME,
     DEFAULT_ORG_REF,
@@ -198,7 +198,7 @@ def usage_tables(session: Session) -> tuple[pd.DataFrame, pd.DataFrame]:
     dtot: dict[tuple[str, str], dict[str, Any]] = {}
     inspections: dict[tuple[str, str], set[str]] = defaultdict(set)
     for lot in lots:
-        key = (lot.donation_id, lot.item_id)
+        key = (str(lot.donation_id), lot.item_id)
         t = dtot.setdefault(key, dict.fromkeys(_TOTALS_D, 0))
         t["received"] += lot.received_quantity
         t["in_stock"] += lot.quantity - reserved.get(lot.lot_id, 0)
@@ -214,29 +214,29 @@ def usage_tables(session: Session) -> tuple[pd.DataFrame, pd.DataFrame]:
          .where(m.Round.state.in_(("approved", "dispatched", "delivered"))))
     deliveries = {dl.allocation_id: dl for dl in session.scalars(select(m.Delivery))}
     for a, r in session.execute(q):
-        lot = lot_by_id.get(a.lot_id)
-        if lot is None:
+        alot = lot_by_id.get(a.lot_id)
+        if alot is None:
             continue
-        key = (lot.donation_id, a.item_id, a.site_id)
-        row = urow(key)
+        ukey = (str(alot.donation_id), a.item_id, a.site_id)
+        row = urow(ukey)
         dl = deliveries.get(a.id)
         net = a.quantity - (dl.returned + dl.written_off if dl else 0)
         row["allocated"] += net
-        dtot[key[:2]]["allocated"] += net
+        dtot[(ukey[0], ukey[1])]["allocated"] += net
         if r.state in ("dispatched", "delivered"):
             row["dispatched"] += a.quantity
             first = iso(r.dispatched_at)
-            if not dates[key][0] or first < dates[key][0]:
-                dates[key][0] = first
+            if not dates[ukey][0] or first < dates[ukey][0]:
+                dates[ukey][0] = first
         if dl is not None:
             row["delivered"] += dl.received
             row["returned"] += dl.returned
             row["written_off"] += dl.written_off
-            dates[key][1] = max(dates[key][1], iso(dl.confirmed_at))
+            dates[ukey][1] = max(dates[ukey][1], iso(dl.confirmed_at))
     for wo in session.scalars(select(m.WriteOff)):
-        lot = lot_by_id.get(wo.lot_id)
-        if lot is not None:
-            dtot[(lot.donation_id, lot.item_id)]["written_off"] += wo.quantity
+        wlot = lot_by_id.get(wo.lot_id)
+        if wlot is not None:
+            dtot[(str(wlot.donation_id), wlot.item_id)]["written_off"] += wo.quantity
     for key, t in dtot.items():
         row = urow((*key, ""))
         row["in_stock"] = t["in_stock"]

@@ -157,7 +157,7 @@ def trips_frame(session: Session, user: str, round_id: int | None = None) -> pd.
             select(m.User.name, m.User.site_id).join(m.UserRole, m.UserRole.user_id == m.User.id)
             .where(m.User.name.in_(names), m.UserRole.role == RECEIVER, m.User.site_id.is_not(None)))
         for name, site in rows:
-            ties.setdefault(name, set()).add(site)
+            ties.setdefault(name, set()).add(str(site))
     out = [{
         "trip_id": t.id, "round_id": t.round_id, "depot_id": t.depot_id, "site_id": t.site_id,
         "vehicle_id": t.vehicle_id, "state": t.state, "dispatched_at": t.dispatched_at,
