@@ -29,8 +29,10 @@ ALLOWED_CYCLES: list[frozenset[str]] = [
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("allocator.errors", "allocator.i18n", "allocator.report", "allocator.cells", "allocator.fsutil",
               "allocator.geo", "allocator.schema")),
-    ("scenario", ("allocator.tables", "allocator.parse", "allocator.workbook", "allocator.scenario")),
-    ("validate", ("allocator.validate", "allocator.rules")),
+    # allocator.rules (branch rules: the rules as functions of plain frames) sits with the parser, which
+    # applies the usable-lot rule in its warnings; it must not import allocator.scenario
+    ("scenario", ("allocator.tables", "allocator.rules", "allocator.parse", "allocator.workbook", "allocator.scenario")),
+    ("validate", ("allocator.validate",)),
     ("demand", ("allocator.demand",)),
     ("network", ("allocator.network",)),
     ("allocate", ("allocator.allocate", "allocator.testing")),
