@@ -292,7 +292,7 @@ def inspect_lot(session: Session, lot_id: str, result: str, *, user: str, reason
     if lot is None or lot.retired:
         raise NotFoundError(f"no lot {lot_id}")
     if not lot.donation_id:
-        raise InvalidRequestError(f"lot {lot_id} is not a donation's: only donated lots are inspected on the ledger")
+        raise StoreError(f"lot {lot_id} is not a donation's: only donated lots are inspected on the ledger")
     if result not in RESULTS:
         raise StoreError(f"inspection result must be one of {', '.join(RESULTS)} (got {result!r})")
     if result in ("downgraded", "rejected") and not reason.strip():

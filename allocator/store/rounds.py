@@ -407,13 +407,13 @@ def confirm_delivery(
         received, kind, returned, lost, reason = a.quantity, "", 0, 0, ""
         if d is not None:
             if d.kind not in m.DISCREPANCIES:
-                raise InvalidRequestError(f"line {a.id}: discrepancy must be one of {', '.join(m.DISCREPANCIES)} (got {d.kind})")
+                raise StoreError(f"line {a.id}: discrepancy must be one of {', '.join(m.DISCREPANCIES)} (got {d.kind})")
             if d.disposition not in m.DISPOSITIONS:
-                raise InvalidRequestError(f"line {a.id}: disposition must be returned or written_off (got {d.disposition})")
+                raise StoreError(f"line {a.id}: disposition must be returned or written_off (got {d.disposition})")
             if not 0 <= d.received <= a.quantity:
-                raise InvalidRequestError(f"line {a.id}: received must be between 0 and {a.quantity} (got {d.received})")
+                raise StoreError(f"line {a.id}: received must be between 0 and {a.quantity} (got {d.received})")
             if d.disposition == "written_off" and not d.reason.strip():
-                raise InvalidRequestError(f"line {a.id}: a write-off needs a reason")
+                raise StoreError(f"line {a.id}: a write-off needs a reason")
             received, kind, reason = int(d.received), d.kind, d.reason
             if d.disposition == "returned":
                 returned = a.quantity - received
@@ -488,24 +488,24 @@ def correct_delivery(
     """
     require_role(session, user, CAN_CONFIRM, "correct a delivery")
     if not reason.strip():
-        raise InvalidRequestError(f"line {line_id}: a correction needs a reason")
+        raise StoreError(f"line {line_id}: a correction needs a reason")
     r = get_round(session, round_id, lock=True)
     a = session.get(m.Allocation, int(line_id))
     if a is None or a.round_id != r.id:
         raise NotFoundError(f"round {r.id} has no line {line_id}")
     dl = session.scalars(select(m.Delivery).where(m.Delivery.allocation_id == a.id).with_for_update()).first()
     if dl is None:
-        raise InvalidRequestError(f"round {r.id}: line {line_id} has no confirmed delivery to correct")
+        raise StoreError(f"round {r.id}: line {line_id} has no confirmed delivery to correct")
     d = corrected or Discrepancy(received=a.quantity, kind="", disposition="returned")
     if corrected is not None:
         if d.kind not in m.DISCREPANCIES:
-            raise InvalidRequestError(f"line {a.id}: discrepancy must be one of {', '.join(m.DISCREPANCIES)} (got {d.kind})")
+            raise StoreError(f"line {a.id}: discrepancy must be one of {', '.join(m.DISCREPANCIES)} (got {d.kind})")
         if d.disposition not in m.DISPOSITIONS:
-            raise InvalidRequestError(f"line {a.id}: disposition must be returned or written_off (got {d.disposition})")
+            raise StoreError(f"line {a.id}: disposition must be returned or written_off (got {d.disposition})")
         if d.disposition == "written_off" and not d.reason.strip():
-            raise InvalidRequestError(f"line {a.id}: a write-off needs a reason")
+            raise StoreError(f"line {a.id}: a write-off needs a reason")
     if not 0 <= d.received <= a.quantity:
-        raise InvalidRequestError(f"line {a.id}: received must be between 0 and {a.quantity} (got {d.received})")
+        raise StoreError(f"line {a.id}: received must be between 0 and {a.quantity} (got {d.received})")
     received = int(d.received)
     returned = a.quantity - received if d.disposition == "returned" else 0
     lost = a.quantity - received if d.disposition == "written_off" else 0
@@ -521,7 +521,7 @@ def correct_delivery(
     if d_returned < 0:
         free = lot.quantity - reserved_by_lot(session).get(lot.lot_id, 0)
         if -d_returned > free:
-            raise InvalidRequestError(f"line {a.id}: {-d_returned} returned unit(s) would leave lot {lot.lot_id} again, "
+            raise StoreError(f"line {a.id}: {-d_returned} returned unit(s) would leave lot {lot.lot_id} again, "
                              f"but only {free} are in stock and not reserved")
     lot.quantity += d_returned
     if d_lost:
