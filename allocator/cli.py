@@ -37,7 +37,7 @@ COMMAND_MODULES = [
     "allocator.commands.site",
 ]
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+EXIT_FAILED, EXIT_INVALID = 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -112,10 +113,12 @@ def shipment_arcs(scenario: Scenario, allocations: pd.DataFrame, lang: str) -> p
     dp = depot_points(scenario, lang).set_index("depot_id")
     sp = scenario.sites.set_index(scenario.sites.site_id.astype(str))
     sn = names(scenario, "sites", lang)
-    g["depot"] = [dp.at[d, "name"] for d in g.depot_id]
+    dname, dlon, dlat = dp["name"].to_dict(), dp["lon"].to_dict(), dp["lat"].to_dict()
+    slon, slat = sp["lon"].to_dict(), sp["lat"].to_dict()
+    g["depot"] = [dname[d] for d in g.depot_id]
     g["site"] = [sn[s] for s in g.site_id]
-    g["source"] = [[float(dp.at[d, "lon"]), float(dp.at[d, "lat"])] for d in g.depot_id]
-    g["target"] = [[float(sp.at[s, "lon"]), float(sp.at[s, "lat"])] for s in g.site_id]
+    g["source"] = [[float(dlon[d]), float(dlat[d])] for d in g.depot_id]
+    g["target"] = [[float(slon[s]), float(slat[s])] for s in g.site_id]
     g["kg"] = g.kg.round(1)
     return g[cols]
 
@@ -163,11 +166,12 @@ def route_paths(scenario: Scenario, routes: pd.DataFrame) -> pd.DataFrame:
     """Routes (``Travel.routes`` rows with ``path`` node ids) as lon/lat paths: ``depot_id, site_id, path``."""
     nodes = scenario.road_nodes.set_index(scenario.road_nodes.node_id.astype(str)) if scenario.has(
         "road_nodes") else None
+    nlon: dict[Any, Any] = {} if nodes is None else nodes["lon"].to_dict()
+    nlat: dict[Any, Any] = {} if nodes is None else nodes["lat"].to_dict()
     rows = []
-    for r in routes.itertuples(index=False):
-        p = [] if nodes is None else [[float(nodes.at[n, "lon"]), float(nodes.at[n, "lat"])]
-                                      for n in r.path if n in nodes.index]
-        rows.append({"depot_id": r.depot_id, "site_id": r.site_id, "path": p})
+    for depot, site, path in zip(routes.depot_id, routes.site_id, routes.path):
+        p = [[float(nlon[n]), float(nlat[n])] for n in path if n in nlon]
+        rows.append({"depot_id": depot, "site_id": site, "path": p})
     return pd.DataFrame(rows, columns=["depot_id", "site_id", "path"])
 
 
@@ -201,7 +205,8 @@ def manifest_frame(allocations: pd.DataFrame, scenario: Scenario, lang: str) -> 
         return pd.DataFrame(columns=cols)
     dn, sn, inm = names(scenario, "depots", lang), names(scenario, "sites", lang), names(scenario, "items", lang)
     it = scenario.items.set_index(scenario.items.item_id.astype(str))
-    a = allocations.groupby(["depot_id", "site_id", "lot_id", "item_id"], as_index=False).quantity.sum()
+    a = allocations.groupby(["depot_id", "site_id", "lot_id", "item_id"], as_index=False).agg(
+        quantity=("quantity", "sum"))
     a["depot"] = [dn.get(str(x), str(x)) for x in a.depot_id]
     a["site"] = [sn.get(str(x), str(x)) for x in a.site_id]
     a["item"] = [inm.get(str(x), str(x)) for x in a.item_id]

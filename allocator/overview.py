@@ -133,9 +133,9 @@ def needs_by_tier(scenario: Scenario, days_of_cover: float = 3) -> pd.DataFrame:
     supply = usable_lots(scenario).groupby("item_id").quantity.sum().to_dict()
     left = {k: int(v) for k, v in supply.items()}
     served = []
-    for r in g.itertuples():
-        take = min(int(r.need), left.get(r.item_id, 0))
-        left[r.item_id] = left.get(r.item_id, 0) - take
+    for r in g.to_dict("records"):
+        take = min(int(r["need"]), left.get(r["item_id"], 0))
+        left[r["item_id"]] = left.get(r["item_id"], 0) - take
         served.append(take)
     g["projected_served"] = served
     g["projected_shortage"] = g.need - g.projected_served
@@ -242,26 +242,27 @@ def alerts(scenario: Scenario, *, horizon_days: float = HORIZON_DAYS, days_of_co
     rows: list[dict[str, Any]] = []
     for sid in unreachable_sites(scenario, travel):
         rows.append(_alert("unreachable", site_id=sid))
-    for r in expiring_lots(scenario, horizon_days).itertuples():
-        rows.append(_alert("expiring", depot_id=str(r.depot_id), lot_id=str(r.lot_id), item_id=str(r.item_id),
-                           quantity=int(r.quantity), days=float(r.days), detail=r.expires.date().isoformat()))
+    for x in expiring_lots(scenario, horizon_days).to_dict("records"):
+        rows.append(_alert("expiring", depot_id=str(x["depot_id"]), lot_id=str(x["lot_id"]), item_id=str(x["item_id"]),
+                           quantity=int(x["quantity"]), days=float(x["days"]),
+                           detail=pd.Timestamp(x["expires"]).date().isoformat()))
     s = scenario.stock
     q = s[(s.status == "quarantined") & (s.quantity > 0)]
-    for r in q.itertuples():
-        don = "" if pd.isna(r.donation_id) else str(r.donation_id)
-        rows.append(_alert("quarantined", depot_id=str(r.depot_id), lot_id=str(r.lot_id), item_id=str(r.item_id),
-                           quantity=int(r.quantity), detail=don))
+    for x in q.to_dict("records"):
+        don = "" if pd.isna(x["donation_id"]) else str(x["donation_id"])
+        rows.append(_alert("quarantined", depot_id=str(x["depot_id"]), lot_id=str(x["lot_id"]), item_id=str(x["item_id"]),
+                           quantity=int(x["quantity"]), detail=don))
     e = estimate(scenario, days_of_cover=days_of_cover)
     far = e[e.review.fillna(False).astype(bool)]
-    for (sid, cat), part in far.groupby(["site_id", "category"], sort=False):
+    for (site, cat), part in far.groupby(["site_id", "category"], sort=False):
         est = part.estimate.fillna(0).sum()
         got = part.requested.fillna(0).sum()
-        rows.append(_alert("review", site_id=str(sid), quantity=int(got), days=float(est), detail=str(cat)))
+        rows.append(_alert("review", site_id=str(site), quantity=int(got), days=float(est), detail=str(cat)))
     counted = set(scenario.site_stock.site_id.astype(str)) if scenario.has("site_stock") else set()
-    for r in (site_days(scenario) if days is None else days).itertuples():
-        if r.days_of_supply < LOW_DAYS and str(r.site_id) in counted:
-            rows.append(_alert("low_days", site_id=str(r.site_id), item_id=str(r.item_id),
-                               days=float(r.days_of_supply)))
+    for x in (site_days(scenario) if days is None else days).to_dict("records"):
+        if x["days_of_supply"] < LOW_DAYS and str(x["site_id"]) in counted:
+            rows.append(_alert("low_days", site_id=str(x["site_id"]), item_id=str(x["item_id"]),
+                               days=float(x["days_of_supply"])))
     return pd.DataFrame(rows, columns=ALERT_COLUMNS)
 
 

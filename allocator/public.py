@@ -49,19 +49,19 @@ from allocator.errors import AllocatorError
 __all__ = [
     "Snapshot", "SnapshotError", "load_snapshot", "latest_snapshot", "donation_index", "totals_by",
     "search", "trail", "trail_records", "trail_sites", "stock_split", "find_entry", "view_model", "RECHECK_COMMAND",
-    "load_channels", "DEFAULT_CHANNELS", "public_root", "DEFAULT_PUBLIC_DIR", "previous_snapshot",
+    "load_channels", "DEFAULT_CHANNELS", "public_root", "previous_snapshot",
 ]
-
-#: Where the app publishes snapshots and the public page reads them, unless
-#: ``ALLOCATOR_PUBLIC_DIR`` names another folder.
-DEFAULT_PUBLIC_DIR = Path("var") / "public"
 
 
 def public_root() -> Path:
-    """The folder of published snapshots the public page reads (``$ALLOCATOR_PUBLIC_DIR`` or ``var/public``)."""
-    import os
+    """The folder of published snapshots the public page reads (where the app publishes them).
 
-    return Path(os.environ.get("ALLOCATOR_PUBLIC_DIR") or DEFAULT_PUBLIC_DIR)
+    :func:`allocator.store.publication.public_root`: ``$ALLOCATOR_PUBLIC_DIR`` or ``var/public``.
+    """
+    from allocator.store.publication import public_root as root
+
+    return root()
+
 
 #: The deployment's donation channels, unless ``ALLOCATOR_CHANNELS`` names another file.
 DEFAULT_CHANNELS = Path("var") / "channels.toml"
@@ -421,7 +421,7 @@ def totals_by(snap: Snapshot, by: str) -> pd.DataFrame:
         part = rows[rows.site_id != ""]
         out = part.groupby("site_id")[["allocated", "dispatched", "delivered", "written_off"]].sum()
         out["donations"] = part.groupby("site_id").donation_id.nunique()
-        names = snap.sites.reindex(out.index)
+        names: pd.DataFrame | None = snap.sites.reindex(out.index)
     else:
         depot = rows[rows.site_id == ""]
         sent = rows[rows.site_id != ""].groupby(col)[["dispatched", "delivered"]].sum()

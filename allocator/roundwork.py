@@ -41,7 +41,15 @@ import pandas as pd
 
 from allocator.allocate import Lock, RoundResult, allocate
 from allocator.compare import Changes, changes
-from allocator.errors import AllocatorError, InfeasibleError, ScenarioError, StoreError
+from allocator.errors import (
+    AllocatorError,
+    ConflictError,
+    InfeasibleError,
+    PermissionDeniedError,
+    ScenarioError,
+    StaleDraftError,
+    StoreError,
+)
 from allocator.jobs import Job, JobError, Snapshot
 from allocator.scenario import Scenario
 
@@ -264,25 +272,26 @@ def store_error_code(exc: BaseException) -> tuple[str, dict[str, Any]]:
     hold), ``scenario`` (the scenario is invalid), ``busy`` (a run is still going), ``store`` and ``other``.
     The original message is passed as ``detail``.
 
+    Only the error's type decides the code (the typed :class:`~allocator.errors.StoreError`
+    subclasses), never its message text.
+
     Examples
     --------
-    >>> store_error_code(StoreError("round 3 is stale: the available stock changed"))[0]
+    >>> from allocator.errors import ConflictError, StaleDraftError
+    >>> store_error_code(StaleDraftError("round 3 is stale: the available stock changed"))[0]
     'app.round.error.stale'
-    >>> store_error_code(StoreError("conflict: round 3 is already approved by wang"))[0]
+    >>> store_error_code(ConflictError("conflict: round 3 is already approved by wang"))[0]
     'app.round.error.conflict'
+    >>> store_error_code(StoreError("round 3 is stale"))[0]  # an untyped store error is not guessed at
+    'app.round.error.store'
     """
     detail = str(exc)
-    if isinstance(exc, StoreError):
-        from allocator.errors import ConflictError, PermissionDeniedError, StaleDraftError
-
-        if isinstance(exc, StaleDraftError) or " is stale" in detail:
-            code = "stale"
-        elif isinstance(exc, ConflictError) or detail.startswith("conflict:"):
-            code = "conflict"
-        elif isinstance(exc, PermissionDeniedError) or (" may not " in detail and " role" in detail):
-            code = "role"
-        else:
-            code = "store"
+    if isinstance(exc, StaleDraftError):
+        code = "stale"
+    elif isinstance(exc, ConflictError):
+        code = "conflict"
+    elif isinstance(exc, PermissionDeniedError):
+        code = "role"
     elif isinstance(exc, InfeasibleError):
         code = "infeasible"
     elif isinstance(exc, ScenarioError):

@@ -14,7 +14,7 @@
 
 Used by :func:`allocator.scenario.save` for ``.xlsx`` targets (and so by
 ``allocator export``) and by ``allocator round ... --out r.xlsx``
-(:func:`write_round`).
+(:meth:`allocator.allocate.result.RoundResult.write`).
 
 Examples
 --------
@@ -34,8 +34,6 @@ True
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -46,7 +44,7 @@ import pandas as pd
 
 from allocator import schema
 from allocator.cells import escape_formula, unescape_formula
-from allocator.fsutil import umask
+from allocator.fsutil import atomic_file
 
 #: id column -> (name column written after it, the lookup it takes names from)
 NAME_COLUMNS = {
@@ -61,8 +59,7 @@ _OWN_KEY = {"sites": "site_id", "depots": "depot_id", "items": "item_id"}
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 
-__all__ = ["NAME_COLUMNS", "names_of", "with_names", "strip_names", "write_workbook", "write_scenario",
-           "write_round"]
+__all__ = ["NAME_COLUMNS", "names_of", "with_names", "strip_names", "write_workbook", "write_scenario"]
 
 
 def names_of(scenario: Any) -> dict[str, dict[str, str]]:
@@ -242,20 +239,12 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *,
     from openpyxl import Workbook
 
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
     wb = Workbook(write_only=True)
     for title, df in sheets.items():
         table = (tables or {}).get(title, title if title in schema.tables() else None)
         _write_sheet(wb, title, df, _kinds(table, df))
-    fd, tmp = tempfile.mkstemp(suffix=".xlsx", prefix=f".{p.stem}.", dir=p.parent)
-    os.close(fd)
-    try:
+    with atomic_file(p) as tmp:
         wb.save(tmp)
-        os.chmod(tmp, 0o666 & ~umask())
-        os.replace(tmp, p)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return p
 
 
@@ -278,18 +267,3 @@ def _meta_text(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     return str(v)
-
-
-def write_round(result: Any, path: str | Path, scenario: Any = None) -> Path:
-    """A round's outputs as one workbook: a sheet per output table, names beside ids, the summary text."""
-    from allocator.allocate.result import FILES
-
-    if scenario is None:
-        scenario = getattr(result.extra.get("data"), "scenario", None)
-    names = names_of(scenario)
-    sheets = {}
-    for fname, attr in FILES.items():
-        sheets[fname.removesuffix(".csv")] = with_names("", getattr(result, attr), names)
-    lines = (result.text or "").splitlines()
-    sheets["summary"] = pd.DataFrame({"summary": lines})
-    return write_workbook(path, sheets, tables={k: None for k in sheets})

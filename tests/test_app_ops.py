@@ -278,15 +278,10 @@ def test_donations_page_lists_the_stored_donations(db):
     with transaction(db) as s:
         n = s.scalar(sa.select(sa.func.count()).select_from(m.Donation))
     assert len(d.dataframe[0].value) == n
-    try:
-        from allocator.store import donations  # noqa: F401
-    except ImportError:
-        assert any("ledger's donation functions" in w.value for w in d.warning)
-    else:  # pragma: no cover - with the ledger branch merged
-        d.text_input(key="donations_donor").input("A citizen")
-        d.number_input(key="donations_lot_0_qty").set_value(300)
-        ok(d.button(key="donations_register").click().run())
-        assert any("is registered with reference code" in s.value for s in d.success)
+    d.text_input(key="donations_donor").input("A citizen")
+    d.number_input(key="donations_lot_0_qty").set_value(300)
+    ok(d.button(key="donations_register").click().run())
+    assert any("is registered with reference code" in s.value for s in d.success)
 
 
 def test_only_allowed_roles_open_the_pages(db):

@@ -6,51 +6,29 @@ Every test runs on SQLite, and on PostgreSQL too when ``ALLOCATOR_TEST_POSTGRES_
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
 from allocator.errors import StoreError
 from allocator.store import add_user, auth, make_engine, transaction, upgrade, users
 from allocator.store import models as m
 from allocator.store.bootstrap import ADMIN_PASSWORD_ENV, bootstrap
 
-PG_ENV = "ALLOCATOR_TEST_POSTGRES_URL"
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "scenarios" / "wuhan-2020-02-10"
 T0 = datetime(2020, 2, 10, 8, 0, 0)
 
 
-def _reset_pg(url: str) -> None:
-    eng = create_engine(url)
-    with eng.begin() as c:
-        c.exec_driver_sql("DROP SCHEMA public CASCADE")
-        c.exec_driver_sql("CREATE SCHEMA public")
-    eng.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'auth.db'}"
-    url = os.environ[PG_ENV]
-    _reset_pg(url)
-    return url
-
-
 @pytest.fixture
-def engine(db_url: str):
-    eng = make_engine(db_url)
-    upgrade(eng)
-    with transaction(eng) as s:
+def engine(engine):
+    """The shared migrated database (``tests/conftest.py``) with an officer and an approver."""
+    with transaction(engine) as s:
         add_user(s, "li", "right-pw", ["officer"])
         add_user(s, "wang", "wang-pw", ["approver"])
-    yield eng
-    eng.dispose()
+    return engine
 
 
 def _try(engine, name: str, pw: str, *, client: str = "10.0.0.1", at: datetime = T0) -> auth.LoginResult:

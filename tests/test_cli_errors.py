@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from db_backends import BACKENDS, PG_ENV, reset_pg
 from sqlalchemy import func, select
 
 from allocator import cli, examples
@@ -24,8 +25,6 @@ from allocator.store import add_user, make_engine, transaction, upgrade
 from allocator.store import models as m
 
 ROOT = Path(__file__).resolve().parents[1]
-PG_ENV = "ALLOCATOR_TEST_POSTGRES_URL"
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
 
 
 def _run_with(monkeypatch, capsys, exc: BaseException, *argv: str) -> tuple[int, str]:
@@ -100,21 +99,6 @@ def test_real_processes_never_print_a_traceback(tmp_path: Path):
 # --------------------------------------------------------------------------- read-only transactions
 
 
-@pytest.fixture(params=BACKENDS)
-def engine(request, tmp_path: Path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        from tests.test_store import _reset_pg
-
-        url = os.environ[PG_ENV]
-        _reset_pg(url)
-    eng = make_engine(url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
-
-
 def test_readers_do_not_wait_for_a_writer_and_see_the_committed_state(engine):
     with transaction(engine) as s:
         add_user(s, "li", "pw", ["officer"])
@@ -178,10 +162,9 @@ def test_read_only_transactions_start_with_a_plain_begin(engine):
 def test_postgres_read_only_transaction_refuses_writes(tmp_path: Path):
     from sqlalchemy.exc import DBAPIError
 
-    from tests.test_store import _reset_pg
 
     url = os.environ[PG_ENV]
-    _reset_pg(url)
+    reset_pg(url)
     eng = make_engine(url)
     upgrade(eng)
     with pytest.raises(DBAPIError, match="read-only"):

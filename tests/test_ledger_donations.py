@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from test_ledger_support import day, db_url, engine, publish, signing_key, with_civil_mask  # noqa: F401
+from test_ledger_support import day, publish, signing_key, with_civil_mask  # noqa: F401
 
 from allocator import ledger
 from allocator.errors import StoreError

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from test_ledger_support import ROOT, day, db_url, engine, publish, run_round, signing_key  # noqa: F401
+from test_ledger_support import ROOT, day, publish, run_round, signing_key  # noqa: F401
 
 from allocator import cli, examples, ledger
 from allocator.errors import StoreError
@@ -200,7 +200,7 @@ def test_a_receiver_confirms_only_their_own_site(engine) -> None:
         current_scenario,
         dispatch_round,
     )
-    from allocator.store.attest import link_receiver
+    from allocator.store.receivers import link_receiver
 
     day(engine)
     with transaction(engine) as s:

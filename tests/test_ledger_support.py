@@ -1,17 +1,15 @@
-"""Shared helpers of the ledger tests (no tests here): databases, a day of work, publication.
+"""Shared helpers of the ledger tests (no tests here): a day of work, publication, the signing key.
 
-Every database test runs on SQLite, and on PostgreSQL too when
-``ALLOCATOR_TEST_POSTGRES_URL`` is set (``eval "$(.ci/postgres.sh)"``).
+The databases (``db_url``, ``engine``: SQLite, and PostgreSQL too when
+``ALLOCATOR_TEST_POSTGRES_URL`` is set) are ``tests/conftest.py``'s.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine
 
 from allocator import examples, ledger
 from allocator.scenario import Scenario
@@ -25,13 +23,9 @@ from allocator.store import (
     dispatch_round,
     import_scenario,
     lines_frame,
-    make_engine,
     transaction,
-    upgrade,
 )
 
-PG_ENV = "ALLOCATOR_TEST_POSTGRES_URL"
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
 ROOT = Path(__file__).resolve().parents[1]
 
 #: A round on donated_city: every donated lot and the reserve lot used.
@@ -43,31 +37,6 @@ ROUND1 = (
     ("LB2", "AIRPORT", "UNION", "suit", 100),
     ("LR1", "AIRPORT", "JYT", "n95", 300),
 )
-
-
-def reset_pg(url: str) -> None:
-    eng = create_engine(url)
-    with eng.begin() as c:
-        c.exec_driver_sql("DROP SCHEMA public CASCADE")
-        c.exec_driver_sql("CREATE SCHEMA public")
-    eng.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    url = os.environ[PG_ENV]
-    reset_pg(url)
-    return url
-
-
-@pytest.fixture
-def engine(db_url: str):
-    eng = make_engine(db_url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 @pytest.fixture(autouse=True)
@@ -101,7 +70,7 @@ def alloc(*rows: tuple) -> pd.DataFrame:
 
 def day(engine, scenario: Scenario | None = None) -> None:
     """Import donated_city, add an officer (wang), an approver (li) and a receiver of JYT (jyt)."""
-    from allocator.store.attest import link_receiver
+    from allocator.store.receivers import link_receiver
 
     with transaction(engine) as s:
         import_scenario(s, scenario or examples.donated_city())

@@ -25,7 +25,7 @@ from test_ledger_support import alloc, day, run_round
 
 from allocator import ledger
 from allocator.ledger import keys
-from allocator.ledger.publish import DATA_FILES, build_files
+from allocator.ledger.files import DATA_FILES, build_files
 from allocator.store import (
     approve_round,
     create_round,

@@ -19,7 +19,6 @@ from allocator.store import (
     Discrepancy,
     add_user,
     approve_round,
-    attest,
     confirm_delivery,
     current_scenario,
     dispatch_round,
@@ -29,7 +28,7 @@ from allocator.store import (
     trips,
 )
 from allocator.store import models as m
-from allocator.store.receivers import receiver_sites, site_bound, trips_frame
+from allocator.store.receivers import receiver_sites, site_bound, trips_for, trips_frame
 from allocator.testing import check_round
 
 # --------------------------------------------------------------------------- jobs
@@ -215,7 +214,7 @@ def test_a_receiver_sees_and_confirms_only_their_own_sites_trips():
     with pytest.raises(StoreError, match="only its own site"), transaction(eng) as s:
         confirm_delivery(s, out.round_id, "zhao", trip_id=all_trips["H2"])
     with transaction(eng) as s:
-        assert {t.site_id for t in attest.trips_for(s, "zhao", trips(s, out.round_id))} == {"H1"}
+        assert {t.site_id for t in trips_for(s, "zhao", trips(s, out.round_id))} == {"H1"}
     with transaction(eng) as s:
         line = next(r for r in s.scalars(
             sa.select(m.Allocation).where(m.Allocation.trip_id == all_trips["H1"])))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 
 from allocator import cli, examples, ledger
 from allocator.errors import StoreError
@@ -30,36 +30,12 @@ from allocator.store import (
     lines_frame,
     make_engine,
     transaction,
-    upgrade,
 )
 from allocator.store import models as m
 from allocator.store.needs import coverage
 
-PG_ENV = "ALLOCATOR_TEST_POSTGRES_URL"
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "scenarios" / "wuhan-2020-02-10"
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    url = os.environ[PG_ENV]
-    eng = create_engine(url)
-    with eng.begin() as c:
-        c.exec_driver_sql("DROP SCHEMA public CASCADE")
-        c.exec_driver_sql("CREATE SCHEMA public")
-    eng.dispose()
-    return url
-
-
-@pytest.fixture
-def engine(db_url: str):
-    eng = make_engine(db_url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 def _users(s) -> None:

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, select, text
+from db_backends import reset_pg
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
 from allocator import cli, examples, ledger
@@ -53,35 +54,8 @@ from allocator.store import (
 )
 from allocator.store import models as m
 
-PG_ENV = "ALLOCATOR_TEST_POSTGRES_URL"
-BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get(PG_ENV) else [])
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "scenarios" / "wuhan-2020-02-10"
-
-
-def _reset_pg(url: str) -> None:
-    eng = create_engine(url)
-    with eng.begin() as c:
-        c.exec_driver_sql("DROP SCHEMA public CASCADE")
-        c.exec_driver_sql("CREATE SCHEMA public")
-    eng.dispose()
-
-
-@pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    url = os.environ[PG_ENV]
-    _reset_pg(url)
-    return url
-
-
-@pytest.fixture
-def engine(db_url: str):
-    eng = make_engine(db_url)
-    upgrade(eng)
-    yield eng
-    eng.dispose()
 
 
 def _day(engine, scenario=None) -> None:
@@ -155,7 +129,7 @@ def test_import_export_is_lossless_for_every_example(db_url: str, tmp_path: Path
         if db_url.startswith("sqlite"):
             url = f"sqlite:///{tmp_path / f'store{k}.db'}"
         else:
-            _reset_pg(db_url)
+            reset_pg(db_url)
             url = db_url
         engine = make_engine(url)
         upgrade(engine)

@@ -142,17 +142,17 @@ def compare(a: str | Path | RoundResult | Mapping[str, Any], b: str | Path | Rou
     # what each round shipped for each need, by depot and shipped item
     def shipped(r: _Round) -> dict[tuple[str, str], set[tuple[str, str]]]:
         out: dict[tuple[str, str], set[tuple[str, str]]] = {}
-        for x in r.alloc.itertuples(index=False):
-            out.setdefault((x.site_id, x.need_item_id), set()).add((x.depot_id, x.item_id))
+        a = r.alloc
+        for site, need_item, depot, item in zip(a.site_id, a.need_item_id, a.depot_id, a.item_id):
+            out.setdefault((str(site), str(need_item)), set()).add((str(depot), str(item)))
         return out
 
     sa, sb = shipped(ra), shipped(rb)
     need_moves = d[(d.side == "both") & (d.need_before != d.need_after)]
     by_item: dict[str, list[tuple[str, int, float, float]]] = {}
-    for r in need_moves.itertuples(index=False):
-        by_item.setdefault(r.item_id, []).append((r.site_id, int(r.tier), float(r.need_before), float(r.need_after)))
-    for r in d[d.side != "both"].itertuples(index=False):
-        by_item.setdefault(r.item_id, []).append((r.site_id, int(r.tier), float(r.need_before), float(r.need_after)))
+    for part in (need_moves, d[d.side != "both"]):
+        for item, site, tier, nb, na in zip(part.item_id, part.site_id, part.tier, part.need_before, part.need_after):
+            by_item.setdefault(str(item), []).append((str(site), int(tier), float(nb), float(na)))
 
     why, detail = [], []
     for r in d.itertuples(index=False):

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from allocator.cells import escape_frame
+from allocator.fsutil import atomic_folder
 
 #: File name -> RoundResult attribute, in the order they are written.
 FILES = {
@@ -42,13 +40,6 @@ def _jsonable(x: Any) -> Any:
     if isinstance(x, np.floating | float):
         return float(x) if np.isfinite(x) else None
     return x
-
-
-def _umask() -> int:
-    """The process's umask (read by setting and restoring it)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 @dataclass(frozen=True)
@@ -102,8 +93,24 @@ class RoundResult:
 
         return render(self.messages, lang)
 
+    def _write_workbook(self, path: Path) -> Path:
+        """The round's outputs as one workbook: a sheet per output table, names beside ids, the summary text."""
+        from allocator.workbook import names_of, with_names, write_workbook
+
+        scenario = getattr(self.extra.get("data"), "scenario", None)
+        names = names_of(scenario)
+        sheets = {fname.removesuffix(".csv"): with_names("", getattr(self, attr), names)
+                  for fname, attr in FILES.items()}
+        sheets["summary"] = pd.DataFrame({"summary": (self.text or "").splitlines()})
+        return write_workbook(path, sheets, tables={k: None for k in sheets})
+
     def write(self, out_dir: str | Path) -> Path:
         """Write the round's files into ``out_dir`` atomically (all of them or none).
+
+        The new folder replaces ``out_dir`` as a whole (:func:`allocator.fsutil.atomic_folder`),
+        also when it exists: a failure or a kill in the middle leaves the old files as they were.
+        Files of an existing ``out_dir`` that are not the round's are kept. A path ending in
+        ``.xlsx`` is written as one typed workbook instead.
 
         Examples
         --------
@@ -115,29 +122,11 @@ class RoundResult:
         """
         out = Path(out_dir)
         if out.suffix.lower() == ".xlsx":  # one typed workbook (allocator.workbook)
-            from allocator.workbook import write_round
-
-            return write_round(self, out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        from allocator.fsutil import umask
-
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-        os.chmod(tmp, 0o777 & ~umask())  # not 0700: readable by the user's group as umask allows
-        try:
-            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700: readable by the user's group, as mkdir would
+            return self._write_workbook(out)
+        with atomic_folder(out, keep_others=True) as tmp:
             for fname, attr in FILES.items():
                 escape_frame(_csv_frame(getattr(self, attr))).to_csv(tmp / fname, index=False, lineterminator="\n")
             (tmp / "summary.json").write_text(
                 json.dumps(_jsonable(self.summary), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
             (tmp / "summary.txt").write_text(self.text + "\n", encoding="utf-8")
-            if out.exists():
-                if not out.is_dir():
-                    raise NotADirectoryError(f"{out} exists and is not a folder")
-                # keep files that are not ours; replace ours one by one
-                for f in tmp.iterdir():
-                    os.replace(f, out / f.name)
-            else:
-                os.replace(tmp, out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _source(args: argparse.Namespace, ref: str) -> object:
+def _source(args: argparse.Namespace, ref: str) -> Any:
     """A round folder as it is; a round id (digits, no such folder) as the stored round's tables."""
     from pathlib import Path
 
@@ -40,13 +41,15 @@ def run(args: argparse.Namespace) -> int:
     lang = args.lang
     changed = d[d.why != ""]
     print(t("summary.diff.header", lang, a=str(args.round_a), b=str(args.round_b), n=len(changed), needs=len(d)))
-    for r in d.itertuples(index=False):
-        print(t("summary.diff.line", lang, site=str(r.site_id), item=str(r.item_id), tier=r.tier, before=r.before,
-                after=r.after, change=f"{r.change:+,}" if r.change else "0",
-                reason_before=t(f"reason.label.{r.reason_before}", lang) if r.reason_before else "-",
-                reason_after=t(f"reason.label.{r.reason_after}", lang) if r.reason_after else "-",
-                why=t(f"summary.diff.why.{r.why}", lang) if r.why else "-", detail=r.detail))
+    for r in d.to_dict("records"):
+        print(t("summary.diff.line", lang, site=str(r["site_id"]), item=str(r["item_id"]), tier=r["tier"],
+                before=r["before"], after=r["after"], change=f"{r['change']:+,}" if r["change"] else "0",
+                reason_before=t(f"reason.label.{r['reason_before']}", lang) if r["reason_before"] else "-",
+                reason_after=t(f"reason.label.{r['reason_after']}", lang) if r["reason_after"] else "-",
+                why=t(f"summary.diff.why.{r['why']}", lang) if r["why"] else "-", detail=r["detail"]))
     if args.csv:
-        escape_frame(d).to_csv(args.csv, index=False, lineterminator="\n")
+        from allocator.fsutil import write_csv
+
+        write_csv(escape_frame(d), args.csv)
         print(t("summary.diff.written", lang, path=args.csv))
     return 0

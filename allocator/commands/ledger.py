@@ -104,7 +104,7 @@ def run_receipt_check(args: argparse.Namespace) -> int:
 
 def run_receiver_site(args: argparse.Namespace) -> int:
     from allocator.commands.store import _session
-    from allocator.store.attest import link_receiver
+    from allocator.store.receivers import link_receiver
 
     with _session(args) as s:
         link_receiver(s, args.user, args.site_id)

@@ -13,8 +13,6 @@ left out).
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,18 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    from allocator.fsutil import umask
+    from allocator.fsutil import write_csv
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes it 0600
-    try:
-        df.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_csv(df, path, encoding="utf-8")
 
 
 def needs_table(scenario, days: float, norms: demand.Norms) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -53,10 +53,9 @@ def _fmt_list(df: pd.DataFrame) -> pd.DataFrame:
 
 def _write(df: pd.DataFrame, path: Path) -> None:
     from allocator.cells import escape_frame
+    from allocator.fsutil import write_csv
 
-    tmp = path.with_name(f".{path.name}.tmp")
-    escape_frame(_fmt_list(df)).to_csv(tmp, index=False, lineterminator="\n")
-    tmp.replace(path)
+    write_csv(escape_frame(_fmt_list(df)), path)
 
 
 def language() -> str:

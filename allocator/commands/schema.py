@@ -17,7 +17,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.docs:
         path = Path(args.docs)
-        path.write_text(schema.render_docs(path.read_text(encoding="utf-8")), encoding="utf-8")
+        from allocator.fsutil import write_text
+
+        write_text(path, schema.render_docs(path.read_text(encoding="utf-8")))
         print(f"updated {path}")
     else:
         print(schema.markdown())

@@ -284,11 +284,8 @@ def run_rounds_create(args: argparse.Namespace) -> int:
         if args.allocations:
             alloc, fill, summary = _read_round_dir(Path(args.allocations))
         else:
-            try:
-                from allocator import allocate
-            except ImportError as exc:
-                raise StoreError("this build has no optimiser (allocator.allocate); "
-                                 "pass --allocations DIR with a round computed elsewhere") from exc
+            from allocator import allocate
+
             result = allocate(state)
             alloc, fill, summary = result.allocations, result.fill, result.summary
             if args.out:
@@ -345,11 +342,9 @@ def _coverage_frame(session: Session, state: Any) -> pd.DataFrame:
 
 def _write_coverage(cov: pd.DataFrame, path: Path) -> None:
     from allocator.cells import escape_frame
+    from allocator.fsutil import write_csv
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    escape_frame(cov).to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    write_csv(escape_frame(cov), path)
 
 
 def run_rounds_coverage(args: argparse.Namespace) -> int:

@@ -21,30 +21,34 @@ that a later publication extends an earlier one unchanged, so the holder of an
 old head (or of a donor's receipt, :mod:`allocator.store.donations`) detects a
 rewritten history even when every hash was recomputed; ``key=`` pins the
 signing key. ``docs/ledger.md`` is the specification.
+
+The modules of this package are pure (no database): canonical form, hashing,
+the chain check, replaying the chain into tables, totals and verification.
+Appending to the database's chain and publishing from it are
+:mod:`allocator.store.ledger`'s; :func:`append`, :func:`head`,
+:func:`entries`, :func:`publish`, :func:`repair` and :func:`usage_tables` are
+importable from here too.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from allocator.ledger.chain import (
     ANONYMOUS,
     GENESIS,
     INSPECTION,
     LedgerError,
-    append,
     canonical,
     check_chain,
-    describe_references,
-    entries,
     entry_hash,
-    head,
     inspection,
     lot_fields,
     pledge_fields,
     published_donor,
     random_reference_code,
 )
-from allocator.ledger.db_tables import usage_tables
-from allocator.ledger.publish import DATA_FILES, FORMAT, Publication, publish, repair
+from allocator.ledger.files import DATA_FILES, FORMAT, Publication
 from allocator.ledger.schema import EVENT_FIELDS, EVENTS
 from allocator.ledger.tables import DONATION_COLUMNS, USAGE_COLUMNS, replay
 from allocator.ledger.totals import Totals, totals_from_ledger
@@ -57,3 +61,29 @@ __all__ = [
     "published_donor", "random_reference_code", "read_entries", "read_manifest", "repair", "replay",
     "totals_from_ledger", "usage_tables", "verify",
 ]
+
+if TYPE_CHECKING:  # what __getattr__ gives, for type checkers
+    from allocator.store.ledger import (
+        append,
+        describe_references,
+        entries,
+        head,
+        publish,
+        repair,
+        usage_tables,
+    )
+
+#: The database half (:mod:`allocator.store.ledger`), importable from here as before.
+_DATABASE_NAMES = frozenset({"append", "describe_references", "entries", "head", "publish", "repair", "usage_tables"})
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use, not with this package: a verifier of a published folder needs no
+    # database (and importing allocator.store would bring in the whole store and the scenario checks).
+    if name in _DATABASE_NAMES:
+        from allocator.store import ledger as database_half
+
+        value = getattr(database_half, name)
+        globals()[name] = value  # later look-ups find it without calling this again
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,7 +19,7 @@ from typing import Any
 
 from allocator.ledger import keys, merkle, tables
 from allocator.ledger.chain import GENESIS, LedgerError, canonical, entry_hash, fields_of
-from allocator.ledger.publish import DATA_FILES, FORMAT, build_files
+from allocator.ledger.files import DATA_FILES, FORMAT, build_files
 from allocator.ledger.schema import HEX64, field_problem
 
 SINCE = re.compile(r"^(\d+):([0-9a-f]{64})$")

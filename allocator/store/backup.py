@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
-import tempfile
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from sqlalchemy import Engine, MetaData, select, text
 from sqlalchemy.engine import make_url
 
 from allocator.errors import InvalidRequestError, StoreError
+from allocator.fsutil import atomic_file
 
 
 def dump(engine: Engine) -> dict[str, list[tuple]]:
@@ -71,11 +70,7 @@ def backup(engine: Engine, out: str | Path) -> Path:
     True
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with atomic_file(out) as tmp:
         if engine.dialect.name == "sqlite":
             db = make_url(str(engine.url)).database
             if not db or db == ":memory:":
@@ -105,8 +100,4 @@ def backup(engine: Engine, out: str | Path) -> Path:
                 for name, table in sorted(md.tables.items()):
                     data["tables"][name] = [dict(r._mapping) for r in conn.execute(select(table))]
             tmp.write_text(json.dumps(data, default=_json_default, indent=1), encoding="utf-8")
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return out

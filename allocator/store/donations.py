@@ -30,9 +30,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from allocator import ledger
-from allocator.errors import InvalidRequestError, StoreError
+from allocator.errors import InvalidRequestError, NotFoundError, StoreError
 from allocator.store import models as m
-from allocator.store.scenario_io import reserved_by_lot
+from allocator.store.stock import reserved_by_lot
 from allocator.store.time import utcnow
 from allocator.store.users import require_role
 
@@ -290,7 +290,7 @@ def inspect_lot(session: Session, lot_id: str, result: str, *, user: str, reason
     require_role(session, user, CAN_REGISTER, "record an inspection")
     lot = session.get(m.Lot, lot_id, with_for_update=True)
     if lot is None or lot.retired:
-        raise StoreError(f"no lot {lot_id}")
+        raise NotFoundError(f"no lot {lot_id}")
     if not lot.donation_id:
         raise StoreError(f"lot {lot_id} is not a donation's: only donated lots are inspected on the ledger")
     if result not in RESULTS:

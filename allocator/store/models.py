@@ -35,8 +35,6 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-#: Round states, in workflow order.
-ROUND_STATES = ("draft", "approved", "dispatched", "delivered", "cancelled")
 #: Roles a user may hold.
 ROLES = ("officer", "approver", "admin", "receiver")
 #: Kinds of delivery discrepancy.

@@ -156,4 +156,4 @@ def coverage(session: Session) -> pd.DataFrame:
 def outstanding(session: Session) -> dict[tuple[str, str], int]:
     """``(site_id, item_id) -> units still outstanding`` for every request in force."""
     cov = coverage(session)
-    return {(str(r.site_id), str(r.item_id)): int(r.outstanding) for r in cov.itertuples(index=False)}
+    return {(str(r.site_id), str(r.item_id)): int(o) for r, o in zip(cov.itertuples(index=False), cov.outstanding)}

@@ -4,7 +4,7 @@ The officers' app offers to publish after each delivery confirmation, shows
 how long ago the last snapshot was published, and its overview alerts when a
 donation received more than a day ago is in no published snapshot
 (:func:`publication_status`). :func:`publish_now` publishes into the folder the
-public page reads (:func:`allocator.public.public_root`).
+public page reads (:func:`public_root`).
 
 Examples
 --------
@@ -31,7 +31,19 @@ from sqlalchemy.orm import Session
 from allocator.store import models as m
 from allocator.store.time import utcnow
 
-__all__ = ["PublicationStatus", "publication_status", "publish_now", "STALE_AFTER"]
+__all__ = ["PublicationStatus", "publication_status", "publish_now", "public_root", "DEFAULT_PUBLIC_DIR", "STALE_AFTER"]
+
+#: Where the app publishes snapshots and the public page reads them, unless
+#: ``ALLOCATOR_PUBLIC_DIR`` names another folder.
+DEFAULT_PUBLIC_DIR = Path("var") / "public"
+
+
+def public_root() -> Path:
+    """The folder of published snapshots the public page reads (``$ALLOCATOR_PUBLIC_DIR`` or ``var/public``)."""
+    import os
+
+    return Path(os.environ.get("ALLOCATOR_PUBLIC_DIR") or DEFAULT_PUBLIC_DIR)
+
 
 #: A donation received longer ago than this and in no snapshot is an alert.
 STALE_AFTER = timedelta(days=1)
@@ -97,7 +109,6 @@ def publish_now(session: Session, *, by: str, out_dir: str | Path | None = None)
     The caller commits; the published folder's link flips when the transaction
     commits (see :func:`allocator.ledger.publish`).
     """
-    from allocator.ledger import publish
-    from allocator.public import public_root
+    from allocator.store.ledger import publish
 
     return publish(session, Path(out_dir) if out_dir is not None else public_root(), by=by)

@@ -1,11 +1,16 @@
 """Receivers: a hospital's or site's storekeeper, who confirms what arrived at their own site.
 
-A user with the ``receiver`` role is tied to a site (``users.site_id``, set
-by :func:`allocator.store.users.add_user` or ``set_roles``). A receiver who holds no
-officer, approver or admin role sees and confirms only the trips to their own
-sites (:func:`check_trip_scope` is called by
-:func:`allocator.store.confirm_delivery`), and a trip confirmed by a receiver of
-its site is marked as confirmed by the receiving site (:func:`trips_frame`).
+The one home of the receiver's scope. A user with the ``receiver`` role is
+tied to a site (``users.site_id``, set by :func:`allocator.store.users.add_user`,
+``set_roles`` or :func:`link_receiver`). A receiver who holds no officer,
+approver or admin role (:data:`STAFF_ROLES`) is *site-bound* (:func:`site_bound`):
+they see and confirm only the trips to their own sites (:func:`trips_for`,
+:func:`check_trip_scope`, both called by :func:`allocator.store.confirm_delivery`).
+A confirmation is recorded as ``site`` ("delivered, confirmed by the site") when
+the user is a receiver of the trip's site and as ``dispatch`` otherwise
+(:func:`confirmer`); the ledger's ``delivered`` entry carries ``confirmed_by``
+and ``confirmed_as``, and the publication counts the two apart. A trip
+confirmed by a receiver of its site is marked so in :func:`trips_frame`.
 
 Examples
 --------
@@ -20,27 +25,49 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from allocator.errors import PermissionDeniedError
+from allocator.errors import NotFoundError, PermissionDeniedError
 from allocator.store import models as m
 from allocator.store.users import get_user, user_roles
 
-__all__ = ["receiver_sites", "site_bound", "check_trip_scope", "trips_frame",
-           "STAFF_ROLES"]
+__all__ = ["receiver_sites", "site_bound", "check_trip_scope", "trips_for", "trips_frame", "confirmer",
+           "link_receiver", "RECEIVER", "STAFF_ROLES"]
 
-#: Roles that see every site's trips.
+RECEIVER = "receiver"
+#: Roles that see every site's trips and confirm on behalf of dispatch.
 STAFF_ROLES = ("officer", "approver", "admin")
+
+
+def link_receiver(session: Session, user: str, site_id: str) -> m.User:
+    """Link a ``receiver`` user to the site whose deliveries they confirm.
+
+    Raises
+    ------
+    PermissionDeniedError
+        A user without the receiver role.
+    NotFoundError
+        An unknown user, or an unknown or retired site.
+    """
+    u = get_user(session, user)
+    if RECEIVER not in user_roles(session, user):
+        raise PermissionDeniedError(f"user {user} does not have the receiver role")
+    site = session.get(m.Site, site_id)
+    if site is None or site.retired:
+        raise NotFoundError(f"no site {site_id}")
+    u.site_id = site_id
+    session.flush()
+    return u
 
 
 def receiver_sites(session: Session, user: str) -> list[str]:
     """The sites receiver ``user`` confirms deliveries for (``users.site_id``; empty for other users)."""
     u = get_user(session, user)
-    if "receiver" not in user_roles(session, user) or not u.site_id:
+    if RECEIVER not in user_roles(session, user) or not u.site_id:
         return []
     return [u.site_id]
 
@@ -48,7 +75,44 @@ def receiver_sites(session: Session, user: str) -> list[str]:
 def site_bound(session: Session, user: str) -> bool:
     """Whether ``user`` sees only their own sites' trips (a receiver with no staff role)."""
     roles = set(user_roles(session, user))
-    return "receiver" in roles and not roles & set(STAFF_ROLES)
+    return RECEIVER in roles and not roles & set(STAFF_ROLES)
+
+
+def trips_for(session: Session, user: str, trips: Sequence[m.Trip]) -> list[m.Trip]:
+    """The trips ``user`` may confirm: a site-bound receiver's own sites', everyone else's all.
+
+    Raises
+    ------
+    PermissionDeniedError
+        A site-bound receiver linked to no site.
+    """
+    if not site_bound(session, user):
+        return list(trips)
+    mine = set(receiver_sites(session, user))
+    if not mine:
+        raise PermissionDeniedError(f"user {user} confirms deliveries for site (none linked) only: link a site first")
+    return [t for t in trips if t.site_id in mine]
+
+
+def confirmer(session: Session, user: str, site_id: str) -> str:
+    """``site`` when ``user`` is a receiver of ``site_id``, ``dispatch`` for a staff role.
+
+    Raises
+    ------
+    PermissionDeniedError
+        A receiver of another site (or of none), or a user with neither role.
+    """
+    if site_id in receiver_sites(session, user):
+        return "site"
+    roles = set(user_roles(session, user))
+    if roles & set(STAFF_ROLES):
+        return "dispatch"
+    if RECEIVER in roles:
+        linked = get_user(session, user).site_id
+        raise PermissionDeniedError(f"user {user} confirms deliveries for site {linked or '(none linked)'} only, "
+                                    f"not {site_id}")
+    raise PermissionDeniedError(f"user {user} may not confirm a delivery (needs the receiver role of the site, "
+                                f"or {', '.join(STAFF_ROLES)})")
 
 
 def check_trip_scope(session: Session, user: str, trips: Iterable[m.Trip]) -> None:
@@ -91,9 +155,9 @@ def trips_frame(session: Session, user: str, round_id: int | None = None) -> pd.
     if names:
         rows = session.execute(
             select(m.User.name, m.User.site_id).join(m.UserRole, m.UserRole.user_id == m.User.id)
-            .where(m.User.name.in_(names), m.UserRole.role == "receiver", m.User.site_id.is_not(None)))
+            .where(m.User.name.in_(names), m.UserRole.role == RECEIVER, m.User.site_id.is_not(None)))
         for name, site in rows:
-            ties.setdefault(name, set()).add(site)
+            ties.setdefault(name, set()).add(str(site))
     out = [{
         "trip_id": t.id, "round_id": t.round_id, "depot_id": t.depot_id, "site_id": t.site_id,
         "vehicle_id": t.vehicle_id, "state": t.state, "dispatched_at": t.dispatched_at,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from allocator import ledger
@@ -41,10 +41,9 @@ from allocator.errors import (
     StoreError,
 )
 from allocator.scenario import Scenario
-from allocator.store import attest
 from allocator.store import models as m
 from allocator.store.db import checkpoint
-from allocator.store.receivers import check_trip_scope
+from allocator.store.receivers import check_trip_scope, confirmer, trips_for
 from allocator.store.scenario_io import (
     available_rows,
     reserved_by_lot,
@@ -141,22 +140,22 @@ def _check_allocations(session: Session, alloc: pd.DataFrame, stock: pd.DataFram
         return [f"allocations: missing column(s) {', '.join(missing)}"]
     lots = {lot.lot_id: lot for lot in session.scalars(select(m.Lot))}
     sites = {s.site_id for s in session.scalars(select(m.Site).where(m.Site.retired.is_(False)))}
-    avail = {str(r.lot_id): int(r.quantity) for r in stock.itertuples(index=False)}
+    avail = {str(lot_id): int(q) for lot_id, q in zip(stock.lot_id, stock.quantity)}
     used: dict[str, int] = defaultdict(int)
-    for i, r in enumerate(alloc.itertuples(index=False), start=2):
-        lot = lots.get(str(r.lot_id))
-        q = r.quantity
+    for i, r in enumerate(alloc.to_dict("records"), start=2):
+        lot = lots.get(str(r["lot_id"]))
+        q = r["quantity"]
         if pd.isna(q) or int(q) != q or int(q) <= 0:
             problems.append(f"allocations.csv:{i}: quantity: must be a whole number > 0 (got {q})")
             continue
         if lot is None or lot.retired:
-            problems.append(f"allocations.csv:{i}: lot_id: no such lot in the database (got {r.lot_id})")
+            problems.append(f"allocations.csv:{i}: lot_id: no such lot in the database (got {r['lot_id']})")
             continue
-        if (lot.depot_id, lot.item_id) != (str(r.depot_id), str(r.item_id)):
+        if (lot.depot_id, lot.item_id) != (str(r["depot_id"]), str(r["item_id"])):
             problems.append(f"allocations.csv:{i}: lot {lot.lot_id} is {lot.item_id} at {lot.depot_id}, "
-                            f"not {r.item_id} at {r.depot_id}")
-        if str(r.site_id) not in sites:
-            problems.append(f"allocations.csv:{i}: site_id: no such site (got {r.site_id})")
+                            f"not {r['item_id']} at {r['depot_id']}")
+        if str(r["site_id"]) not in sites:
+            problems.append(f"allocations.csv:{i}: site_id: no such site (got {r['site_id']})")
         used[lot.lot_id] += int(q)
     for lot_id, q in used.items():
         if q > avail.get(lot_id, 0):
@@ -236,10 +235,18 @@ def create_round(
     return r
 
 
+def _lot(session: Session, lot_id: str, *, lock: bool = False) -> m.Lot:
+    """The lot a round's line takes from (lines reference lots by a foreign key, so it exists)."""
+    lot = session.get(m.Lot, lot_id, with_for_update=lock)
+    if lot is None:
+        raise NotFoundError(f"no lot {lot_id}")
+    return lot
+
+
 def _bump(session: Session, r: m.Round, expected: int, new_state: str, from_states: tuple[str, ...],
           **values: Any) -> None:
     """Move ``r`` to ``new_state`` with ``UPDATE ... WHERE version = :v``; conflict when it moved."""
-    res = session.execute(
+    res: CursorResult[Any] = session.execute(  # type: ignore[assignment]  # an UPDATE gives a CursorResult
         update(m.Round)
         .where(m.Round.id == r.id, m.Round.version == expected, m.Round.state.in_(from_states))
         .values(state=new_state, version=expected + 1, **values)
@@ -337,7 +344,7 @@ def dispatch_round(session: Session, round_id: int, user: str, *,
             session.add(trips[key])
             session.flush()
         a.trip_id = trips[key].id
-        lot = session.get(m.Lot, a.lot_id, with_for_update=True)
+        lot = _lot(session, a.lot_id, lock=True)
         if lot.quantity < a.quantity:
             raise ConflictError(f"lot {lot.lot_id} holds {lot.quantity} units, round {r.id} ships {a.quantity}")
         lot.quantity -= a.quantity
@@ -386,8 +393,8 @@ def confirm_delivery(
         if not open_trips:
             raise NotFoundError(f"round {r.id} has no unconfirmed trip {trip_id}")
         check_trip_scope(session, user, open_trips)  # a receiver naming another site's trip is refused
-    open_trips = attest.trips_for(session, user, open_trips)  # without a trip: a receiver confirms their own
-    confirmed_as = {t.site_id: attest.confirmer(session, user, t.site_id) for t in open_trips}
+    open_trips = trips_for(session, user, open_trips)  # without a trip: a receiver confirms their own
+    confirmed_as = {t.site_id: confirmer(session, user, t.site_id) for t in open_trips}
     now = utcnow()
     out = []
     tids = {t.id for t in open_trips}
@@ -400,13 +407,13 @@ def confirm_delivery(
         received, kind, returned, lost, reason = a.quantity, "", 0, 0, ""
         if d is not None:
             if d.kind not in m.DISCREPANCIES:
-                raise InvalidRequestError(f"line {a.id}: discrepancy must be one of {', '.join(m.DISCREPANCIES)} (got {d.kind})")
+                raise StoreError(f"line {a.id}: discrepancy must be one of {', '.join(m.DISCREPANCIES)} (got {d.kind})")
             if d.disposition not in m.DISPOSITIONS:
-                raise InvalidRequestError(f"line {a.id}: disposition must be returned or written_off (got {d.disposition})")
+                raise StoreError(f"line {a.id}: disposition must be returned or written_off (got {d.disposition})")
             if not 0 <= d.received <= a.quantity:
-                raise InvalidRequestError(f"line {a.id}: received must be between 0 and {a.quantity} (got {d.received})")
+                raise StoreError(f"line {a.id}: received must be between 0 and {a.quantity} (got {d.received})")
             if d.disposition == "written_off" and not d.reason.strip():
-                raise InvalidRequestError(f"line {a.id}: a write-off needs a reason")
+                raise StoreError(f"line {a.id}: a write-off needs a reason")
             received, kind, reason = int(d.received), d.kind, d.reason
             if d.disposition == "returned":
                 returned = a.quantity - received
@@ -417,7 +424,7 @@ def confirm_delivery(
                         confirmed_by=user, confirmed_at=now, confirmed_as=confirmed_as[a.site_id])
         session.add(dl)
         session.flush()
-        lot = session.get(m.Lot, a.lot_id, with_for_update=True)
+        lot = _lot(session, a.lot_id, lock=True)
         fields = ledger.lot_fields(session, lot) if lot.donation_id else None
         if fields:
             ledger.append(session, "delivered", **fields, site_id=a.site_id, quantity=received, round_id=r.id,
@@ -485,7 +492,7 @@ def correct_delivery(
     r = get_round(session, round_id, lock=True)
     a = session.get(m.Allocation, int(line_id))
     if a is None or a.round_id != r.id:
-        raise StoreError(f"round {r.id} has no line {line_id}")
+        raise NotFoundError(f"round {r.id} has no line {line_id}")
     dl = session.scalars(select(m.Delivery).where(m.Delivery.allocation_id == a.id).with_for_update()).first()
     if dl is None:
         raise StoreError(f"round {r.id}: line {line_id} has no confirmed delivery to correct")
@@ -510,7 +517,7 @@ def correct_delivery(
         confirmed_at=dl.confirmed_at, superseded_by=user, superseded_at=now, correction_reason=reason,
     ))
     d_received, d_returned, d_lost = received - dl.received, returned - dl.returned, lost - dl.written_off
-    lot = session.get(m.Lot, a.lot_id, with_for_update=True)
+    lot = _lot(session, a.lot_id, lock=True)
     if d_returned < 0:
         free = lot.quantity - reserved_by_lot(session).get(lot.lot_id, 0)
         if -d_returned > free:
@@ -574,7 +581,7 @@ def cancel_round(session: Session, round_id: int, user: str, *, reason: str = ""
           cancel_reason=reason)
     if was == "approved":
         for a in allocation_lines(session, r.id):
-            lot = session.get(m.Lot, a.lot_id)
+            lot = _lot(session, a.lot_id)
             if lot.donation_id:
                 ledger.append(session, "released", **ledger.lot_fields(session, lot), site_id=a.site_id,
                               quantity=a.quantity, round_id=r.id, reason=reason)
@@ -666,4 +673,4 @@ def vehicles_by_drop(planned: Trips) -> dict[tuple[str, str], str]:
     if t.empty:
         return {}
     g = t.groupby(["depot_id", "site_id"]).vehicle_id.agg(lambda v: ";".join(sorted(set(map(str, v)))))
-    return {(str(d), str(s)): v for (d, s), v in g.items()}
+    return {(str(d), str(s)): str(v) for (d, s), v in zip(g.index.tolist(), g.tolist())}

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,10 +26,11 @@ from allocator.i18n import t
 from allocator.scenario import RawScenario, Scenario, _fmt
 from allocator.store import models as m
 from allocator.store.db import checkpoint
+from allocator.store.stock import reserved_by_lot
 from allocator.store.time import utcnow
 
 #: Tables with their own model, keyed by the contract's key column.
-KEYED = {
+KEYED: dict[str, tuple[Any, str]] = {  # the model (each has extra, position, retired) and its key
     "items": (m.Item, "item_id"),
     "sites": (m.Site, "site_id"),
     "depots": (m.Depot, "depot_id"),
@@ -38,7 +38,7 @@ KEYED = {
     "stock": (m.Lot, "lot_id"),
 }
 #: Tables with their own model and no key.
-LISTED = {"needs": m.Need, "substitutes": m.Substitute}
+LISTED: dict[str, Any] = {"needs": m.Need, "substitutes": m.Substitute}
 #: Tables stored generically, every cell as the contract's text.
 GENERIC = ("road_nodes", "roads", "traffic_control", "vehicles", "site_stock")
 #: Import order (references first).
@@ -99,7 +99,7 @@ def _ctypes(table: str) -> dict[str, str]:
     return {c.name: c.type for c in schema.tables()[table].columns}
 
 
-def _record(table: str, row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def _record(table: str, row: Mapping[Any, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """Split one typed row into model columns and the extras (kept as text)."""
     types = _ctypes(table)
     cols = {k: _py(v, types[k]) for k, v in row.items() if k in types}
@@ -374,17 +374,6 @@ def write_off(
 # --------------------------------------------------------------------------- stock
 
 
-def reserved_by_lot(session: Session) -> dict[str, int]:
-    """Units reserved per lot by approved (not yet dispatched) rounds."""
-    q = (
-        select(m.Allocation.lot_id, func.sum(m.Allocation.quantity))
-        .join(m.Round, m.Round.id == m.Allocation.round_id)
-        .where(m.Round.state == "approved")
-        .group_by(m.Allocation.lot_id)
-    )
-    return {lot: int(n) for lot, n in session.execute(q)}
-
-
 def stock_fingerprint(stock: pd.DataFrame | Iterable[tuple]) -> str:
     """SHA-256 of the stock a round is computed on (lot, depot, item, quantity, expiry, status).
 
@@ -399,9 +388,9 @@ def stock_fingerprint(stock: pd.DataFrame | Iterable[tuple]) -> str:
     """
     if isinstance(stock, pd.DataFrame):
         rows = [
-            (str(r.lot_id), str(r.depot_id), str(r.item_id), int(r.quantity),
-             "" if pd.isna(r.expires) else pd.Timestamp(r.expires).isoformat(), str(r.status))
-            for r in stock.itertuples(index=False)
+            (str(lot), str(depot), str(item), int(qty), "" if pd.isna(exp) else pd.Timestamp(exp).isoformat(), str(status))
+            for lot, depot, item, qty, exp, status in zip(stock.lot_id, stock.depot_id, stock.item_id, stock.quantity,
+                                                           stock.expires, stock.status)
         ]
     else:
         rows = [tuple(r) for r in stock]
@@ -512,12 +501,6 @@ def current_scenario(session: Session) -> Scenario:
     rounds made since cover (see :mod:`allocator.store.needs`).
     """
     return export_scenario(session, available=True)
-
-
-def _finite(x: Any) -> Any:
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 # --------------------------------------------------------------------------- what an import changes

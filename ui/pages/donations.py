@@ -16,13 +16,9 @@ import streamlit as st
 from allocator import opsview as view
 from allocator.errors import AllocatorError
 from allocator.roundwork import store_error_code
+from allocator.store import donations as dstore
 from ui import ops_common as oc
 from ui.common import PAGE_ROLES, current_scenario, lang, require_role, session, tr
-
-try:  # the ledger branch's registration and inspection functions
-    from allocator.store import donations as dstore
-except ImportError:  # pragma: no cover - depends on what is merged
-    dstore = None
 
 user = require_role(*PAGE_ROLES["donations"])
 T = oc.translator()
@@ -43,55 +39,49 @@ if st.session_state.get("donations_receipt"):
 
 # ----------------------------------------------------------------- register
 st.subheader(T("app.donations.register"))
-if dstore is None:
-    st.warning(T("app.donations.unavailable"))
-else:
-    c1, c2 = st.columns([3, 1])
-    donor = c1.text_input(T("app.ops.col.donor"), key="donations_donor")
-    publish = c2.checkbox(T("app.donations.publish_name"), value=True, key="donations_publish")
-    c3, c4 = st.columns(2)
-    received = c3.date_input(T("app.ops.col.received_at"), value=sc.at.date(), key="donations_received")
-    note = c4.text_input(T("app.ops.col.note"), key="donations_note")
-    e1, e2 = st.columns(2)
-    em_sites = e1.multiselect(T("app.ops.col.earmark_site_id"), sorted(sites), key="donations_em_sites",
-                              format_func=lambda x: f"{sites[x]} ({x})", placeholder=T("app.ops.choose"))
-    em_kinds = e2.multiselect(T("app.ops.col.earmark_kind"), kinds, key="donations_em_kinds",
-                              placeholder=T("app.ops.choose"))
-    n = st.number_input(T("app.donations.n_lots"), min_value=1, max_value=10, value=1, step=1, key="donations_n")
-    specs = []
-    for i in range(int(n)):
-        a, b, c, d = st.columns([3, 3, 2, 2])
-        it = a.selectbox(T("app.ops.col.item"), list(items), key=f"donations_lot_{i}_item",
-                         format_func=lambda x: f"{items[x]} ({x})")
-        de = b.selectbox(T("app.ops.col.depot"), list(depots), key=f"donations_lot_{i}_depot",
-                         format_func=lambda x: f"{depots[x]} ({x})")
-        q = c.number_input(T("app.ops.col.quantity"), min_value=0, value=0, step=1, key=f"donations_lot_{i}_qty")
-        ex = d.date_input(T("app.ops.col.expires"), value=None, key=f"donations_lot_{i}_expires")
-        specs.append(dstore.LotSpec(item_id=it, depot_id=de, quantity=int(q), expires=ex))
-    if st.button(T("app.donations.register_button"), key="donations_register", type="primary"):
-        try:
-            with session() as s:
-                rc = dstore.register_donation(s, donor=donor, lots=specs, user=user.name, publish_name=publish,
-                                              earmark_site_id=em_sites, earmark_kind=em_kinds,
-                                              received=received, note=note)
-        except AllocatorError as exc:
-            code, params = store_error_code(exc)
-            st.error(T(code, **params))
-        else:
-            st.session_state["donations_done"] = T("app.donations.registered", code=rc.reference_code,
-                                                   donation_id=rc.donation_id, lots=len(rc.lots))
-            st.session_state["donations_receipt"] = (rc.reference_code, rc.to_json())
-            st.rerun()
+c1, c2 = st.columns([3, 1])
+donor = c1.text_input(T("app.ops.col.donor"), key="donations_donor")
+publish = c2.checkbox(T("app.donations.publish_name"), value=True, key="donations_publish")
+c3, c4 = st.columns(2)
+received = c3.date_input(T("app.ops.col.received_at"), value=sc.at.date(), key="donations_received")
+note = c4.text_input(T("app.ops.col.note"), key="donations_note")
+e1, e2 = st.columns(2)
+em_sites = e1.multiselect(T("app.ops.col.earmark_site_id"), sorted(sites), key="donations_em_sites",
+                          format_func=lambda x: f"{sites[x]} ({x})", placeholder=T("app.ops.choose"))
+em_kinds = e2.multiselect(T("app.ops.col.earmark_kind"), kinds, key="donations_em_kinds",
+                          placeholder=T("app.ops.choose"))
+n = st.number_input(T("app.donations.n_lots"), min_value=1, max_value=10, value=1, step=1, key="donations_n")
+specs = []
+for i in range(int(n)):
+    a, b, c, d = st.columns([3, 3, 2, 2])
+    it = a.selectbox(T("app.ops.col.item"), list(items), key=f"donations_lot_{i}_item",
+                     format_func=lambda x: f"{items[x]} ({x})")
+    de = b.selectbox(T("app.ops.col.depot"), list(depots), key=f"donations_lot_{i}_depot",
+                     format_func=lambda x: f"{depots[x]} ({x})")
+    q = c.number_input(T("app.ops.col.quantity"), min_value=0, value=0, step=1, key=f"donations_lot_{i}_qty")
+    ex = d.date_input(T("app.ops.col.expires"), value=None, key=f"donations_lot_{i}_expires")
+    specs.append(dstore.LotSpec(item_id=it, depot_id=de, quantity=int(q), expires=ex))
+if st.button(T("app.donations.register_button"), key="donations_register", type="primary"):
+    try:
+        with session() as s:
+            rc = dstore.register_donation(s, donor=donor, lots=specs, user=user.name, publish_name=publish,
+                                          earmark_site_id=em_sites, earmark_kind=em_kinds,
+                                          received=received, note=note)
+    except AllocatorError as exc:
+        code, params = store_error_code(exc)
+        st.error(T(code, **params))
+    else:
+        st.session_state["donations_done"] = T("app.donations.registered", code=rc.reference_code,
+                                               donation_id=rc.donation_id, lots=len(rc.lots))
+        st.session_state["donations_receipt"] = (rc.reference_code, rc.to_json())
+        st.rerun()
 
 # ----------------------------------------------------------------- inspect
 stock = sc.stock
 donated = stock[stock.donation_id.fillna("").astype(str) != ""]
 waiting = donated[donated.status.astype(str) == "quarantined"]
-if dstore is not None:
-    st.subheader(T("app.donations.inspect"))
-if dstore is None:
-    pass
-elif waiting.empty:
+st.subheader(T("app.donations.inspect"))
+if waiting.empty:
     st.info(T("app.donations.none_waiting"))
 else:
     lot_ids = [str(x) for x in waiting.lot_id]

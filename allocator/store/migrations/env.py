@@ -6,11 +6,14 @@ code and passes the engine in ``config.attributes["engine"]``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import create_engine
 
 from allocator.store.models import Base
 
+config: Any  # alembic.config.Config during a run, None when imported outside one
 try:
     config = context.config
 except AttributeError:  # imported outside an Alembic run (doctest collection, linters)
