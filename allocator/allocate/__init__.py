@@ -219,7 +219,7 @@ def _routes(data: RoundData, alloc: pd.DataFrame) -> pd.DataFrame:
     s = data.sites.reindex(pairs.site_id)
     km = haversine_km(d.lat.to_numpy(float), d.lon.to_numpy(float), s.lat.to_numpy(float), s.lon.to_numpy(float))
     m = data.travel.minutes
-    tm = [float(m.at[a, b]) for a, b in zip(pairs.depot_id, pairs.site_id)]
+    tm = [float(m.loc[a, b]) for a, b in zip(pairs.depot_id, pairs.site_id)]
     return pd.DataFrame({
         "depot_id": pairs.depot_id.to_numpy(), "site_id": pairs.site_id.to_numpy(), "travel_min": tm,
         "distance_km": np.round(km * FALLBACK_DETOUR, 3), "checkpoints": [()] * len(pairs), "path": [()] * len(pairs),
@@ -233,5 +233,6 @@ def _donation_usage(data: RoundData, alloc: pd.DataFrame) -> pd.DataFrame:
     a = a[a.donation_id != ""]
     donors = data.scenario.donations.set_index("donation_id").donor
     a = a.assign(donor=donors.reindex(a.donation_id).fillna("").to_numpy())
-    a = a.groupby(["donation_id", "donor", "lot_id", "item_id", "site_id"], as_index=False, sort=True).quantity.sum()
-    return a[cols].reset_index(drop=True)
+    out = a.groupby(["donation_id", "donor", "lot_id", "item_id", "site_id"], as_index=False, sort=True).agg(
+        quantity=("quantity", "sum"))
+    return out[cols].reset_index(drop=True)

@@ -84,9 +84,9 @@ def initial_columns(data: RoundData, rows: np.ndarray, nearest: int = NEAREST) -
     first = np.r_[True, np.diff(grp[by_group]) != 0] if len(grp) else np.zeros(0, dtype=bool)
     keep[by_group[first]] = True
     if data.locks:
-        key = pd.Series(list(zip(c.depot_id, c.site_id, c.item_id)))
+        trips = pd.Series(list(zip(c.depot_id, c.site_id, c.item_id)))
         locked = {(lk.depot_id, lk.site_id, lk.item_id) for lk in data.locks}
-        keep |= key.isin(locked).to_numpy()
+        keep |= trips.isin(locked).to_numpy()
     return np.sort(rows[keep])
 
 
@@ -112,8 +112,8 @@ class ColumnPool:
         self.need = c.need.to_numpy(np.int64)
         self.inv = 1.0 / c.ratio.to_numpy(float)
         self.weight = c.weight.to_numpy(float)
-        codes, depots = pd.factorize(c.depot_id.to_numpy(dtype=object))
-        depots = [str(d) for d in depots]
+        codes, uniq = pd.factorize(c.depot_id.to_numpy(dtype=object))
+        depots = [str(d) for d in uniq]
         self.depot_names = depots
         self.depot = codes.astype(np.int64)
         self.capped = np.array([d in data.capacity for d in depots], dtype=bool)[self.depot] if len(depots) else np.zeros(0, bool)
@@ -264,7 +264,7 @@ class ColumnPool:
         g, n = int(self.group[p]), int(self.need[p])
         rows = [self.m.stock_rows[g], self.m.need_rows[n], *self.m.fair_rows.get(n, ())]
         if self.capped[p]:
-            rows.append(self.m.cap_rows[self.depot_names[self.depot[p]]])
+            rows.append(self.m.cap_rows[self.depot_names[int(self.depot[p])]])
         return rows
 
     # -- adding columns ------------------------------------------------------------------

@@ -20,6 +20,7 @@ each part.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -92,9 +93,11 @@ def _expr(vars_: list[pulp.LpVariable], coefs: np.ndarray | list[float]) -> pulp
     return pulp.LpAffineExpression(list(zip(vars_, np.asarray(coefs, dtype=float).tolist())))
 
 
-def _groups(keys: np.ndarray) -> list[tuple[object, np.ndarray]]:
+def _groups(keys: np.ndarray) -> list[tuple[Any, np.ndarray]]:
     """(key, positions) for each distinct key, positions in ascending order."""
-    return list(pd.Series(np.arange(len(keys))).groupby(keys, sort=True).indices.items()) if len(keys) else []
+    if not len(keys):
+        return []
+    return [(k, np.asarray(v)) for k, v in pd.Series(np.arange(len(keys))).groupby(keys, sort=True).indices.items()]
 
 
 def define_variables(prob: pulp.LpProblem, rows: np.ndarray) -> list[pulp.LpVariable]:

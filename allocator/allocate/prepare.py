@@ -23,7 +23,7 @@ import math
 import numbers
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -32,6 +32,9 @@ from allocator.demand import needs_for_round
 from allocator.errors import AllocatorError, LockError, ScenarioError
 from allocator.scenario import Scenario
 from allocator.validate import usable_lots, validate
+
+if TYPE_CHECKING:
+    from allocator.network import Travel as NetworkTravel
 
 FALLBACK_WARNING = (
     "no road network: travel times are the great-circle distance x 1.3 at 30 km/h "
@@ -320,7 +323,7 @@ def candidates(needs: pd.DataFrame, groups: pd.DataFrame, cov: pd.DataFrame, min
 
 def prepare(
     sc: Scenario,
-    travel: pd.DataFrame | None = None,
+    travel: pd.DataFrame | NetworkTravel | None = None,
     locks: Iterable[Any] = (),
     exclude: Iterable[str] = (),
 ) -> RoundData:
