@@ -42,7 +42,7 @@ import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,9 @@ from allocator import rules, schema
 from allocator.errors import ScenarioError, ScenarioFormatError
 from allocator.scenario import Scenario
 from allocator.validate import Report
+
+if TYPE_CHECKING:
+    from pandas.api.typing import NAType
 
 #: Staff roles of the norms table (ESFT roles plus ``community_worker``).
 ROLES: tuple[str, ...] = (
@@ -203,7 +206,7 @@ def load_norms(path: str | Path | None = None) -> Norms:
     good = []
     values = {}
     for i, r in df.iterrows():
-        row = int(i) + 2
+        row = int(cast(int, i)) + 2  # iterrows types the label as Hashable; read_csv gives integer labels
         ok = True
         if r.table not in SECTIONS:
             report.add(label, row, "table", f"must be one of {', '.join(SECTIONS)}", r.table)
@@ -243,8 +246,8 @@ def load_norms(path: str | Path | None = None) -> Norms:
     df_ok = df.loc[good].assign(value=pd.Series(values, dtype="float64"))
     dup = df_ok.duplicated(["table", "who", "what"], keep="first")
     for i in df_ok.index[dup]:
-        report.add(label, int(i) + 2, "what", f"duplicate ({df_ok.at[i, 'table']}, who, what) row",
-                   f"{df_ok.at[i, 'who']}, {df_ok.at[i, 'what']}")
+        report.add(label, int(i) + 2, "what", f"duplicate ({str(df_ok.at[i, 'table'])}, who, what) row",
+                   f"{str(df_ok.at[i, 'who'])}, {str(df_ok.at[i, 'what'])}")
     df_ok = df_ok[~dup]
     _check_coherence(df, df_ok, label, report)
     if report.errors:
@@ -280,11 +283,11 @@ def _check_coherence(df: pd.DataFrame, ok: pd.DataFrame, label: str, report: Rep
                 report.add(label, int(i) + 2, "unit",
                            f"use norms of {cat} must share one unit (row {int(part.index[0]) + 2} says {first})",
                            part.at[i, "unit"])
-    for i, r in df.iterrows():
-        if r.table in ("staffing", "role_mix") and r.what in ROLES and r.what not in has_use:
-            report.add(label, int(i) + 2, "what", "role has no use rows (missing role in the use table)", r.what)
-        if r.table == "severity_mix" and r.what in GROUPS and r.what not in has_use:
-            report.add(label, int(i) + 2, "what", "patient group has no use rows", r.what)
+    for i, table, what in zip(df.index.tolist(), df["table"].tolist(), df["what"].tolist()):
+        if table in ("staffing", "role_mix") and what in ROLES and what not in has_use:
+            report.add(label, int(i) + 2, "what", "role has no use rows (missing role in the use table)", what)
+        if table == "severity_mix" and what in GROUPS and what not in has_use:
+            report.add(label, int(i) + 2, "what", "patient group has no use rows", what)
     for section, noun in (("severity_mix", "severity_mix"), ("role_mix", "role_mix")):
         part = ok[ok.table == section]
         all_rows = df[df.table == section]
@@ -329,8 +332,8 @@ def site_people(scenario: Scenario, norms: Norms | None = None) -> pd.DataFrame:
     n = norms or load_norms()
     s = scenario.sites.set_index("site_id")
     persons = s.patients.astype("Float64").fillna(s.beds.astype("Float64")).fillna(0).astype(float)
-    groups = n.severity_mix.reindex(s.kind).to_numpy() * persons.to_numpy()[:, None]
-    groups = pd.DataFrame(groups, index=s.index, columns=list(GROUPS))
+    by_group = n.severity_mix.reindex(s.kind).to_numpy() * persons.to_numpy()[:, None]
+    groups = pd.DataFrame(by_group, index=s.index, columns=list(GROUPS))
     from_ratios = groups @ n.staffing
     staff = s.staff.astype("Float64")
     by_mix = pd.DataFrame(
@@ -461,9 +464,15 @@ def estimate(scenario: Scenario, days_of_cover: float = 3, norms: Norms | str | 
     normed = set(n.categories)
 
     counts = latest_counts(scenario)
-    on_hand = {(r.site_id, r.item_id): int(r.on_hand) for r in counts.itertuples()}
+    on_hand: dict[tuple[str, str], int] = {
+        (s_id, it): int(q)
+        for s_id, it, q in zip(counts["site_id"].tolist(), counts["item_id"].tolist(), counts["on_hand"].tolist())
+    }
     req = scenario.needs if scenario.has("needs") else scenario.table("needs")
-    requested = {(r.site_id, r.item_id): int(r.quantity) for r in req.itertuples()}
+    requested: dict[tuple[str, str], int] = {
+        (s_id, it): int(q)
+        for s_id, it, q in zip(req["site_id"].tolist(), req["item_id"].tolist(), req["quantity"].tolist())
+    }
     requesting = set(req.site_id)
 
     warnings: list[str] = []
@@ -495,7 +504,7 @@ def estimate(scenario: Scenario, days_of_cover: float = 3, norms: Norms | str | 
                 continue
             if clinical and not usable_at_clinical[it]:
                 continue
-            cat = items.at[it, "category"]
+            cat = str(items.at[it, "category"])
             if cat in normed:
                 cat_on_hand[cat] = cat_on_hand.get(cat, 0.0) + q * factor(it)
         for item_id, cat in item_rows:
@@ -507,6 +516,7 @@ def estimate(scenario: Scenario, days_of_cover: float = 3, norms: Norms | str | 
             key = (site_id, item_id)
             if not (du > 0 or oh > 0 or key in requested):
                 continue
+            est: int | NAType
             if cat not in normed:
                 est = pd.NA
             elif is_primary:
@@ -518,7 +528,7 @@ def estimate(scenario: Scenario, days_of_cover: float = 3, norms: Norms | str | 
             elif site_id in requesting:
                 origin, need = ORIGIN_NOT_REQUESTED, 0
             else:
-                origin, need = ORIGIN_ESTIMATED, est if est is not pd.NA else 0
+                origin, need = ORIGIN_ESTIMATED, est if isinstance(est, int) else 0
             rows.append({
                 "site_id": site_id, "item_id": item_id, "category": cat,
                 "daily_use": du, "on_hand": oh, "estimate": est,
@@ -529,7 +539,8 @@ def estimate(scenario: Scenario, days_of_cover: float = 3, norms: Norms | str | 
     out = out.astype({"site_id": str, "item_id": str, "category": str, "daily_use": "float64",
                       "on_hand": "int64", "estimate": "Int64", "requested": "Int64",
                       "need": "int64", "origin": str})
-    flags, covered = _review(out, sites["kind"].astype(str).to_dict() if "kind" in sites else {})
+    kinds = dict(zip(sites.index.tolist(), sites["kind"].astype(str).tolist())) if "kind" in sites else {}
+    flags, covered = _review(out, kinds)
     out["review"] = covered > 0
     out["flag"] = covered.astype("int64")
     out.attrs["warnings"] = warnings
@@ -555,7 +566,8 @@ def _review(out: pd.DataFrame, kinds: dict[str, str]) -> tuple[pd.DataFrame, pd.
     material = gap_days.fillna(np.inf) >= REVIEW_MIN_DAYS
     kind = asked.site_id.map(lambda s: kinds.get(s, ""))
     found: list[tuple[dict, list]] = []
-    for (item_id, k), idx in asked.groupby([asked.item_id, kind], sort=False).groups.items():
+    for key, idx in asked.groupby([asked.item_id, kind], sort=False).groups.items():
+        item_id, k = cast(tuple[str, str], key)  # groups types its keys as Hashable; two keys make a tuple
         r = ratio[idx]
         med = float(r.median())
         group = len(idx) >= REVIEW_PEERS and _off(med)
@@ -566,7 +578,7 @@ def _review(out: pd.DataFrame, kinds: dict[str, str]) -> tuple[pd.DataFrame, pd.
                 ex = max(rows, key=lambda i: abs(np.log(max(ratio[i], 1e-9))))
                 found.append(({"scope": "group", "code": "group_above" if med > 1 else "group_below",
                                "item_id": item_id, "kind": k, "ratio": med, "peer_ratio": med,
-                               "example": f"{asked.at[ex, 'site_id']} {int(req[ex])} / {int(est[ex])}"}, rows))
+                               "example": f"{str(asked.at[ex, 'site_id'])} {int(req[ex])} / {int(est[ex])}"}, rows))
             rest = [i for i in idx if i not in set(rows) and material[i] and not (REVIEW_LOW <= ratio[i] / med
                                                                                     <= REVIEW_HIGH)]
             for i in rest:

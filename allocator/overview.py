@@ -210,7 +210,8 @@ def unreachable_sites(scenario: Scenario, travel: Any | None = None) -> list[str
     minutes = travel.minutes
     if not minutes.shape[0]:
         return [str(s) for s in scenario.sites.site_id]
-    reach = np.asarray(rules.reachable(minutes.to_numpy(float))).any(axis=0).tolist()
+    # any(axis=0) of a 2-D array is an array; asarray tells mypy so (the stub also allows np.bool)
+    reach = np.asarray(rules.reachable(minutes.to_numpy(float)).any(axis=0)).tolist()
     return [str(s) for s, ok in zip(minutes.columns, reach) if not ok]
 
 
