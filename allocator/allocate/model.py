@@ -183,6 +183,28 @@ def define_lock_own_first(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
                   f"lock_own[site={site},item={item}]")
 
 
+def define_fairness(
+    m: Model, data: RoundData, tier: int, rnd: int, active: dict[str, list[int]]
+) -> tuple[dict[str, pulp.LpVariable], dict[int, pulp.LpConstraint]]:
+    """``fair[tier=T,round=R,site=S,item=I]``: each active need's fill >= z_I x its need (max-min, rule 2).
+
+    One level variable ``z_I`` in [0, 1] per item of ``active`` (item -> need rows of the tier still
+    being raised) and one row per need; the fairness stage (:func:`allocator.allocate.stages.solve_stages`)
+    maximises the levels. Returns the level variables by item and the rows by need row.
+    """
+    site, qty = data.needs.site_id.to_numpy(), data.needs.quantity.to_numpy(float)
+    z = {i: m.prob.add_variable(f"z_t{tier}_r{rnd}_{i}", lowBound=0, upBound=1) for i in active}
+    rows: dict[int, pulp.LpConstraint] = {}
+    for i, ns in active.items():
+        for n in ns:
+            e = m.fill[n].copy()
+            e.addterm(z[i], -float(qty[n]))
+            rows[n] = m.add(e, pulp.LpConstraintGE, 0.0, f"fair[tier={tier},round={rnd},site={site[n]},item={i}]")
+            m.fair_rows.setdefault(n, []).append(rows[n])
+            m.fair_list.append((n, rows[n]))
+    return z, rows
+
+
 def build(data: RoundData, rows: np.ndarray, name: str = "round") -> Model:
     """The model of one component (candidate rows ``rows``), every hard rule as a constraint."""
     prob = pulp.LpProblem(name, pulp.LpMaximize)

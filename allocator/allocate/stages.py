@@ -36,7 +36,7 @@ import numpy as np
 import pulp
 
 from allocator.allocate.colgen import ColumnPool, flow_seed
-from allocator.allocate.model import Model
+from allocator.allocate.model import Model, define_fairness
 from allocator.allocate.prepare import RoundData
 from allocator.allocate.solver import Driver, hold_threshold
 from allocator.errors import InfeasibleError, SolverError
@@ -159,7 +159,6 @@ def solve_stages(
 
     # 2. fairness inside each tier and item
     n_tier, n_item = data.needs.tier.to_numpy(), data.needs.item_id.to_numpy()
-    n_site, n_qty = data.needs.site_id.to_numpy(), data.needs.quantity.to_numpy(float)
     for t in tier_list:
         nrows = [n for n in m.fill if n_tier[n] == t]
         by_item: dict[str, list[int]] = {}
@@ -169,15 +168,7 @@ def solve_stages(
         for rnd in range(FAIR_ROUNDS):
             if not active:
                 break
-            z = {i: prob.add_variable(f"z_t{t}_r{rnd}_{i}", lowBound=0, upBound=1) for i in active}
-            rows: dict[int, pulp.LpConstraint] = {}
-            for i, ns in active.items():
-                for n in ns:
-                    e = m.fill[n].copy()
-                    e.addterm(z[i], -float(n_qty[n]))
-                    rows[n] = m.add(e, pulp.LpConstraintGE, 0.0, f"fair[tier={t},round={rnd},site={n_site[n]},item={i}]")
-                    m.fair_rows.setdefault(n, []).append(rows[n])
-                    m.fair_list.append((n, rows[n]))
+            z, rows = define_fairness(m, data, t, rnd, active)
             run(f"fair[{t}]" if rnd == 0 else f"fair[{t}].{rnd}", None, True,
                 pulp.LpAffineExpression([(v, 1.0) for v in z.values()]))
             zval = dict(zip(z, driver.values(list(z.values()))))
