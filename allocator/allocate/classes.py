@@ -55,12 +55,9 @@ into 28,845 class columns (``bench/classes.py`` times both ways side by side).
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import os
-import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,7 +66,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from allocator.allocate.prepare import RoundData
-from allocator.allocate.solver import HOLD_DUAL_TOL
+from allocator.allocate.solver import HOLD_DUAL_TOL, quiet_c_stdout
 from allocator.errors import InfeasibleError, InvalidArgumentError, SolverError
 
 #: The stages :func:`solve_tiers` knows: every tier stage, then 1b (own item before substitutes).
@@ -523,29 +520,10 @@ class TierHolds:
         return _map_holds(self.lp, *self.stage_fixed[stage])
 
 
-@contextlib.contextmanager
-def _quiet_c_stdout() -> Iterator[None]:
-    # HiGHS prints its banner to the C library's stdout (fd 1) when a Highs object is made,
-    # before output_flag can be set (as allocator.allocate.solver does for the PuLP driver)
-    try:
-        sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError):
-        yield
-        return
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 1)
-            yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def _highs(lp: ClassLP) -> Any:
     import highspy
 
-    with _quiet_c_stdout():
+    with quiet_c_stdout():
         h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     # primal simplex: after an objective change and the holds the basis stays primal feasible

@@ -32,7 +32,8 @@ _BANNER_SHOWN = False
 
 
 @contextlib.contextmanager
-def _quiet_c_stdout() -> Iterator[None]:
+def quiet_c_stdout() -> Iterator[None]:
+    """Keep the C library's stdout (fd 1) quiet: HiGHS prints its banner there when a Highs object is made."""
     # HiGHS writes to the C library's stdout, file descriptor 1, whatever sys.stdout is
     # (in a notebook sys.stdout is not fd 1 at all)
     fd = 1
@@ -80,7 +81,7 @@ class StagedHiGHS(pulp.HiGHS):
             # HiGHS prints a copyright banner to the C stdout when the first Highs object
             # is created, before output_flag can be set: keep it out of our output
             _BANNER_SHOWN = True
-            with _quiet_c_stdout():
+            with quiet_c_stdout():
                 super().createAndConfigureSolver(lp)
         else:
             super().createAndConfigureSolver(lp)
