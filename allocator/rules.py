@@ -29,11 +29,11 @@ hard.6 reachability        :func:`travel_lookup`, :func:`reachable`
 hard.7 capacity            :func:`unit_weight`, :func:`shipment_kg`,
                            :func:`dispatch_capacity`; ``model.define_capacity_limits``
 hard.8 integers            ``extract.to_integers``
-priority.1 tiers           ``stages.solve_stages`` (``tier[t]``: :func:`need_units` of the tier);
+priority.1 tiers           ``classes.solve_tiers`` (``tier[t]``: :func:`need_units` of the tier);
                            ``extract.to_integers`` (rounding keeps the tier order)
 priority.1b own item       :func:`own_item`; ``stages.own_item_first``;
                            ``extract.own_item_first``
-priority.2 fairness        ``model.define_fairness``
+priority.2 fairness        ``stages.leximin``, ``model.define_fairness``
 priority.3 transport       :func:`transport_cost`
 priority.4 tie-breaks      :func:`expiry_days`, :func:`lot_donated`; ``extract.assign_lots``
 reason.*                   :func:`shortage_reason` (one function, the first that applies)
@@ -533,10 +533,10 @@ RULES.update({
     "hard.7.capacity": ("unit_weight", "shipment_kg", "dispatch_capacity",
                         "allocator.allocate.model.define_capacity_limits"),
     "hard.8.integers": ("allocator.allocate.extract.to_integers",),
-    "priority.1.tiers": ("allocator.allocate.stages.solve_stages", "allocator.allocate.extract.to_integers"),
+    "priority.1.tiers": ("allocator.allocate.classes.solve_tiers", "allocator.allocate.extract.to_integers"),
     "priority.1b.own_item": ("own_item", "allocator.allocate.stages.own_item_first",
                              "allocator.allocate.extract.own_item_first"),
-    "priority.2.fairness": ("allocator.allocate.model.define_fairness",),
+    "priority.2.fairness": ("allocator.allocate.stages.leximin", "allocator.allocate.model.define_fairness"),
     "priority.3.transport": ("transport_cost",),
     "priority.4.tie_breaks": ("expiry_days", "lot_donated", "allocator.allocate.extract.assign_lots"),
     "reason.unreachable": ("shortage_reason",),

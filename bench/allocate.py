@@ -49,25 +49,27 @@ STAGE_LOG: dict[str, list[float]] = {}
 
 
 def instrument() -> None:
-    """Wrap ``Driver.solve`` to log, per stage, its seconds and the seconds inside the solver."""
+    """Wrap every driver's ``solve`` to log, per stage, its seconds and the seconds inside the solver."""
     from allocator.allocate import solver as S
 
-    if getattr(S.Driver.solve, "_bench", False):
-        return
-    inner = S.Driver.solve
+    for cls in (S.HighsDriver, S.PulpDriver):
+        if getattr(cls.solve, "_bench", False):
+            continue
+        inner = cls.solve
 
-    def solve(self, prob, stage):  # noqa: ANN001, ANN202
-        t, before = time.perf_counter(), self.seconds_in_solver
-        try:
-            return inner(self, prob, stage)
-        finally:
-            rec = STAGE_LOG.setdefault(stage, [0.0, 0.0, 0])
-            rec[0] += time.perf_counter() - t
-            rec[1] += self.seconds_in_solver - before
-            rec[2] += 1
+        def solve(self, stage, method="primal", inner=inner):  # noqa: ANN001, ANN202
+            t, before = time.perf_counter(), self.seconds_in_solver
+            try:
+                return inner(self, stage, method)
+            finally:
+                key = stage.split(".test")[0]
+                rec = STAGE_LOG.setdefault(key, [0.0, 0.0, 0])
+                rec[0] += time.perf_counter() - t
+                rec[1] += self.seconds_in_solver - before
+                rec[2] += 1
 
-    solve._bench = True  # type: ignore[attr-defined]
-    S.Driver.solve = solve
+        solve._bench = True  # type: ignore[attr-defined]
+        cls.solve = solve
 
 
 def bench(name: str, repeat: int, solver: str, column_generation: bool = True) -> dict:

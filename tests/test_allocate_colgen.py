@@ -8,10 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from allocator import allocate, examples
-from allocator.allocate.colgen import ColumnPool, initial_columns
+from allocator.allocate.classes import need_level
+from allocator.allocate.colgen import ColumnPool, flow_seed, initial_columns
 from allocator.allocate.model import build, components
 from allocator.allocate.prepare import prepare
-from allocator.allocate.solver import Driver
+from allocator.allocate.solver import make_driver
 from allocator.synth import generate
 from allocator.testing import check_round
 from tests.test_allocate_random import scenarios
@@ -49,36 +50,39 @@ def test_random_rounds_match_the_full_model(case):
     assert check_round(sc, cg, travel=travel) == []
 
 
-def test_pricing_matches_the_solver_reduced_costs():
-    """The pool's reduced costs (c - A'y from the row duals) equal HiGHS's for columns in the model."""
-    sc = generate(sites=40, depots=5, items=6, lots=200, seed=4, with_roads=False)
+def _need_lp(seed: int, **kw):
+    sc = generate(sites=kw.get("sites", 40), depots=kw.get("depots", 5), items=kw.get("items", 6),
+                  lots=kw.get("lots", 200), seed=seed, with_roads=False)
     data = prepare(sc)
     rows = components(data)[0]
-    drv = Driver("highs")
-    m = build(data, initial_columns(data, rows), name="t")
-    pool = ColumnPool(data, rows, m, drv)
-    cost = data.cand.cost.to_numpy()
-    import pulp
-
-    m.prob.sense = pulp.LpMinimize
-    m.prob.setObjective(pulp.LpAffineExpression(list(zip(m.x, cost[m.cand].tolist()))))
-    drv.solve(m.prob, "t")
-    inside = np.flatnonzero(pool.in_model)
-    rc = pool.reduced_costs(cost[pool.rows], inside)
-    pos = pd.Index(m.cand).get_indexer(pool.rows[inside])
-    idx = np.array([m.x[p].index for p in pos])
-    np.testing.assert_allclose(rc, drv.impl.col_dual[idx], atol=1e-6)
+    lp = build(data, need_level(data, rows))
+    cost = data.cand.cost.to_numpy(float)[rows]
+    item = pd.factorize(data.cand.item_id.to_numpy(object)[rows])[0]
+    return data, rows, lp, cost, item
 
 
-def test_initial_columns_cover_every_row():
-    sc = generate(sites=50, depots=8, items=6, lots=250, seed=5, with_roads=False)
-    data = prepare(sc)
-    for rows in components(data):
-        init = initial_columns(data, rows, nearest=1)
-        c, ci = data.cand.iloc[rows], data.cand.iloc[init]
-        assert set(ci.group) == set(c.group)
-        assert set(ci.need) == set(c.need)
-        assert len(init) < len(rows) or len(rows) <= c.need.nunique() + c.group.nunique()
+def test_pricing_matches_the_solver_reduced_costs():
+    """The pool's reduced costs (c - A'y from the row duals) equal HiGHS's for the columns in the model."""
+    data, rows, lp, cost, item = _need_lp(4)
+    J = lp.matrix.shape[1]
+    pool = ColumnPool(lp, np.ones(J, bool), initial_columns(lp, cost, np.ones(J, bool), item), make_driver("highs"))
+    pool.load(lp.row_lower, lp.row_upper)
+    pool.driver.set_objective(cost[pool.cols], maximize=False)
+    pool.driver.solve("t")
+    assert 0 < len(pool.cols) < J
+    np.testing.assert_allclose(pool.reduced_costs(cost)[pool.cols], pool.driver.reduced_costs(), atol=1e-6)
+
+
+def test_initial_columns_cover_every_need():
+    data, rows, lp, cost, item = _need_lp(5, sites=50, depots=8, lots=250)
+    J = lp.matrix.shape[1]
+    init = initial_columns(lp, cost, np.ones(J, bool), item, nearest=1)
+    assert set(lp.classes.col_class[init]) == set(range(lp.classes.n_classes))  # every need has a column
+    assert init.sum() < J
+    # each need's column of an item is its cheapest
+    for j in np.flatnonzero(init)[:200]:
+        same = (lp.classes.col_class == lp.classes.col_class[j]) & (item == item[j])
+        assert cost[j] == cost[same].min()
 
 
 def test_examples_agree():
@@ -87,63 +91,52 @@ def test_examples_agree():
         _same_objectives(allocate(sc).summary["objectives"], allocate(sc, column_generation=False).summary["objectives"])
 
 
-def test_slim_keeps_pulp_and_highs_rows_equal():
-    """After the transport stage removed columns, every PuLP row equals HiGHS's row."""
-    from allocator.allocate.stages import solve_stages
-
-    sc = generate(sites=60, depots=6, items=8, lots=300, seed=7, with_roads=False)
-    data = prepare(sc)
-    rows = components(data)[0]
-    drv = Driver("highs")
-    m = build(data, initial_columns(data, rows), name="t")
-    pool = ColumnPool(data, rows, m, drv)
-    pool.slim(min_share=0.0)  # before any solve: nothing to remove (no basis)
-    assert pool.removed == 0
-    objectives: dict[str, float] = {}
-    solve_stages(m, data, drv, objectives, pool=pool)
-    assert pool.removed > 0
-    lp = m.prob.solverModel.getLp()
-    a = lp.a_matrix_
-    starts, index, value = np.array(a.start_), np.array(a.index_), np.array(a.value_)
-    dense: dict[tuple[int, int], float] = {}
-    for j in range(lp.num_col_):  # column-wise
-        for k in range(starts[j], starts[j + 1]):
-            dense[(int(index[k]), j)] = float(value[k])
-    pulp_rows = {(con.index, v.index): float(a_) for con in m.prob._constraints.values() for v, a_ in con.items()}
-    assert pulp_rows == pytest.approx(dense)
-    # the variables the model keeps are exactly HiGHS's columns, in order
-    assert [v.index for v in drv.impl._vars] == list(range(lp.num_col_))
-    assert not (pool.in_model & pool.banned).any()
-
-
 def test_flow_seed_changes_no_objective(monkeypatch):
     """The transport stage's min-cost-flow seed only picks columns: every stage optimum is the same."""
-    from allocator.allocate import stages
+    from allocator.allocate import colgen, stages
 
     sc = generate(sites=60, depots=6, items=8, lots=300, seed=3, with_roads=False)
     with_seed = allocate(sc)
-    monkeypatch.setattr(stages, "SEED_ROUNDS", 0)
+    monkeypatch.setattr(stages, "flow_seed", lambda lp, cost, eligible, x0: np.zeros(len(cost), bool))
     without = allocate(sc)
     full = allocate(sc, column_generation=False)
     _same_objectives(with_seed.summary["objectives"], without.summary["objectives"])
     _same_objectives(with_seed.summary["objectives"], full.summary["objectives"])
     assert check_round(sc, with_seed) == []
+    assert colgen.FLOW_COST_SCALE > 0
 
 
-def test_flow_seed_returns_eligible_columns():
-    """The seed's columns are omitted, not banned, and carry the transport stage's cheapest flow."""
-    from allocator.allocate.colgen import flow_seed
-    from allocator.allocate.stages import solve_stages
+def test_flow_seed_ships_every_need_from_eligible_columns():
+    """The seed's columns are eligible, and every need with a fill in the start gets one."""
+    data, rows, lp, cost, item = _need_lp(5, sites=60, depots=6, items=8, lots=300)
+    J = lp.matrix.shape[1]
+    rng = np.random.default_rng(0)
+    eligible = rng.random(J) < 0.7
+    x0 = np.where(eligible, rng.random(J), 0.0)
+    seed = flow_seed(lp, cost, eligible, x0)
+    assert seed.any() and not (seed & ~eligible).any()
+    fill = np.bincount(lp.classes.col_class, weights=x0 * lp.classes.col_inv, minlength=lp.classes.n_classes)
+    served = np.bincount(lp.classes.col_class[seed], minlength=lp.classes.n_classes) > 0
+    assert served[fill >= 1.0].all()
+    assert not flow_seed(lp, cost, eligible, np.zeros(J)).any()  # nothing to ship: no seed
 
-    sc = generate(sites=60, depots=6, items=8, lots=300, seed=5, with_roads=False)
-    data = prepare(sc)
-    rows = components(data)[0]
-    drv = Driver("highs")
-    m = build(data, initial_columns(data, rows), name="t")
-    pool = ColumnPool(data, rows, m, drv)
-    assert len(flow_seed(pool, data.cand.cost.to_numpy()[pool.rows])) == 0  # nothing solved yet
-    solve_stages(m, data, drv, {}, pool=pool)
-    pool.slim(min_share=0.0)
-    pos = flow_seed(pool, data.cand.cost.to_numpy()[pool.rows])
-    assert not pool.in_model[pos].any()
-    assert not pool.banned[pos].any()
+
+def test_sifting_keeps_the_model_and_the_pool_equal():
+    """After slim() removes columns, the driver's model is the pool's columns of the full matrix, in order."""
+    data, rows, lp, cost, item = _need_lp(7, sites=60, depots=6, items=8, lots=300)
+    J = lp.matrix.shape[1]
+    drv = make_driver("highs")
+    pool = ColumnPool(lp, np.ones(J, bool), np.ones(J, bool), drv)
+    b = pool.load(lp.row_lower, lp.row_upper)
+    obj = cost - 1e4 * lp.classes.col_inv  # fill the needs, cheapest first
+    drv.set_objective(obj[pool.cols], maximize=False)
+    before = drv.solve("t")
+    assert pool.slim(b) > 0
+    got = drv.h.getLp().a_matrix_
+    n = len(pool.cols)
+    A = pool.A[:, pool.cols].tocsc()
+    assert np.array_equal(np.asarray(got.start_)[: n + 1], A.indptr)
+    assert np.array_equal(np.asarray(got.index_)[: A.nnz], A.indices)
+    assert len(b.col_lower) == n and not (pool.in_model & pool.banned).any()
+    drv.set_objective(obj[pool.cols], maximize=False)
+    assert drv.solve("t") == pytest.approx(before, rel=1e-9)  # the basis's columns are all still there

@@ -4,8 +4,7 @@ The reference builds the round's LP from the input tables and solves it with Sci
 tier fills, own item first, then the textbook leximin of each tier's fill ratios (all items of
 the tier together). The round's LP values (``result.extra["lp"]`` by candidate row, whose
 ``need`` is a row of ``result.extra["data"].needs``) must give the same sorted ratio vector in
-every tier. Branch ``engine`` moves the fairness stage to exactly this definition; cases where
-today's per-item fairness differs are marked xfail (not strict) until it lands.
+every tier: the fairness stage (:func:`allocator.allocate.stages.leximin`) has exactly this definition.
 """
 
 from __future__ import annotations
@@ -21,8 +20,6 @@ from hypothesis import strategies as st
 from allocator import allocate, examples
 from allocator.scenario import from_tables
 from allocator.testing import check_round, leximin_reference
-
-LEXIMIN_PENDING = pytest.mark.xfail(reason="fairness as leximin lands with branch engine", strict=False)
 
 
 def lp_ratios(result) -> dict[tuple[str, str], float]:
@@ -101,7 +98,6 @@ def test_one_scarce_item_among_three_hospitals():
     assert [ref[(s, "gloves")] for s in ("H1", "H2", "H3")] == pytest.approx([1.0, 1.0, 1.0], abs=1e-6)
 
 
-@LEXIMIN_PENDING
 def test_shared_depot_capacity_across_two_items():
     """One depot can dispatch 10 kg: H1 needs 10 suits, H2 10 gowns (1 kg each). Any split fills
     10 units; the leximin of the tier (both items together) gives each hospital half."""
@@ -186,9 +182,7 @@ def _lex_less(a: np.ndarray, b: np.ndarray, tol: float) -> bool:
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_rounds())
 def test_generated_rounds_match_the_leximin_reference(case):
-    """Same sorted ratio vector per tier. A round whose vector is leximin-worse than the reference
-    (tier totals equal) is today's per-item fairness: xfail until branch engine lands; anything
-    else (other totals, a vector above the reference's optimum, an error) fails."""
+    """Same tier totals and the same sorted ratio vector per tier as the reference."""
     sc, travel = case
     r = allocate(sc, travel=travel)
     assert check_round(sc, r, travel) == []
@@ -201,11 +195,6 @@ def test_generated_rounds_match_the_leximin_reference(case):
         units = sum(got[k] * need[k] for k in keys), sum(ref[k] * need[k] for k in keys)
         assert units[0] == pytest.approx(units[1], abs=1e-5), f"tier {t}: units filled differ"
     a, b = tier_vectors(got, sc), tier_vectors(ref, sc)
-    pending = []
     for t in sorted(a):
-        if np.allclose(a[t], b[t], atol=1e-6):
-            continue
-        assert _lex_less(a[t], b[t], 1e-6), f"tier {t}: round {a[t]} is above the leximin optimum {b[t]}"
-        pending.append(t)
-    if pending:
-        pytest.xfail(f"fairness as leximin lands with branch engine (tiers {pending} differ)")
+        assert not _lex_less(b[t], a[t], 1e-6), f"tier {t}: round {a[t]} is above the leximin optimum {b[t]}"
+        np.testing.assert_allclose(a[t], b[t], atol=1e-6, err_msg=f"tier {t}: round {a[t]} vs reference {b[t]}")

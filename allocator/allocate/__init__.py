@@ -24,15 +24,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocator.allocate.colgen import ColumnPool, initial_columns
 from allocator.allocate.explain import fill_table, reasons, render, summary_messages
 from allocator.allocate.extract import assign_lots, to_integers
-from allocator.allocate.model import build, components
+from allocator.allocate.model import components
 from allocator.allocate.overrides import check_locks
 from allocator.allocate.prepare import Lock, RoundData, prepare
 from allocator.allocate.result import RoundResult
-from allocator.allocate.solver import SOLVERS, Driver
-from allocator.allocate.stages import solve_stages
+from allocator.allocate.solver import SOLVERS, make_driver
+from allocator.allocate.stages import solve_component
 from allocator.errors import ArgumentTypeError
 from allocator.network import Travel
 from allocator.scenario import Scenario
@@ -118,7 +117,7 @@ def allocate(
     if not isinstance(scenario, Scenario):  # a path is the commonest slip: say how to load one
         raise ArgumentTypeError(f"allocate() takes a Scenario, not {type(scenario).__name__} {str(scenario)[:60]!r}: "
                                 "read one with allocator.scenario.load(path) or build one with from_tables(...)")
-    driver_check = Driver(solver)  # fail early on an unknown solver
+    make_driver(solver)  # fail early on an unknown solver
     data = prepare(scenario, travel=travel, locks=locks, exclude=exclude)
     check_locks(data)
     phase("validate", 0.1)
@@ -127,34 +126,26 @@ def allocate(
     x = np.zeros(len(data.cand))
     objectives: dict[str, float] = {}
     n_vars = n_rows = 0
+    solve_s = 0.0
+    columns: dict[str, float] = {"candidates": 0, "generated": 0, "removed": 0, "banned": 0, "classes": 0,
+                                 "class_columns": 0}
     in_solver = 0.0
-    build_s = solve_s = 0.0
     stage_s: dict[str, float] = {}
-    columns = {"candidates": 0, "generated": 0, "removed": 0, "banned": 0}
     for j, rows in enumerate(parts):
-        t0 = time.perf_counter()
-        driver = driver_check if j == 0 else Driver(solver)
-        colgen = solver == "highs" and column_generation
-        m = build(data, initial_columns(data, rows) if colgen else rows, name=f"round_{j}")
-        pool = ColumnPool(data, rows, m, driver) if colgen else None
         t1 = time.perf_counter()
-        vals = solve_stages(m, data, driver, objectives, pool=pool)
-        x[m.cand] = vals
-        if pool is not None:
-            columns["candidates"] += len(rows)
-            columns["generated"] += pool.added
-            columns["removed"] += pool.removed
-            columns["banned"] += int(pool.banned.sum())
-        t2 = time.perf_counter()
-        n_vars += m.size[0]
-        n_rows += m.size[1]
-        in_solver += driver.seconds_in_solver
-        for k, v in driver.stage_seconds.items():
+        comp = solve_component(data, rows, solver, objectives, column_generation=column_generation)
+        x[rows] = comp.x
+        for k in columns:
+            columns[k] += comp.columns.get(k, 0)
+        in_solver += comp.in_solver
+        for k, v in comp.stage_seconds.items():
             stage_s[k] = stage_s.get(k, 0.0) + v
-        build_s += t1 - t0
-        solve_s += t2 - t1
+        n_vars += comp.size[0]
+        n_rows += comp.size[1]
+        solve_s += time.perf_counter() - t1
         if progress is not None:
             progress("solve", 0.1 + 0.7 * (j + 1) / len(parts))
+    build_s = 0.0
     seconds["build"] = build_s
     seconds["solve"] = solve_s
     clock = time.perf_counter()
@@ -187,7 +178,8 @@ def allocate(
             "usable_lots": int(len(data.lots)), "allocations": int(len(alloc)),
         },
         "model": {"variables": n_vars, "constraints": n_rows, "components": len(parts),
-                  "candidates": int(len(data.cand)), "column_generation": columns},
+                  "candidates": int(len(data.cand)),
+                  "column_generation": {k: (int(v) if k != "class_seconds" else float(v)) for k, v in columns.items()}},
         "totals": {
             "need": float(fill.need.sum()), "filled": float(fill.filled.sum()),
             "shortage": float(fill.shortage.sum()),

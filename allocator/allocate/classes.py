@@ -59,14 +59,13 @@ import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
+from allocator.allocate.model import LP, NeedClasses, build
 from allocator.allocate.prepare import RoundData
-from allocator.allocate.solver import HOLD_DUAL_TOL, quiet_c_stdout
+from allocator.allocate.solver import Bounds, LPDriver, hold, make_driver
 from allocator.errors import InfeasibleError, InvalidArgumentError, SolverError
 
 #: The stages :func:`solve_tiers` knows: every tier stage, then 1b (own item before substitutes).
@@ -76,91 +75,6 @@ _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
 # -- classes ---------------------------------------------------------------------------------
-
-
-@dataclass
-class NeedClasses:
-    """The need classes of one component and their class columns.
-
-    Positions ``p`` index the component's candidate rows ``rows``; needs are rows
-    of ``data.needs``; classes and class columns are numbered from 0.
-
-    Attributes
-    ----------
-    rows : ndarray of int
-        The component's candidate rows (rows of ``data.cand``), as given.
-    needs : ndarray of int
-        The component's need rows, ascending.
-    need_class : ndarray of int
-        The class of each of ``needs``.
-    cand_need : ndarray of int
-        The need row of each candidate (by position).
-    cand_col : ndarray of int
-        The class column of each candidate (by position).
-    cand_local : ndarray of int
-        The position in ``needs`` of each candidate's need.
-    cand_lock : ndarray of int
-        The index in ``data.locks`` of the lock on each candidate's (depot, site, item), or -1.
-    quantity : ndarray of float
-        ``Q_C``, the summed need of each class.
-    class_size : ndarray of int
-        Number of needs in each class.
-    class_tier : ndarray of int
-        The tier of each class.
-    class_item : ndarray of object
-        The need item of each class.
-    class_locked : ndarray of bool
-        Whether the class is the singleton of a need that a lock touches.
-    col_group, col_class, col_tier : ndarray of int
-        Lot group, class and tier of each class column.
-    col_inv, col_weight : ndarray of float
-        ``1/ratio`` (its coefficient in the class row) and the unit weight (its
-        coefficient in a capacity row) of each class column.
-    col_depot : ndarray of object
-        The depot of each class column.
-    col_own : ndarray of bool
-        Whether the class column ships the need's own item.
-    col_capped : ndarray of bool
-        Whether its depot has a finite dispatch capacity.
-    """
-
-    rows: np.ndarray
-    needs: np.ndarray
-    need_class: np.ndarray
-    cand_need: np.ndarray
-    cand_col: np.ndarray
-    cand_local: np.ndarray
-    cand_lock: np.ndarray
-    quantity: np.ndarray
-    class_size: np.ndarray
-    class_tier: np.ndarray
-    class_item: np.ndarray
-    class_locked: np.ndarray
-    col_group: np.ndarray
-    col_class: np.ndarray
-    col_tier: np.ndarray
-    col_inv: np.ndarray
-    col_weight: np.ndarray
-    col_depot: np.ndarray
-    col_own: np.ndarray
-    col_capped: np.ndarray
-
-    @property
-    def n_classes(self) -> int:
-        """Number of classes."""
-        return len(self.quantity)
-
-    @property
-    def n_cols(self) -> int:
-        """Number of class columns."""
-        return len(self.col_group)
-
-    def split(self, col_value: np.ndarray, data: RoundData) -> np.ndarray:
-        """Split class column values over their needs: ``x(g, n) = X(g, C) q_n / Q_C``, by position."""
-        q = data.needs.quantity.to_numpy(float)[self.needs]
-        big_q = self.quantity[self.need_class]
-        share = np.divide(q, big_q, out=np.zeros(len(q)), where=big_q > 0)
-        return np.maximum(np.asarray(col_value, dtype=float), 0.0)[self.cand_col] * share[self.cand_local]
 
 
 def _mix64(a: np.ndarray) -> np.ndarray:
@@ -343,97 +257,48 @@ def need_classes(data: RoundData, rows: np.ndarray, *, _hash: bool = True) -> Ne
     )
 
 
-# -- the class LP ------------------------------------------------------------------------------
+def need_level(data: RoundData, rows: np.ndarray) -> NeedClasses:
+    """Every need a class of its own and every candidate a column: the full model's columns.
 
+    The transport and tie-break stages tell needs apart (travel costs differ by site), so
+    they run on this; :func:`allocator.allocate.model.build` writes the same row families
+    over it as over :func:`need_classes`.
 
-@dataclass
-class ClassLP:
-    """The class LP of one component as arrays (column-wise matrix), ready for HiGHS.
-
-    Rows come in blocks, in this order: ``stock`` (one per group in ``groups``),
-    ``class`` (one per class), ``capacity`` (one per depot in ``depots``), ``lock``
-    (equalities) and ``lock_own`` (``>=``, one per need in ``lock_own_needs``).
+    Examples
+    --------
+    >>> from allocator import examples
+    >>> from allocator.allocate.prepare import prepare
+    >>> d = prepare(examples.two_hospitals())
+    >>> nl = need_level(d, np.arange(len(d.cand)))
+    >>> (nl.n_classes, nl.n_cols, nl.quantity.tolist())
+    (2, 2, [800.0, 800.0])
     """
-
-    classes: NeedClasses
-    matrix: sp.csc_matrix
-    row_lower: np.ndarray
-    row_upper: np.ndarray
-    groups: np.ndarray
-    depots: np.ndarray
-    lock_names: list[str]
-    lock_own_needs: np.ndarray
-    blocks: dict[str, slice]
-
-
-def class_lp(data: RoundData, nc: NeedClasses) -> ClassLP:
-    """Build the class LP of ``nc``: every hard row of the full model, aggregated by class."""
-    inf = np.inf
-    J = nc.n_cols
-    groups, stock_of = np.unique(nc.col_group, return_inverse=True)
-    stock_of = stock_of.reshape(-1)
-    gq = data.groups.set_index("group").quantity.reindex(groups).to_numpy(float)
-    depots = np.array(sorted({str(d) for d in nc.col_depot[nc.col_capped]}), dtype=object)
-    cap_of = pd.Index(depots).get_indexer(nc.col_depot) if len(depots) else np.full(J, -1)
-    nG, nK, nD = len(groups), nc.n_classes, len(depots)
-    ri = [stock_of, nG + nc.col_class]
-    ci = [np.arange(J), np.arange(J)]
-    vals = [np.ones(J), nc.col_inv]
-    capped = nc.col_capped
-    ri.append(nG + nK + cap_of[capped])
-    ci.append(np.flatnonzero(capped))
-    vals.append(nc.col_weight[capped])
-    lower = [np.full(nG + nK + nD, -inf)]
-    upper = [gq, nc.quantity, np.array([data.capacity[str(d)] for d in depots], dtype=float)]
-    lock_names: list[str] = []
-    lock_own_needs = np.zeros(0, dtype=np.int64)
-    base = nG + nK + nD
-    if data.locks and J:
-        # lock[depot,site,item]: exactly the quantity (only singleton classes take part)
-        codes = nc.cand_lock
-        present = np.unique(codes[codes >= 0])
-        lrow = np.full(len(data.locks), -1, dtype=np.int64)
-        lrow[present] = base + np.arange(len(present))
-        hit = codes >= 0
-        ri.append(lrow[codes[hit]])
-        ci.append(nc.cand_col[hit])
-        vals.append(np.ones(int(hit.sum())))
-        lq = np.array([float(data.locks[k].quantity) for k in present], dtype=float)
-        lower.append(lq)
-        upper.append(lq)
-        lock_names = [str(data.locks[k]) for k in present]
-        base += len(present)
-        # lock_own[site,item]: locked own units cover the site's own need first
-        locked: dict[tuple[str, str], int] = {}
-        for lk in data.locks:
-            locked[(lk.site_id, lk.item_id)] = locked.get((lk.site_id, lk.item_id), 0) + lk.quantity
-        lock_q = np.array([lk.quantity for lk in data.locks] + [0], dtype=np.int64)
-        own_hit = nc.col_own[nc.cand_col] & (lock_q[codes] > 0)  # codes == -1 -> the trailing 0
-        if own_hit.any():
-            hn = nc.cand_need[own_hit]
-            un = np.unique(hn)
-            nd = data.needs
-            need_q = nd.quantity.to_numpy(float)[un]
-            lk_q = np.array([float(locked[(str(s), str(i))]) for s, i in
-                             zip(nd.site_id.to_numpy(object)[un], nd.item_id.to_numpy(object)[un])], dtype=float)
-            rhs = np.minimum(lk_q, need_q)
-            keep = rhs > 0
-            un, rhs = un[keep], rhs[keep]
-            sel = np.isin(hn, un)
-            ri.append(base + np.searchsorted(un, hn[sel]))
-            ci.append(nc.cand_col[own_hit][sel])
-            vals.append(np.ones(int(sel.sum())))
-            lower.append(rhs)
-            upper.append(np.full(len(un), inf))
-            lock_own_needs = un
-    n_locks = len(lock_names)
-    n_rows = nG + nK + nD + n_locks + len(lock_own_needs)
-    A = sp.coo_matrix((np.concatenate(vals), (np.concatenate(ri), np.concatenate(ci))), shape=(n_rows, J)).tocsc()
-    k0 = nG + nK + nD
-    blocks = {"stock": slice(0, nG), "class": slice(nG, nG + nK), "capacity": slice(nG + nK, k0),
-              "lock": slice(k0, k0 + n_locks), "lock_own": slice(k0 + n_locks, n_rows)}
-    return ClassLP(classes=nc, matrix=A, row_lower=np.concatenate(lower), row_upper=np.concatenate(upper), groups=groups,
-                   depots=depots, lock_names=lock_names, lock_own_needs=lock_own_needs, blocks=blocks)
+    rows = np.asarray(rows, dtype=np.int64)
+    cand = data.cand
+    need = cand["need"].to_numpy(np.int64)[rows]
+    group = cand["group"].to_numpy(np.int64)[rows]
+    needs, local = np.unique(need, return_inverse=True)
+    local = local.reshape(-1)
+    P, nn = len(rows), len(needs)
+    nd = data.needs
+    g = data.groups
+    gpos = pd.Index(g.group.to_numpy(np.int64)).get_indexer(group)
+    col_depot = g.depot_id.to_numpy(object)[gpos]
+    capped = set(data.capacity)
+    lock = lock_index(data, need, group)
+    locked = np.zeros(nn, dtype=bool)
+    locked[local[lock >= 0]] = True
+    tier = nd.tier.to_numpy(np.int64)[needs]
+    return NeedClasses(
+        rows=rows, needs=needs, need_class=np.arange(nn), cand_need=need, cand_col=np.arange(P),
+        cand_local=local, cand_lock=lock, quantity=nd.quantity.to_numpy(float)[needs],
+        class_size=np.ones(nn, dtype=np.int64), class_tier=tier,
+        class_item=nd.item_id.to_numpy(object)[needs], class_locked=locked,
+        col_group=group, col_class=local, col_tier=tier[local],
+        col_inv=1.0 / cand["ratio"].to_numpy(float)[rows], col_weight=g.weight.to_numpy(float)[gpos],
+        col_depot=col_depot, col_own=cand["own"].to_numpy(bool)[rows],
+        col_capped=np.fromiter((d in capped for d in col_depot), dtype=bool, count=P),
+    )
 
 
 # -- holds -----------------------------------------------------------------------------------
@@ -478,7 +343,7 @@ class TierHolds:
         A feasible point, by position in ``rows`` (the class solution split over its
         needs), optimal for every stage solved: a start for HiGHS's crossover.
     classes : NeedClasses
-    lp : ClassLP
+    lp : LP
         The class LP (without the holds).
     col_value : ndarray of float
         The class LP's last solution, by class column.
@@ -493,12 +358,14 @@ class TierHolds:
         Simplex iterations, over every stage.
     stage_seconds : dict of str to float
         Wall time of each stage (solve and hold).
+    driver, bounds : LPDriver, Bounds
+        The solver, still loaded with the held class LP, and its bounds.
     """
 
     objectives: dict[str, float]
     x0: np.ndarray
     classes: NeedClasses
-    lp: ClassLP
+    lp: LP
     col_value: np.ndarray
     col_fixed: np.ndarray
     row_fixed: np.ndarray
@@ -507,6 +374,8 @@ class TierHolds:
     in_solver: float = 0.0
     iterations: int = 0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    driver: LPDriver | None = None
+    bounds: Bounds | None = None
 
     @functools.cached_property
     def holds(self) -> Holds:
@@ -518,33 +387,6 @@ class TierHolds:
         if stage not in self.stage_fixed:
             raise InvalidArgumentError(f"no stage {stage!r}: the stages solved are {', '.join(self.stage_fixed)}")
         return _map_holds(self.lp, *self.stage_fixed[stage])
-
-
-def _highs(lp: ClassLP) -> Any:
-    import highspy
-
-    with quiet_c_stdout():
-        h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    # primal simplex: after an objective change and the holds the basis stays primal feasible
-    h.setOptionValue("simplex_strategy", 4)
-    inf = highspy.kHighsInf
-    A = lp.matrix
-    model = highspy.HighsLp()
-    model.num_col_ = A.shape[1]
-    model.num_row_ = A.shape[0]
-    model.col_cost_ = np.zeros(A.shape[1])
-    model.col_lower_ = np.zeros(A.shape[1])
-    model.col_upper_ = np.full(A.shape[1], inf)
-    model.row_lower_ = np.where(np.isfinite(lp.row_lower), lp.row_lower, -inf)
-    model.row_upper_ = np.where(np.isfinite(lp.row_upper), lp.row_upper, inf)
-    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    model.a_matrix_.start_ = A.indptr.astype(np.int32)
-    model.a_matrix_.index_ = A.indices.astype(np.int32)
-    model.a_matrix_.value_ = A.data.astype(float)
-    model.sense_ = highspy.ObjSense.kMaximize
-    h.passModel(model)
-    return h
 
 
 def stage_objectives(nc: NeedClasses, stages: Sequence[str] = STAGES) -> list[tuple[str, np.ndarray]]:
@@ -566,23 +408,17 @@ def stage_objectives(nc: NeedClasses, stages: Sequence[str] = STAGES) -> list[tu
     return out
 
 
-def _threshold(coef: np.ndarray) -> float:
-    # allocator.allocate.solver.hold_threshold on the class LP's objective
-    nz = np.abs(coef[coef != 0.0])
-    return HOLD_DUAL_TOL * max(1.0, float(nz.max()) if len(nz) else 1.0)
-
-
 def solve_tiers(data: RoundData, rows: np.ndarray, stages: Sequence[str] = STAGES,
-                classes: NeedClasses | None = None) -> TierHolds:
+                classes: NeedClasses | None = None, driver: LPDriver | None = None) -> TierHolds:
     """Run the tier stages and the 1b stage on need classes; map the holds back to candidates.
 
-    Each stage maximises its objective on the class LP (:func:`class_lp`) with HiGHS's
-    primal simplex, warm-started from the previous stage, and holds its optimum by
-    complementary slackness (the full model's rule: a class column whose reduced cost
-    exceeds :data:`~allocator.allocate.solver.HOLD_DUAL_TOL` x the largest objective
-    coefficient is fixed at 0, a row whose dual does is fixed at its bound). The
-    module docstring proves that the optima and the holds are exactly those of the
-    full model.
+    Each stage maximises its objective on the class LP (:func:`allocator.allocate.model.build`
+    over :func:`need_classes`), warm-started from the previous stage, and holds its optimum
+    by complementary slackness (:func:`allocator.allocate.solver.hold`: a class column
+    whose reduced cost exceeds :data:`~allocator.allocate.solver.HOLD_DUAL_TOL` x the
+    largest objective coefficient is fixed at 0, a row whose dual does is fixed at its
+    bound). The module docstring proves that the optima and the holds are exactly those
+    of the full model.
 
     Parameters
     ----------
@@ -594,6 +430,10 @@ def solve_tiers(data: RoundData, rows: np.ndarray, stages: Sequence[str] = STAGE
         Which stages to run (in the order tiers, own).
     classes : NeedClasses, optional
         ``need_classes(data, rows)``, when the caller has it already.
+    driver : LPDriver, optional
+        The solver (:func:`allocator.allocate.solver.make_driver`); HiGHS by default.
+        It is left loaded with the held class LP (:attr:`TierHolds.driver`), for the
+        fairness stage to go on.
 
     Returns
     -------
@@ -604,7 +444,7 @@ def solve_tiers(data: RoundData, rows: np.ndarray, stages: Sequence[str] = STAGE
     InfeasibleError
         The locks of the component cannot hold together with the hard rules.
     SolverError
-        HiGHS returned a status other than optimal.
+        The solver returned a status other than optimal.
 
     Examples
     --------
@@ -619,67 +459,47 @@ def solve_tiers(data: RoundData, rows: np.ndarray, stages: Sequence[str] = STAGE
     >>> r.x0.tolist()
     [800.0, 200.0, 0.0]
     """
-    import highspy
-
     t_start = time.perf_counter()
+    plan = None
     nc = need_classes(data, rows) if classes is None else classes
-    lp = class_lp(data, nc)
-    J, R = lp.matrix.shape[1], lp.matrix.shape[0]
-    h = _highs(lp)
-    col_fixed = np.zeros(J, dtype=bool)
-    row_fixed = np.zeros(R, dtype=bool)
-    row_fixed[lp.blocks["lock"]] = True  # equalities already
+    plan = stage_objectives(nc, stages)
+    lp = build(data, nc)
+    J = lp.matrix.shape[1]
+    drv = make_driver("highs") if driver is None else driver
+    in_before, it_before = drv.seconds_in_solver, drv.iterations
+    b = Bounds(np.zeros(J), np.full(J, np.inf), lp.row_lower.copy(), lp.row_upper.copy())
+    drv.load(lp.matrix, b.col_lower, b.col_upper, b.row_lower, b.row_upper)
     objectives: dict[str, float] = {}
     stage_fixed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     stage_seconds: dict[str, float] = {}
-    in_solver = 0.0
-    iterations = 0
     x = np.zeros(J)
-    allidx = np.arange(J, dtype=np.int32)
     first = True
-    for name, coef in stage_objectives(nc, stages):
+    for name, coef in plan:
         t0 = time.perf_counter()
-        h.changeColsCost(J, allidx, coef.astype(float))
-        t1 = time.perf_counter()
-        h.run()
-        in_solver += time.perf_counter() - t1
-        iterations += int(h.getInfo().simplex_iteration_count)
-        status = h.getModelStatus()
-        if status != highspy.HighsModelStatus.kOptimal:
+        drv.set_objective(coef, maximize=True)
+        try:
+            drv.solve(name)
+        except SolverError as exc:
             if first and lp.lock_names:
                 raise InfeasibleError("the locks " + ", ".join(sorted(lp.lock_names)) + " cannot hold together "
-                                      "with the hard rules (stock, need, capacity): remove or reduce one")
-            raise SolverError(f"stage {name} (need classes): HiGHS returned {h.modelStatusToString(status)}")
+                                      "with the hard rules (stock, need, capacity): remove or reduce one") from exc
+            raise
         first = False
-        sol = h.getSolution()
-        x = np.asarray(sol.col_value, dtype=float)
-        rc = np.asarray(sol.col_dual, dtype=float)
-        dual = np.asarray(sol.row_dual, dtype=float)
+        x = drv.values()
         objectives[name] = float(coef @ x)
-        thr = _threshold(coef)
-        fix_c = np.flatnonzero((np.abs(rc) > thr) & ~col_fixed)
-        fix_r = np.flatnonzero((np.abs(dual) > thr) & ~row_fixed)
-        col_fixed[fix_c] = True
-        row_fixed[fix_r] = True
-        if len(fix_c):
-            z = np.zeros(len(fix_c))
-            h.changeColsBounds(len(fix_c), fix_c.astype(np.int32), z, z)
-        if len(fix_r):
-            up = lp.row_upper[fix_r]
-            b = np.where(np.isfinite(up), up, lp.row_lower[fix_r])
-            h.changeRowsBounds(len(fix_r), fix_r.astype(np.int32), b, b)
-        stage_fixed[name] = (col_fixed.copy(), row_fixed.copy())
+        hold(drv, coef, b)
+        stage_fixed[name] = (b.col_fixed.copy(), b.row_fixed.copy())
         stage_seconds[name] = time.perf_counter() - t0
     return TierHolds(objectives=objectives, x0=nc.split(x, data), classes=nc, lp=lp, col_value=x,
-                     col_fixed=col_fixed, row_fixed=row_fixed, stage_fixed=stage_fixed,
-                     seconds=time.perf_counter() - t_start, in_solver=in_solver, iterations=iterations,
-                     stage_seconds=stage_seconds)
+                     col_fixed=b.col_fixed, row_fixed=b.row_fixed, stage_fixed=stage_fixed,
+                     seconds=time.perf_counter() - t_start, in_solver=drv.seconds_in_solver - in_before,
+                     iterations=drv.iterations - it_before, stage_seconds=stage_seconds, driver=drv, bounds=b)
 
 
-def _map_holds(lp: ClassLP, col_fixed: np.ndarray, row_fixed: np.ndarray) -> Holds:
+def _map_holds(lp: LP, col_fixed: np.ndarray, row_fixed: np.ndarray) -> Holds:
     nc = lp.classes
     b = lp.blocks
-    cls_fixed = row_fixed[b["class"]]
+    cls_fixed = row_fixed[b["need"]]
     return Holds(
         banned=col_fixed[nc.cand_col].copy(),
         need_fixed=np.sort(nc.needs[cls_fixed[nc.need_class]]),

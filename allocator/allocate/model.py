@@ -1,59 +1,226 @@
-"""Build the linear program of a round: variables and one function per constraint family.
+"""Build the linear program of a round as arrays: one function per constraint family.
 
-Variables exist only for candidate shipments (see :mod:`allocator.allocate.prepare`):
-``x[k]`` is the number of units of the group's item shipped for candidate ``k``
-(a group, a site and the need item it covers). Every constraint is named after
-its index (``stock[depot=D1,item=n95,group=3]``, ``need[site=H1,item=mask]``,
-``capacity[depot=EXPO]``, ``lock[depot=D1,site=H1,item=n95]``,
-``lock_own[site=H1,item=n95]``) so that an
-infeasibility or a dual points at something a person can read. PuLP replaces
-brackets and some other characters in names by ``_``; :attr:`Model.names` keeps the
-readable name of every row.
+The LP is written over the *columns* of a :class:`~allocator.allocate.classes.NeedClasses`:
+either need classes (needs that the priority stages cannot tell apart, aggregated) or
+single needs (:func:`~allocator.allocate.classes.need_level`, one column per candidate
+shipment). A column ``j`` ships units of its lot group's item to its class; every row
+family below is a block of rows of one column-wise ``scipy.sparse`` matrix:
 
-The model decomposes into independent *components*: items are linked when one
-substitutes for another and when a depot with a finite dispatch capacity holds
-both; items in different components share no constraint, so each component is
-its own (smaller) problem and the lexicographic optimum of the whole is that of
-each part.
+* ``stock``: a group of lots ships at most its usable quantity (hard rule 1);
+* ``need``: the units of need covered, substitutes by their ratio, at most the need
+  (hard rule 2); a class row is the sum of its needs' rows;
+* ``capacity``: the weight shipped from a depot at most its dispatch capacity (rule 7);
+* ``lock``: exactly the locked quantity ships (Overrides);
+* ``lock_own``: locked units of an item cover the site's own need for it first;
+* ``fair``: each class's fill at least a level times its need (priority 2, added by the
+  fairness stage, :func:`define_fairness`).
+
+:attr:`LP.blocks` gives each family's rows and :meth:`LP.row_name` a readable name of
+every row (``stock[depot=D1,item=n95,group=3]``, ``need[site=H1,item=mask]``, ...), so
+that an infeasibility or a written model points at something a person can read.
+
+The model decomposes into independent *components* (:func:`components`): items are
+linked when one substitutes for another and when a depot with a finite dispatch
+capacity holds both; items in different components share no row, so each component is
+its own (smaller) problem and the lexicographic optimum of the whole is that of each part.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import pulp
+import scipy.sparse as sp
 
 from allocator.allocate.prepare import RoundData
 
 
 @dataclass
-class Model:
-    """One independent part of a round's linear program."""
+class NeedClasses:
+    """The need classes of one component and their class columns.
 
-    prob: pulp.LpProblem
-    cand: np.ndarray  # global candidate row of each variable
-    x: list[pulp.LpVariable]
-    fill: dict[int, pulp.LpAffineExpression]  # need row -> units of need covered
-    names: dict[str, str] = field(default_factory=dict)  # PuLP name -> readable name
-    stock_rows: dict[int, pulp.LpConstraint] = field(default_factory=dict)  # group -> stock row
-    need_rows: dict[int, pulp.LpConstraint] = field(default_factory=dict)  # need row -> need row
-    cap_rows: dict[str, pulp.LpConstraint] = field(default_factory=dict)  # depot -> capacity row
-    fair_rows: dict[int, list[pulp.LpConstraint]] = field(default_factory=dict)  # need row -> fairness rows
-    fair_list: list[tuple[int, pulp.LpConstraint]] = field(default_factory=list)  # (need row, fairness row)
+    Positions ``p`` index the component's candidate rows ``rows``; needs are rows
+    of ``data.needs``; classes and class columns are numbered from 0.
 
-    def add(self, expr: pulp.LpAffineExpression, sense: int, rhs: float, name: str) -> pulp.LpConstraint:
-        c = pulp.LpConstraint(expr, sense, rhs=rhs, name=name)
-        self.prob.addConstraint(c)
-        self.names[c.name] = name
-        return c
+    Attributes
+    ----------
+    rows : ndarray of int
+        The component's candidate rows (rows of ``data.cand``), as given.
+    needs : ndarray of int
+        The component's need rows, ascending.
+    need_class : ndarray of int
+        The class of each of ``needs``.
+    cand_need : ndarray of int
+        The need row of each candidate (by position).
+    cand_col : ndarray of int
+        The class column of each candidate (by position).
+    cand_local : ndarray of int
+        The position in ``needs`` of each candidate's need.
+    cand_lock : ndarray of int
+        The index in ``data.locks`` of the lock on each candidate's (depot, site, item), or -1.
+    quantity : ndarray of float
+        ``Q_C``, the summed need of each class.
+    class_size : ndarray of int
+        Number of needs in each class.
+    class_tier : ndarray of int
+        The tier of each class.
+    class_item : ndarray of object
+        The need item of each class.
+    class_locked : ndarray of bool
+        Whether the class is the singleton of a need that a lock touches.
+    col_group, col_class, col_tier : ndarray of int
+        Lot group, class and tier of each class column.
+    col_inv, col_weight : ndarray of float
+        ``1/ratio`` (its coefficient in the class row) and the unit weight (its
+        coefficient in a capacity row) of each class column.
+    col_depot : ndarray of object
+        The depot of each class column.
+    col_own : ndarray of bool
+        Whether the class column ships the need's own item.
+    col_capped : ndarray of bool
+        Whether its depot has a finite dispatch capacity.
+    """
+
+    rows: np.ndarray
+    needs: np.ndarray
+    need_class: np.ndarray
+    cand_need: np.ndarray
+    cand_col: np.ndarray
+    cand_local: np.ndarray
+    cand_lock: np.ndarray
+    quantity: np.ndarray
+    class_size: np.ndarray
+    class_tier: np.ndarray
+    class_item: np.ndarray
+    class_locked: np.ndarray
+    col_group: np.ndarray
+    col_class: np.ndarray
+    col_tier: np.ndarray
+    col_inv: np.ndarray
+    col_weight: np.ndarray
+    col_depot: np.ndarray
+    col_own: np.ndarray
+    col_capped: np.ndarray
 
     @property
-    def size(self) -> tuple[int, int]:
-        """(variables, constraints)."""
-        return len(self.prob._variables), len(self.prob._constraints)
+    def n_classes(self) -> int:
+        """Number of classes."""
+        return len(self.quantity)
+
+    @property
+    def n_cols(self) -> int:
+        """Number of class columns."""
+        return len(self.col_group)
+
+    def split(self, col_value: np.ndarray, data: RoundData) -> np.ndarray:
+        """Split class column values over their needs: ``x(g, n) = X(g, C) q_n / Q_C``, by position."""
+        q = data.needs.quantity.to_numpy(float)[self.needs]
+        big_q = self.quantity[self.need_class]
+        share = np.divide(q, big_q, out=np.zeros(len(q)), where=big_q > 0)
+        return np.maximum(np.asarray(col_value, dtype=float), 0.0)[self.cand_col] * share[self.cand_local]
+
+    def split_least_cost(self, col_value: np.ndarray, data: RoundData, cost: np.ndarray) -> np.ndarray:
+        """Split class column values over their needs, cheapest candidates first, by position.
+
+        Each need of a class gets the class's fill ratio (``fill_C q_n / Q_C``), as in
+        :meth:`split`, so every stock, need, capacity and lock row keeps its value; but
+        inside each class the units go by the *least-cost method* of the transportation
+        problem (candidates in order of ``cost``, by position, each taking what its
+        class column and its need still have), which gives a sparse point (at most
+        ``columns + needs - 1`` candidates per class) near the cheapest split: a start
+        for the transport stage.
+        """
+        X = np.maximum(np.asarray(col_value, dtype=float), 0.0)
+        out = np.zeros(len(self.cand_col))
+        live = np.flatnonzero(X[self.cand_col] > 0)
+        if not len(live):
+            return out
+        fill = np.bincount(self.col_class, weights=X * self.col_inv, minlength=self.n_classes)
+        ratio = np.divide(fill, self.quantity, out=np.zeros(self.n_classes), where=self.quantity > 0)
+        q = data.needs.quantity.to_numpy(float)[self.needs]
+        order = live[np.lexsort((cost[live], self.col_class[self.cand_col[live]]))]
+        supply = X.tolist()
+        dem = (ratio[self.need_class] * q).tolist()
+        cols, locs = self.cand_col[order].tolist(), self.cand_local[order].tolist()
+        invs = self.col_inv[self.cand_col[order]].tolist()
+        res = [0.0] * len(order)
+        for k, (j, n, a) in enumerate(zip(cols, locs, invs)):
+            s, d = supply[j], dem[n]
+            if s <= 0.0 or d <= 0.0:
+                continue
+            u = min(s, d / a)
+            res[k] = u
+            supply[j] = s - u
+            dem[n] = d - u * a
+        out[order] = res
+        return out
+
+
+#: The row families of :class:`LP`, in the order of their blocks.
+FAMILIES = ("stock", "need", "capacity", "lock", "lock_own")
+
+
+@dataclass
+class Rows:
+    """One constraint family: ``lower <= A @ x <= upper`` as coordinates (local row, column, value)."""
+
+    row: np.ndarray
+    col: np.ndarray
+    val: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        """Number of rows."""
+        return len(self.lower)
+
+
+def _empty() -> Rows:
+    z = np.zeros(0)
+    return Rows(np.zeros(0, np.int64), np.zeros(0, np.int64), z, z, z)
+
+
+@dataclass
+class LP:
+    """The LP of one component over the columns of ``classes`` (no objective: the stages set it).
+
+    Attributes
+    ----------
+    classes : NeedClasses
+        Whose columns and classes the LP is written over.
+    matrix : scipy.sparse.csc_matrix
+        Rows x columns.
+    row_lower, row_upper : ndarray
+        Row bounds (``-inf``/``inf`` where there is none).
+    blocks : dict of str to slice
+        The rows of each family of :data:`FAMILIES`.
+    groups : ndarray of int
+        The lot group of each ``stock`` row.
+    depots : ndarray of object
+        The depot of each ``capacity`` row.
+    lock_names : list of str
+        The lock of each ``lock`` row.
+    lock_own_needs : ndarray of int
+        The need row of each ``lock_own`` row.
+    """
+
+    classes: NeedClasses
+    matrix: sp.csc_matrix
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    blocks: dict[str, slice]
+    groups: np.ndarray
+    depots: np.ndarray
+    lock_names: list[str]
+    lock_own_needs: np.ndarray
+    names: list[str] = field(default_factory=list)
+
+    def row_name(self, i: int) -> str:
+        """The readable name of row ``i``."""
+        return self.names[i]
 
 
 def components(data: RoundData) -> list[np.ndarray]:
@@ -89,130 +256,141 @@ def components(data: RoundData) -> list[np.ndarray]:
     return [np.asarray(ix) for _, ix in sorted(pd.Series(root).groupby(root).indices.items())]
 
 
-def _expr(vars_: list[pulp.LpVariable], coefs: np.ndarray | list[float]) -> pulp.LpAffineExpression:
-    return pulp.LpAffineExpression(list(zip(vars_, np.asarray(coefs, dtype=float).tolist())))
+def define_stock_limits(data: RoundData, nc: NeedClasses) -> tuple[Rows, np.ndarray]:
+    """``stock[...]``: a group of lots ships at most its usable quantity; also returns the groups by row."""
+    groups, row = np.unique(nc.col_group, return_inverse=True)
+    g = data.groups.set_index("group").reindex(groups)
+    names = []
+    for gid, dep, item, ems, emk in zip(groups.tolist(), g.depot_id, g.item_id, g.em_sites, g.em_kinds):
+        em = "+".join(list(ems) + list(emk))
+        names.append(f"stock[depot={dep},item={item},group={gid}" + (f",earmark={em}]" if em else "]"))
+    J = nc.n_cols
+    return Rows(row.reshape(-1).astype(np.int64), np.arange(J), np.ones(J), np.full(len(groups), -np.inf),
+                g.quantity.to_numpy(float), names), groups
 
 
-def _groups(keys: np.ndarray) -> list[tuple[Any, np.ndarray]]:
-    """(key, positions) for each distinct key, positions in ascending order."""
-    if not len(keys):
-        return []
-    return [(k, np.asarray(v)) for k, v in pd.Series(np.arange(len(keys))).groupby(keys, sort=True).indices.items()]
+def define_need_limits(data: RoundData, nc: NeedClasses) -> Rows:
+    """``need[site=S,item=I]``: units of need covered (substitutes by their ratio) <= the need (a class: the sum)."""
+    nd = data.needs
+    first = nc.needs[np.unique(nc.need_class, return_index=True)[1]] if len(nc.needs) else np.zeros(0, np.int64)
+    site, item = nd.site_id.to_numpy(object), nd.item_id.to_numpy(object)
+    names = [f"need[site={site[n]},item={item[n]}]" + (f"+{k - 1}" if k > 1 else "")
+             for n, k in zip(first.tolist(), nc.class_size.tolist())]
+    J = nc.n_cols
+    return Rows(nc.col_class.astype(np.int64), np.arange(J), nc.col_inv.astype(float),
+                np.full(nc.n_classes, -np.inf), nc.quantity.astype(float), names)
 
 
-def define_variables(prob: pulp.LpProblem, rows: np.ndarray) -> list[pulp.LpVariable]:
-    """One non-negative variable per candidate shipment, named ``x_<candidate row>``."""
-    return [prob.add_variable(f"x_{k}", lowBound=0) for k in rows.tolist()]
+def define_capacity_limits(data: RoundData, nc: NeedClasses) -> tuple[Rows, np.ndarray]:
+    """``capacity[depot=D]``: weight shipped from a depot <= its dispatch capacity; also the depots by row."""
+    depots = np.array(sorted({str(d) for d in nc.col_depot[nc.col_capped]}), dtype=object)
+    if not len(depots):
+        return _empty(), depots
+    cols = np.flatnonzero(nc.col_capped)
+    row = pd.Index(depots).get_indexer(nc.col_depot[cols])
+    return Rows(row.astype(np.int64), cols, nc.col_weight[cols].astype(float), np.full(len(depots), -np.inf),
+                np.array([data.capacity[str(d)] for d in depots], dtype=float),
+                [f"capacity[depot={d}]" for d in depots]), depots
 
 
-def define_stock_limits(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
-    """``stock[...]``: a group of lots ships at most its usable quantity."""
-    g = data.groups.set_index("group")
-    dep, item, qty = g.depot_id.to_dict(), g.item_id.to_dict(), g.quantity.to_dict()
-    ems, emk = g.em_sites.to_dict(), g.em_kinds.to_dict()
-    for gid, pos in _groups(sub.group.to_numpy()):
-        em = "+".join(ems[gid] + emk[gid])
-        name = f"stock[depot={dep[gid]},item={item[gid]},group={gid}" + (f",earmark={em}]" if em else "]")
-        m.stock_rows[int(gid)] = m.add(_expr([m.x[i] for i in pos], np.ones(len(pos))), pulp.LpConstraintLE,
-                                       float(qty[gid]), name)
+def define_locks(data: RoundData, nc: NeedClasses) -> Rows:
+    """``lock[depot=D,site=S,item=I]``: exactly the locked quantity ships (any need it covers).
+
+    A lock names single needs, so their classes are singletons
+    (:func:`~allocator.allocate.classes.need_classes`) and the row is written on their columns.
+    """
+    codes = nc.cand_lock
+    if not data.locks or not len(codes) or (codes < 0).all():
+        return _empty()
+    present = np.unique(codes[codes >= 0])
+    lrow = np.full(len(data.locks), -1, dtype=np.int64)
+    lrow[present] = np.arange(len(present))
+    hit = codes >= 0
+    # a column may stand for several candidates only when its class has one need: no double count
+    row, col = lrow[codes[hit]], nc.cand_col[hit]
+    lq = np.array([float(data.locks[k].quantity) for k in present], dtype=float)
+    return Rows(row, col, np.ones(len(row)), lq, lq.copy(), [str(data.locks[k]) for k in present])
 
 
-def define_need_limits(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
-    """``need[site=S,item=I]``: units of need covered (substitutes by their ratio) <= the need."""
-    inv = 1.0 / sub.ratio.to_numpy()
-    site, item, qty = (data.needs[k].to_numpy() for k in ("site_id", "item_id", "quantity"))
-    for n, pos in _groups(sub.need.to_numpy()):
-        e = _expr([m.x[i] for i in pos], inv[pos])
-        m.fill[int(n)] = e
-        m.need_rows[int(n)] = m.add(e, pulp.LpConstraintLE, float(qty[n]), f"need[site={site[n]},item={item[n]}]")
-
-
-def define_capacity_limits(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
-    """``capacity[depot=D]``: weight shipped from a depot <= its dispatch capacity."""
-    w = sub.weight.to_numpy()
-    capped = sub.depot_id.isin(list(data.capacity)).to_numpy()
-    if not capped.any():
-        return
-    for d, pos in _groups(np.where(capped, sub.depot_id.to_numpy(), "")):
-        if d == "":
-            continue
-        m.cap_rows[str(d)] = m.add(_expr([m.x[i] for i in pos], w[pos]), pulp.LpConstraintLE,
-                                   data.capacity[str(d)], f"capacity[depot={d}]")
-
-
-def define_locks(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
-    """``lock[depot=D,site=S,item=I]``: exactly the locked quantity ships (any need it covers)."""
-    if not data.locks:
-        return
-    key = pd.Series(list(zip(sub.depot_id, sub.site_id, sub.item_id)))
-    for lk in data.locks:
-        pos = np.flatnonzero((key == (lk.depot_id, lk.site_id, lk.item_id)).to_numpy())
-        if len(pos) == 0:
-            continue  # a zero lock without candidates, or another component's lock
-        m.add(_expr([m.x[i] for i in pos], np.ones(len(pos))), pulp.LpConstraintEQ, float(lk.quantity),
-              f"lock[depot={lk.depot_id},site={lk.site_id},item={lk.item_id}]")
-
-
-def define_lock_own_first(m: Model, data: RoundData, sub: pd.DataFrame) -> None:
+def define_lock_own_first(data: RoundData, nc: NeedClasses) -> tuple[Rows, np.ndarray]:
     """``lock_own[site=S,item=I]``: locked units of I at S cover S's own need for I first.
 
     The units the locks ship of item I to site S (from any depot) that cover S's need for
     I are at least ``min(locked, need)``: only what exceeds the need may cover a need that
     I substitutes for (allocation-rules.md, Overrides), so a lock never lowers the fill of
-    the item it locks.
+    the item it locks. Returns the rows and the need row of each.
     """
-    if not data.locks or sub.empty:
-        return
+    codes = nc.cand_lock
+    none = np.zeros(0, dtype=np.int64)
+    if not data.locks or not len(codes):
+        return _empty(), none
     locked: dict[tuple[str, str], int] = {}
     for lk in data.locks:
         locked[(lk.site_id, lk.item_id)] = locked.get((lk.site_id, lk.item_id), 0) + lk.quantity
-    keys = {(lk.depot_id, lk.site_id, lk.item_id) for lk in data.locks if lk.quantity > 0}
-    own = sub.own.to_numpy(dtype=bool)
-    trip = list(zip(sub.depot_id.tolist(), sub.site_id.tolist(), sub.item_id.tolist()))
-    hit = np.array([o and t in keys for o, t in zip(own.tolist(), trip)], dtype=bool)
-    if not hit.any():
-        return
-    need_q = data.needs.quantity.to_numpy(float)
-    for n, pos in _groups(np.where(hit, sub.need.to_numpy(), -1)):
-        if int(n) < 0:
-            continue
-        site, item = trip[pos[0]][1], trip[pos[0]][2]
-        rhs = min(float(locked[(site, item)]), float(need_q[int(n)]))
-        if rhs > 0:
-            m.add(_expr([m.x[i] for i in pos], np.ones(len(pos))), pulp.LpConstraintGE, rhs,
-                  f"lock_own[site={site},item={item}]")
+    lock_q = np.array([lk.quantity for lk in data.locks] + [0], dtype=np.int64)
+    own_hit = nc.col_own[nc.cand_col] & (lock_q[codes] > 0)  # codes == -1 -> the trailing 0
+    if not own_hit.any():
+        return _empty(), none
+    hn = nc.cand_need[own_hit]
+    un = np.unique(hn)
+    nd = data.needs
+    need_q = nd.quantity.to_numpy(float)[un]
+    sites, items = nd.site_id.to_numpy(object)[un], nd.item_id.to_numpy(object)[un]
+    lk_q = np.array([float(locked[(str(s), str(i))]) for s, i in zip(sites, items)], dtype=float)
+    rhs = np.minimum(lk_q, need_q)
+    keep = rhs > 0
+    un, rhs, sites, items = un[keep], rhs[keep], sites[keep], items[keep]
+    sel = np.isin(hn, un)
+    row = np.searchsorted(un, hn[sel])
+    col = nc.cand_col[own_hit][sel]
+    return Rows(row, col, np.ones(len(row)), rhs, np.full(len(un), np.inf),
+                [f"lock_own[site={s},item={i}]" for s, i in zip(sites, items)]), un
 
 
-def define_fairness(
-    m: Model, data: RoundData, tier: int, rnd: int, active: dict[str, list[int]]
-) -> tuple[dict[str, pulp.LpVariable], dict[int, pulp.LpConstraint]]:
-    """``fair[tier=T,round=R,site=S,item=I]``: each active need's fill >= z_I x its need (max-min, rule 2).
+def define_fairness(lp: LP, members: np.ndarray, level_col: int, slack_cols: np.ndarray) -> sp.csr_matrix:
+    """``fair[...]``: each class of ``members`` fills at least ``(t + s_C)`` times its need (priority 2).
 
-    One level variable ``z_I`` in [0, 1] per item of ``active`` (item -> need rows of the tier still
-    being raised) and one row per need; the fairness stage (:func:`allocator.allocate.stages.solve_stages`)
-    maximises the levels. Returns the level variables by item and the rows by need row.
+    Row ``k`` reads ``fill_C - Q_C t - Q_C s_C >= 0`` for class ``C = members[k]``, with the
+    level column ``t`` (index ``level_col``) and a slack column ``s_C`` (``slack_cols[k]``):
+    the fairness stage (:func:`allocator.allocate.stages.leximin`) maximises ``t`` and then
+    tests which classes can rise above it with the ``s`` columns. Returns the rows (lower
+    bound 0, no upper bound) over ``lp``'s columns plus the new ones.
     """
-    site, qty = data.needs.site_id.to_numpy(), data.needs.quantity.to_numpy(float)
-    z = {i: m.prob.add_variable(f"z_t{tier}_r{rnd}_{i}", lowBound=0, upBound=1) for i in active}
-    rows: dict[int, pulp.LpConstraint] = {}
-    for i, ns in active.items():
-        for n in ns:
-            e = m.fill[n].copy()
-            e.addterm(z[i], -float(qty[n]))
-            rows[n] = m.add(e, pulp.LpConstraintGE, 0.0, f"fair[tier={tier},round={rnd},site={site[n]},item={i}]")
-            m.fair_rows.setdefault(n, []).append(rows[n])
-            m.fair_list.append((n, rows[n]))
-    return z, rows
+    nc = lp.classes
+    block = lp.matrix[lp.blocks["need"], :].tocsr()[members]
+    k = len(members)
+    q = nc.quantity[members]
+    n_cols = lp.matrix.shape[1]
+    width = max(n_cols, level_col + 1, int(slack_cols.max()) + 1 if k else 0)
+    extra = sp.csr_matrix((np.r_[-q, -q], (np.r_[np.arange(k), np.arange(k)], np.r_[np.full(k, level_col), slack_cols])),
+                          shape=(k, width))
+    block.resize((k, width))
+    return (block + extra).tocsr()
 
 
-def build(data: RoundData, rows: np.ndarray, name: str = "round") -> Model:
-    """The model of one component (candidate rows ``rows``), every hard rule as a constraint."""
-    prob = pulp.LpProblem(name, pulp.LpMaximize)
-    sub = data.cand.iloc[rows].reset_index(drop=True)
-    m = Model(prob=prob, cand=rows, x=define_variables(prob, rows), fill={})
-    define_stock_limits(m, data, sub)
-    define_need_limits(m, data, sub)
-    define_capacity_limits(m, data, sub)
-    define_locks(m, data, sub)
-    define_lock_own_first(m, data, sub)
-    return m
+def build(data: RoundData, nc: NeedClasses) -> LP:
+    """The LP of one component over the columns of ``nc``: every hard row, family by family."""
+    stock, groups = define_stock_limits(data, nc)
+    cap, depots = define_capacity_limits(data, nc)
+    own, own_needs = define_lock_own_first(data, nc)
+    fams = {"stock": stock, "need": define_need_limits(data, nc), "capacity": cap,
+            "lock": define_locks(data, nc), "lock_own": own}
+    ri, ci, vals, lower, upper, names = [], [], [], [], [], []
+    blocks: dict[str, slice] = {}
+    base = 0
+    for name in FAMILIES:
+        r = fams[name]
+        ri.append(r.row + base)
+        ci.append(r.col)
+        vals.append(r.val)
+        lower.append(r.lower)
+        upper.append(r.upper)
+        names.extend(r.names)
+        blocks[name] = slice(base, base + r.n)
+        base += r.n
+    A = sp.coo_matrix((np.concatenate(vals), (np.concatenate(ri), np.concatenate(ci))),
+                      shape=(base, nc.n_cols)).tocsc()
+    A.sum_duplicates()
+    return LP(classes=nc, matrix=A, row_lower=np.concatenate(lower), row_upper=np.concatenate(upper),
+              blocks=blocks, groups=groups.astype(np.int64), depots=depots,
+              lock_names=fams["lock"].names, lock_own_needs=own_needs, names=names)

@@ -1,27 +1,34 @@
-"""The one place where a round's solver is chosen and driven.
+"""The one place where a round's LP solver is chosen and driven.
 
-A round solves the same linear program several times with a new objective and
-a few new "hold" rows each time (see :mod:`allocator.allocate.stages`).
-PuLP 3.3's ``HiGHS`` interface rebuilds the model column by column on every
-solve and cannot re-solve, so :class:`StagedHiGHS` (a ``pulp.HiGHS``) loads the
-model into HiGHS in bulk once and, on each later stage, only changes the
-objective and appends the new columns and rows: HiGHS then warm-starts from the
-previous basis. CBC (``pulp.COIN_CMD`` with the binary that PuLP ships) is the
-second choice; it rebuilds and re-solves from scratch at each stage.
+A round solves a few linear programs (:mod:`allocator.allocate.stages`): each is
+loaded once as arrays (a column-wise ``scipy.sparse`` matrix and bounds) and then
+re-solved stage after stage with a new objective, new bounds and, with column
+generation, new or fewer columns. Every solver sits behind the small
+:class:`LPDriver` protocol, so the stages and the column generation never touch a
+solver's (or PuLP's) objects:
+
+* :class:`HighsDriver` drives HiGHS in process through ``highspy`` straight from the
+  arrays: a re-solve after an objective or bound change warm-starts from the previous
+  basis;
+* :class:`PulpDriver` builds a PuLP model from the same arrays at each solve and runs
+  CBC (the binary PuLP ships); it also writes a readable ``.lp`` file of the model.
+
+:func:`make_driver` is the only place where a name becomes a driver.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
-import pulp
+import scipy.sparse as sp
 
 from allocator.errors import SolverError
 
@@ -52,318 +59,442 @@ def quiet_c_stdout() -> Iterator[None]:
         os.close(saved)
 
 
-class StagedHiGHS(pulp.HiGHS):
-    """``pulp.HiGHS`` with bulk model loading and warm-started re-solves.
-
-    Attributes
-    ----------
-    seconds_in_solver : float
-        Wall time spent inside ``Highs.run`` (the share of a round spent in HiGHS).
-    col_value, row_dual : ndarray
-        The last solution, by column index (``var.index``) and row index
-        (``constraint.index``).
-    """
-
-    def __init__(self, **kw: Any):
-        # primal simplex: after an objective change the previous basis stays primal
-        # feasible, so each stage continues from it (3-4x faster than dual simplex here)
-        kw.setdefault("simplex_strategy", 4)
-        super().__init__(mip=False, msg=False, **kw)
-        self.seconds_in_solver = 0.0
-        self._vars: list[pulp.LpVariable] = []
-        self._rows: list[pulp.LpConstraint] = []
-        self.col_value = np.zeros(0)
-        self.row_dual = np.zeros(0)
-
-    def createAndConfigureSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802
-        global _BANNER_SHOWN
-        if not _BANNER_SHOWN:
-            # HiGHS prints a copyright banner to the C stdout when the first Highs object
-            # is created, before output_flag can be set: keep it out of our output
-            _BANNER_SHOWN = True
-            with quiet_c_stdout():
-                super().createAndConfigureSolver(lp)
-        else:
-            super().createAndConfigureSolver(lp)
-
-    # -- model loading -------------------------------------------------------------
-    def _new_columns(self, lp: pulp.LpProblem) -> None:
-        known = len(self._vars)
-        new = lp._variables[known:] if len(lp._variables) > known else []
-        if not new:
-            return
-        inf = highspy_inf()
-        for j, v in enumerate(new, start=known):
-            v.index = j
-        lb = np.array([-inf if v.lowBound is None else v.lowBound for v in new], dtype=float)
-        ub = np.array([inf if v.upBound is None else v.upBound for v in new], dtype=float)
-        lp.solverModel.addVars(len(new), lb, ub)
-        self._vars.extend(new)
-
-    def _new_rows(self, lp: pulp.LpProblem) -> None:
-        cons = list(lp._constraints.values())[len(self._rows):]
-        if not cons:
-            return
-        inf = highspy_inf()
-        lower, upper, starts, index, value = [], [], [], [], []
-        n = 0
-        for i, c in enumerate(cons, start=len(self._rows)):
-            c.index = i
-            starts.append(n)
-            idx = [v.index for v in c.keys()]
-            index.extend(idx)
-            value.extend(c.values())
-            n += len(idx)
-            lb, ub = c.getLb(), c.getUb()
-            lower.append(-inf if lb is None else lb)
-            upper.append(inf if ub is None else ub)
-        lp.solverModel.addRows(
-            len(cons), np.array(lower), np.array(upper), n,
-            np.array(starts, dtype=np.int32), np.array(index, dtype=np.int32),
-            np.array(value, dtype=float),
-        )
-        self._rows.extend(cons)
-
-    def _objective(self, lp: pulp.LpProblem) -> None:
-        h = lp.solverModel
-        n = len(self._vars)
-        obj = lp.objective or {}
-        import highspy
-
-        sense = highspy.ObjSense.kMaximize if lp.sense == pulp.LpMaximize else highspy.ObjSense.kMinimize
-        done = getattr(self, "_obj_done", None)
-        if done is not None and done[0] is obj and done[2] == sense and len(obj) >= done[1]:
-            # the same objective, possibly with new terms at the end (column generation)
-            items = list(itertools.islice(obj.items(), done[1], None))
-            if all(getattr(v, "index", None) is not None and v.index < n and self._vars[v.index] is v
-                   for v, _ in items):
-                if items:
-                    idx = np.array([v.index for v, _ in items], dtype=np.int32)
-                    h.changeColsCost(len(idx), idx, np.array([a for _, a in items], dtype=float))
-                self._obj_done = (obj, len(obj), sense)
-                return
-        cost = np.zeros(n)
-        if len(obj):
-            keys = list(obj.keys())
-            idx = np.fromiter((-1 if (i := getattr(v, "index", None)) is None else i for v in keys),
-                              dtype=np.int64, count=len(keys))
-            if ((idx < 0) | (idx >= n)).any():
-                lp._add_variables(keys)  # a variable that only the objective uses
-                self._new_columns(lp)
-                n = len(self._vars)
-                cost = np.zeros(n)
-                idx = np.fromiter((v.index for v in keys), dtype=np.int64, count=len(keys))
-            cost[idx] = np.fromiter(obj.values(), dtype=float, count=len(keys))
-        h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
-        h.changeObjectiveSense(sense)
-        self._obj_done = (obj, len(obj), sense)
-
-    def _sync(self, lp: pulp.LpProblem) -> None:
-        # register every variable of the objective and the rows, in a stable order
-        if lp.objective is not None and not self._vars:
-            lp._add_variables(lp.objective.keys())
-        for c in list(lp._constraints.values())[len(self._rows):]:
-            lp._add_variables(c.keys())
-        self._new_columns(lp)
-        self._new_rows(lp)
-        self._objective(lp)
-
-    # -- PuLP solver interface -------------------------------------------------------
-    def buildSolverModel(self, lp: pulp.LpProblem) -> None:  # noqa: N802 (PuLP's name)
-        self._vars, self._rows = [], []
-        self._sync(lp)
-
-    def callSolver(self, lp: pulp.LpProblem) -> None:  # noqa: N802
-        t = time.perf_counter()
-        lp.solverModel.run()
-        self.seconds_in_solver += time.perf_counter() - t
-        self.iterations = lp.solverModel.getInfo().simplex_iteration_count
-
-    def findSolutionValues(self, lp: pulp.LpProblem) -> tuple[int, int]:  # noqa: N802
-        import highspy
-
-        h = lp.solverModel
-        status = h.getModelStatus()
-        sol = h.getSolution()
-        self.col_value = np.asarray(sol.col_value, dtype=float)
-        self.col_dual = np.asarray(sol.col_dual, dtype=float)
-        self.row_value = np.asarray(sol.row_value, dtype=float)
-        self.row_dual = np.asarray(sol.row_dual, dtype=float)
-        if status == highspy.HighsModelStatus.kOptimal:
-            return pulp.LpStatusOptimal, pulp.LpSolutionOptimal
-        if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
-            return pulp.LpStatusInfeasible, pulp.LpSolutionInfeasible
-        if status == highspy.HighsModelStatus.kUnbounded:
-            return pulp.LpStatusUnbounded, pulp.LpSolutionUnbounded
-        self.last_status = str(status)
-        return pulp.LpStatusNotSolved, pulp.LpSolutionNoSolutionFound
-
-    def actualSolve(self, lp: pulp.LpProblem) -> int:  # noqa: N802
-        self.createAndConfigureSolver(lp)
-        self.model = lp.solverModel
-        self.buildSolverModel(lp)
-        return self._run(lp)
-
-    def actualResolve(self, lp: pulp.LpProblem, **kwargs: Any) -> int:  # noqa: N802
-        if getattr(lp, "solverModel", None) is None or not self._vars:
-            return self.actualSolve(lp)
-        self._sync(lp)
-        return self._run(lp)
-
-    def _run(self, lp: pulp.LpProblem) -> int:
-        self.callSolver(lp)
-        status, sol_status = self.findSolutionValues(lp)
-        lp.assignStatus(status, sol_status)
-        return status
-
-
-def highspy_inf() -> float:
-    import highspy
-
-    return highspy.kHighsInf
-
-
-def hold_threshold(prob: pulp.LpProblem) -> float:
-    """A reduced cost or dual above this is non-zero: :data:`HOLD_DUAL_TOL` x the largest objective coefficient."""
-    obj = prob.objective
-    scale = max(1.0, float(np.abs(np.fromiter(obj.values(), dtype=float)).max())) if obj is not None and len(obj) else 1.0
-    return HOLD_DUAL_TOL * scale
-
-
-class Driver:
-    """Solve one PuLP problem stage after stage with the chosen solver.
-
-    Parameters
-    ----------
-    solver : {"highs", "cbc"}
-        ``highs`` (in process, warm-started stages) or ``cbc`` (PuLP's CBC binary via
-        ``pulp.COIN_CMD``).
+def hold_threshold(cost: np.ndarray) -> float:
+    """A reduced cost or dual above this is non-zero: :data:`HOLD_DUAL_TOL` x the largest objective coefficient.
 
     Examples
     --------
-    >>> prob = pulp.LpProblem("x", pulp.LpMaximize)
-    >>> x = prob.add_variable("x", 0, 3)
-    >>> prob.setObjective(pulp.LpAffineExpression([(x, 1.0)]))
-    >>> d = Driver("highs")
-    >>> d.solve(prob, "demo")
-    3.0
+    >>> round(hold_threshold(np.array([0.0, 2.0, -50.0])), 12)
+    5e-06
+    """
+    c = np.abs(np.asarray(cost, dtype=float))
+    return HOLD_DUAL_TOL * max(1.0, float(c.max()) if len(c) else 1.0)
+
+
+class LPDriver(Protocol):
+    """What the stages need of a solver: an LP as arrays, re-solved with new objectives and bounds.
+
+    Columns and rows are numbered from 0 in the order they were loaded or added;
+    :meth:`remove_columns` renumbers the remaining columns in their order.
     """
 
-    def __init__(self, solver: str = "highs"):
-        if solver not in SOLVERS:
-            raise SolverError(f"unknown solver {solver!r}: choose one of {', '.join(SOLVERS)}")
-        self.name = solver
+    name: str
+    seconds_in_solver: float
+    stage_seconds: dict[str, float]
+    iterations: int
+
+    def load(self, matrix: sp.csc_matrix, col_lower: np.ndarray, col_upper: np.ndarray,
+             row_lower: np.ndarray, row_upper: np.ndarray) -> None:
+        """Load the LP ``row_lower <= matrix @ x <= row_upper``, ``col_lower <= x <= col_upper`` (costs 0)."""
+
+    def add_columns(self, matrix: sp.csc_matrix, lower: np.ndarray, upper: np.ndarray, cost: np.ndarray) -> None:
+        """Append columns (``matrix`` has a row per model row)."""
+
+    def remove_columns(self, drop: np.ndarray) -> None:
+        """Delete the columns where the boolean mask ``drop`` is true."""
+
+    def add_rows(self, matrix: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Append rows (``matrix`` has a column per model column)."""
+
+    def set_objective(self, cost: np.ndarray, maximize: bool) -> None:
+        """Set every column's cost and the sense."""
+
+    def set_col_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Change the bounds of columns ``idx``."""
+
+    def set_row_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Change the bounds of rows ``idx``."""
+
+    def solve(self, stage: str, method: str = "primal") -> float:
+        """Solve with the ``primal`` or ``dual`` simplex; return the objective value.
+
+        Raises :class:`~allocator.errors.SolverError` unless optimal."""
+
+    def values(self) -> np.ndarray:
+        """The last solution, by column."""
+
+    def row_values(self) -> np.ndarray:
+        """``matrix @ x`` of the last solution, by row."""
+
+    def duals(self) -> np.ndarray:
+        """Row duals of the last solution (``cost - matrix.T @ duals`` are the reduced costs)."""
+
+    def reduced_costs(self) -> np.ndarray:
+        """Column reduced costs of the last solution."""
+
+    def nonbasic_at_zero(self) -> np.ndarray:
+        """Columns at 0 and out of the last basis (a column that a re-solve does not need)."""
+
+    def set_start(self, x: np.ndarray) -> None:
+        """A feasible point to start the next solve from (a solver may ignore it)."""
+
+    def write(self, path: str | Path) -> None:
+        """Write the current model (objective, rows, bounds) as a readable LP file."""
+
+
+def _col_status(status: Any) -> int:
+    return int(status)
+
+
+class HighsDriver:
+    """:class:`LPDriver` on HiGHS through ``highspy``, warm-started between solves.
+
+    Parameters
+    ----------
+    strategy : int
+        HiGHS's ``simplex_strategy``: 4 (primal) by default, since after an objective
+        change or a hold the previous basis stays primal feasible and each stage
+        continues from it.
+
+    Examples
+    --------
+    >>> d = HighsDriver()
+    >>> d.load(sp.csc_matrix(np.array([[1.0, 1.0]])), np.zeros(2), np.full(2, np.inf),
+    ...        np.array([-np.inf]), np.array([4.0]))
+    >>> d.set_objective(np.array([1.0, 2.0]), maximize=True)
+    >>> d.solve("demo"), d.values().tolist()
+    (8.0, [0.0, 4.0])
+    """
+
+    name = "highs"
+
+    def __init__(self, strategy: int = 4):
+        global _BANNER_SHOWN
+        import highspy
+
+        self._hs = highspy
+        if not _BANNER_SHOWN:  # the copyright banner goes to the C stdout before output_flag can be set
+            _BANNER_SHOWN = True
+            with quiet_c_stdout():
+                self.h = highspy.Highs()
+        else:
+            self.h = highspy.Highs()
+        self.h.setOptionValue("output_flag", False)
+        self.strategy = strategy
+        self.inf = highspy.kHighsInf
         self.seconds_in_solver = 0.0
         self.stage_seconds: dict[str, float] = {}
-        self._col_fixed = np.zeros(0, dtype=bool)
-        self._row_fixed = np.zeros(0, dtype=bool)
-        self._first = True
-        if solver == "highs":
-            self.impl: Any = StagedHiGHS()
-        else:
-            from pulp.apis.coin_api import pulp_cbc_path
+        self.iterations = 0
+        self.n_cols = self.n_rows = 0
+        self._sol: Any = None
 
-            self.impl = pulp.COIN_CMD(path=pulp_cbc_path, msg=False)
-            if not self.impl.available():
-                raise SolverError("CBC is not available (PuLP's bundled cbc binary was not found)")
+    def _b(self, a: np.ndarray) -> np.ndarray:
+        a = np.asarray(a, dtype=float)
+        return np.clip(a, -self.inf, self.inf)
 
-    def solve(self, prob: pulp.LpProblem, stage: str) -> float:
-        """Solve ``prob`` with its current objective; return the objective value.
+    def load(self, matrix: sp.csc_matrix, col_lower: np.ndarray, col_upper: np.ndarray,
+             row_lower: np.ndarray, row_upper: np.ndarray) -> None:
+        hs = self._hs
+        A = sp.csc_matrix(matrix)
+        lp = hs.HighsLp()
+        lp.num_col_, lp.num_row_ = A.shape[1], A.shape[0]
+        lp.col_cost_ = np.zeros(A.shape[1])
+        lp.col_lower_, lp.col_upper_ = self._b(col_lower), self._b(col_upper)
+        lp.row_lower_, lp.row_upper_ = self._b(row_lower), self._b(row_upper)
+        lp.a_matrix_.format_ = hs.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = A.indices.astype(np.int32)
+        lp.a_matrix_.value_ = A.data.astype(float)
+        lp.sense_ = hs.ObjSense.kMinimize
+        self.h.passModel(lp)
+        self.n_cols, self.n_rows = A.shape[1], A.shape[0]
 
-        Raises
-        ------
-        SolverError
-            When the status is not optimal.
-        """
+    def add_columns(self, matrix: sp.csc_matrix, lower: np.ndarray, upper: np.ndarray, cost: np.ndarray) -> None:
+        A = sp.csc_matrix(matrix)
+        k = A.shape[1]
+        if not k:
+            return
+        self.h.addCols(k, np.asarray(cost, dtype=float), self._b(lower), self._b(upper), A.nnz,
+                       A.indptr[:-1].astype(np.int32), A.indices.astype(np.int32), A.data.astype(float))
+        self.n_cols += k
+
+    def remove_columns(self, drop: np.ndarray) -> None:
+        idx = np.flatnonzero(drop).astype(np.int32)
+        if len(idx):
+            self.h.deleteCols(len(idx), idx)
+            self.n_cols -= len(idx)
+
+    def add_rows(self, matrix: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray) -> None:
+        A = sp.csr_matrix(matrix)
+        k = A.shape[0]
+        if not k:
+            return
+        self.h.addRows(k, self._b(lower), self._b(upper), A.nnz, A.indptr[:-1].astype(np.int32),
+                       A.indices.astype(np.int32), A.data.astype(float))
+        self.n_rows += k
+
+    def set_objective(self, cost: np.ndarray, maximize: bool) -> None:
+        hs = self._hs
+        n = self.n_cols
+        self.h.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(cost, dtype=float))
+        self.h.changeObjectiveSense(hs.ObjSense.kMaximize if maximize else hs.ObjSense.kMinimize)
+
+    def set_col_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        idx = np.asarray(idx, dtype=np.int32)
+        if len(idx):
+            self.h.changeColsBounds(len(idx), idx, self._b(lower), self._b(upper))
+
+    def set_row_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        idx = np.asarray(idx, dtype=np.int32)
+        if len(idx):
+            self.h.changeRowsBounds(len(idx), idx, self._b(lower), self._b(upper))
+
+    def solve(self, stage: str, method: str = "primal") -> float:
+        self.h.setOptionValue("simplex_strategy", 1 if method == "dual" else self.strategy)
         t = time.perf_counter()
-        if isinstance(self.impl, StagedHiGHS):
-            before = self.impl.seconds_in_solver
-            status = prob.solve(self.impl) if self._first else self.impl.actualResolve(prob)
-            self.seconds_in_solver += self.impl.seconds_in_solver - before
-        else:
-            status = prob.solve(self.impl)
-            self.seconds_in_solver += time.perf_counter() - t
-        self._first = False
-        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + time.perf_counter() - t
+        self.h.run()
+        dt = time.perf_counter() - t
+        self.seconds_in_solver += dt
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + dt
+        self.iterations += int(self.h.getInfo().simplex_iteration_count)
+        status = self.h.getModelStatus()
+        if status != self._hs.HighsModelStatus.kOptimal:
+            self._sol = None
+            raise SolverError(f"stage {stage}: HiGHS returned {self.h.modelStatusToString(status)}")
+        self._sol = self.h.getSolution()
+        return float(self.h.getInfo().objective_function_value)
+
+    def _solution(self) -> Any:
+        if self._sol is None:
+            raise SolverError("no solution: solve() has not succeeded")
+        return self._sol
+
+    def values(self) -> np.ndarray:
+        return np.asarray(self._solution().col_value, dtype=float)
+
+    def row_values(self) -> np.ndarray:
+        return np.asarray(self._solution().row_value, dtype=float)
+
+    def duals(self) -> np.ndarray:
+        return np.asarray(self._solution().row_dual, dtype=float)
+
+    def reduced_costs(self) -> np.ndarray:
+        return np.asarray(self._solution().col_dual, dtype=float)
+
+    def nonbasic_at_zero(self) -> np.ndarray:
+        basis = self.h.getBasis()
+        x = self.values()
+        if not basis.valid:
+            return np.zeros(self.n_cols, dtype=bool)
+        st = np.fromiter((_col_status(s) for s in basis.col_status), dtype=np.int8, count=self.n_cols)
+        return (st == 0) & (x == 0.0)  # 0 = HighsBasisStatus.kLower
+
+    def set_start(self, x: np.ndarray) -> None:
+        sol = self._hs.HighsSolution()
+        sol.col_value = np.asarray(x, dtype=float)
+        sol.value_valid = True
+        self.h.setSolution(sol)
+
+    def write(self, path: str | Path) -> None:
+        self.h.writeModel(str(path))
+
+
+class PulpDriver:
+    """:class:`LPDriver` on PuLP: CBC (the binary PuLP ships), or only a readable model.
+
+    The arrays are kept here; each :meth:`solve` builds a PuLP problem from them (CBC
+    cannot re-solve in place), so this driver is for small rounds, cross-checks and
+    :meth:`write`.
+
+    Examples
+    --------
+    >>> d = PulpDriver()
+    >>> d.load(sp.csc_matrix(np.array([[1.0, 1.0]])), np.zeros(2), np.full(2, np.inf),
+    ...        np.array([-np.inf]), np.array([4.0]))
+    >>> d.set_objective(np.array([1.0, 2.0]), maximize=True)
+    >>> d.solve("demo"), d.values().tolist()
+    (8.0, [0.0, 4.0])
+    """
+
+    name = "cbc"
+
+    def __init__(self) -> None:
+        import pulp
+        from pulp.apis.coin_api import pulp_cbc_path
+
+        self._pulp = pulp
+        self.impl = pulp.COIN_CMD(path=pulp_cbc_path, msg=False)
+        if not self.impl.available():
+            raise SolverError("CBC is not available (PuLP's bundled cbc binary was not found)")
+        self.seconds_in_solver = 0.0
+        self.stage_seconds: dict[str, float] = {}
+        self.iterations = 0
+        self.A = sp.csc_matrix((0, 0))
+        self.col_lower = self.col_upper = self.cost = np.zeros(0)
+        self.row_lower = self.row_upper = np.zeros(0)
+        self.maximize = False
+        self._x = self._y = self._d = np.zeros(0)
+
+    def load(self, matrix: sp.csc_matrix, col_lower: np.ndarray, col_upper: np.ndarray,
+             row_lower: np.ndarray, row_upper: np.ndarray) -> None:
+        self.A = sp.csc_matrix(matrix, dtype=float)
+        self.col_lower, self.col_upper = np.array(col_lower, float), np.array(col_upper, float)
+        self.row_lower, self.row_upper = np.array(row_lower, float), np.array(row_upper, float)
+        self.cost = np.zeros(self.A.shape[1])
+
+    def add_columns(self, matrix: sp.csc_matrix, lower: np.ndarray, upper: np.ndarray, cost: np.ndarray) -> None:
+        self.A = sp.hstack([self.A, sp.csc_matrix(matrix, dtype=float)], format="csc")
+        self.col_lower = np.r_[self.col_lower, np.asarray(lower, float)]
+        self.col_upper = np.r_[self.col_upper, np.asarray(upper, float)]
+        self.cost = np.r_[self.cost, np.asarray(cost, float)]
+
+    def remove_columns(self, drop: np.ndarray) -> None:
+        keep = ~np.asarray(drop, dtype=bool)
+        self.A = self.A[:, np.flatnonzero(keep)]
+        self.col_lower, self.col_upper, self.cost = self.col_lower[keep], self.col_upper[keep], self.cost[keep]
+
+    def add_rows(self, matrix: sp.csr_matrix, lower: np.ndarray, upper: np.ndarray) -> None:
+        self.A = sp.vstack([self.A, sp.csr_matrix(matrix, dtype=float)], format="csc")
+        self.row_lower = np.r_[self.row_lower, np.asarray(lower, float)]
+        self.row_upper = np.r_[self.row_upper, np.asarray(upper, float)]
+
+    def set_objective(self, cost: np.ndarray, maximize: bool) -> None:
+        self.cost = np.array(cost, dtype=float)
+        self.maximize = bool(maximize)
+
+    def set_col_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        self.col_lower[idx], self.col_upper[idx] = lower, upper
+
+    def set_row_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+        self.row_lower[idx], self.row_upper[idx] = lower, upper
+
+    def problem(self) -> tuple[Any, list[Any], list[list[tuple[int, Any]]]]:
+        """The PuLP problem of the current arrays, its variables and, by row, its (sign, constraint) pairs."""
+        pulp = self._pulp
+        prob = pulp.LpProblem("round", pulp.LpMaximize if self.maximize else pulp.LpMinimize)
+        n, m = self.A.shape[1], self.A.shape[0]
+        xs = [prob.add_variable(f"x_{j}", lowBound=None if np.isneginf(lo) else float(lo),
+                                upBound=None if np.isposinf(up) else float(up))
+              for j, (lo, up) in enumerate(zip(self.col_lower.tolist(), self.col_upper.tolist()))]
+        prob.setObjective(pulp.LpAffineExpression([(xs[j], c) for j, c in enumerate(self.cost.tolist()) if c != 0.0]))
+        R = self.A.tocsr()
+        rows: list[list[tuple[int, Any]]] = [[] for _ in range(m)]
+        for i in range(m):
+            lo, up = float(self.row_lower[i]), float(self.row_upper[i])
+            cols, vals = R.indices[R.indptr[i]:R.indptr[i + 1]], R.data[R.indptr[i]:R.indptr[i + 1]]
+            expr = pulp.LpAffineExpression([(xs[j], float(a)) for j, a in zip(cols.tolist(), vals.tolist())])
+            if lo == up:
+                c = pulp.LpConstraint(expr, pulp.LpConstraintEQ, rhs=lo, name=f"r_{i}")
+                prob.addConstraint(c)
+                rows[i].append((1, c))
+                continue
+            if np.isfinite(up):
+                c = pulp.LpConstraint(expr, pulp.LpConstraintLE, rhs=up, name=f"r_{i}_le")
+                prob.addConstraint(c)
+                rows[i].append((1, c))
+            if np.isfinite(lo):
+                c = pulp.LpConstraint(expr, pulp.LpConstraintGE, rhs=lo, name=f"r_{i}_ge")
+                prob.addConstraint(c)
+                rows[i].append((1, c))
+        assert len(xs) == n
+        return prob, xs, rows
+
+    def solve(self, stage: str, method: str = "primal") -> float:
+        pulp = self._pulp
+        prob, xs, rows = self.problem()
+        t = time.perf_counter()
+        status = prob.solve(self.impl)
+        dt = time.perf_counter() - t
+        self.seconds_in_solver += dt
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + dt
         if status != pulp.LpStatusOptimal:
-            detail = getattr(self.impl, "last_status", "")
-            raise SolverError(f"stage {stage}: the solver returned {pulp.LpStatus.get(status, status)} {detail}".rstrip())
-        return self.value(prob.objective)
+            raise SolverError(f"stage {stage}: CBC returned {pulp.LpStatus.get(status, status)}")
+        self._x = np.array([v.varValue or 0.0 for v in xs], dtype=float)
+        self._d = np.array([v.dj or 0.0 for v in xs], dtype=float)
+        self._y = np.array([sum(s * (c.pi or 0.0) for s, c in r) for r in rows], dtype=float)
+        return float(self.cost @ self._x)
 
-    def values(self, variables: list[pulp.LpVariable]) -> np.ndarray:
-        """Solution values of ``variables`` as an array."""
-        if isinstance(self.impl, StagedHiGHS):
-            if not variables:
-                return np.zeros(0)
-            idx = np.fromiter((v.index for v in variables), dtype=np.int64, count=len(variables))
-            return self.impl.col_value[idx]
-        return np.array([v.varValue or 0.0 for v in variables], dtype=float)
+    def values(self) -> np.ndarray:
+        return self._x
 
-    def duals(self, rows: list[pulp.LpConstraint]) -> np.ndarray:
-        """Dual values of ``rows`` (zeros when the solver gives none)."""
-        if isinstance(self.impl, StagedHiGHS):
-            return self.impl.row_dual[[c.index for c in rows]] if rows else np.zeros(0)
-        return np.array([c.pi or 0.0 for c in rows], dtype=float)
+    def row_values(self) -> np.ndarray:
+        return np.asarray(self.A @ self._x, dtype=float)
 
-    def hold(self, prob: pulp.LpProblem) -> tuple[int, int]:
-        """Hold the optimum just found while later stages change the objective.
+    def duals(self) -> np.ndarray:
+        return self._y
 
-        By complementary slackness, a feasible point is optimal for the current objective
-        exactly when every variable with a non-zero reduced cost stays at its bound and
-        every row with a non-zero dual stays at its bound. So instead of adding a dense
-        "objective >= optimum" row, this fixes those variables and rows: exact, sparse,
-        and it shrinks the later stages. A reduced cost or dual counts as non-zero above
-        :data:`HOLD_DUAL_TOL` times the largest objective coefficient.
+    def reduced_costs(self) -> np.ndarray:
+        return self._d
 
-        Returns
-        -------
-        (int, int)
-            Numbers of variables and rows fixed.
-        """
-        thr = hold_threshold(prob)
-        if isinstance(self.impl, StagedHiGHS):
-            impl = self.impl
-            n, k = len(impl._vars), len(impl._rows)
-            if len(self._col_fixed) < n:
-                self._col_fixed = np.concatenate([self._col_fixed, np.zeros(n - len(self._col_fixed), dtype=bool)])
-            if len(self._row_fixed) < k:
-                self._row_fixed = np.concatenate([self._row_fixed, np.zeros(k - len(self._row_fixed), dtype=bool)])
-            fix_c = np.flatnonzero((np.abs(impl.col_dual) > thr) & ~self._col_fixed)
-            fix_r = np.flatnonzero((np.abs(impl.row_dual) > thr) & ~self._row_fixed)
-            self._col_fixed[fix_c] = True
-            self._row_fixed[fix_r] = True
-            variables = [impl._vars[j] for j in fix_c.tolist()]
-            rows = [impl._rows[i] for i in fix_r.tolist()]
-            val = impl.col_value[fix_c]
-        else:
-            cand = [v for v in prob._variables if v.upBound != v.lowBound]
-            crow = [c for c in prob._constraints.values() if c.sense != pulp.LpConstraintEQ]
-            dj = np.array([v.dj or 0.0 for v in cand], dtype=float)
-            pi = np.array([c.pi or 0.0 for c in crow], dtype=float)
-            variables = [cand[j] for j in np.flatnonzero(np.abs(dj) > thr).tolist()]
-            rows = [crow[i] for i in np.flatnonzero(np.abs(pi) > thr).tolist()]
-            val = np.array([v.varValue or 0.0 for v in variables], dtype=float)
-        at = np.empty(len(variables))
-        for j, v in enumerate(variables):
-            lb = 0.0 if v.lowBound is None else v.lowBound
-            b = v.upBound if (v.upBound is not None and abs(val[j] - v.upBound) < abs(val[j] - lb)) else lb
-            v.lowBound = v.upBound = b
-            at[j] = b
-        rb = np.empty(len(rows))
-        for i, c in enumerate(rows):
-            if c.sense != pulp.LpConstraintEQ:
-                c.sense = pulp.LpConstraintEQ  # the row's only finite bound is its active one
-            rb[i] = -c.constant
-        if isinstance(self.impl, StagedHiGHS):
-            h = self.impl.model
-            if len(fix_c):
-                h.changeColsBounds(len(fix_c), fix_c.astype(np.int32), at, at)
-            if len(fix_r):
-                h.changeRowsBounds(len(fix_r), fix_r.astype(np.int32), rb, rb)
-        return len(variables), len(rows)
+    def nonbasic_at_zero(self) -> np.ndarray:
+        return (self._x == 0.0) & (np.abs(self._d) > 0.0)
 
-    def value(self, expr: pulp.LpAffineExpression | None) -> float:
-        if expr is None or not len(expr):
-            return 0.0
-        vs = list(expr.keys())
-        return float(np.dot(self.values(vs), np.fromiter(expr.values(), dtype=float, count=len(vs))) + expr.constant)
+    def set_start(self, x: np.ndarray) -> None:
+        return None  # CBC is run on the whole model from scratch
+
+    def write(self, path: str | Path) -> None:
+        self.problem()[0].writeLP(str(path))
+
+
+def make_driver(solver: str = "highs") -> LPDriver:
+    """The driver for ``solver`` (one of :data:`SOLVERS`): the only place a solver is chosen.
+
+    Raises
+    ------
+    SolverError
+        An unknown solver name, or CBC missing.
+
+    Examples
+    --------
+    >>> make_driver("highs").name, make_driver("cbc").name
+    ('highs', 'cbc')
+    """
+    if solver == "highs":
+        return HighsDriver()
+    if solver == "cbc":
+        return PulpDriver()
+    raise SolverError(f"unknown solver {solver!r}: choose one of {', '.join(SOLVERS)}")
+
+
+def nearest_bound(value: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """The finite bound nearest to each value (a column or row held at its active bound)."""
+    lo = np.where(np.isfinite(lower), lower, np.inf)
+    up = np.where(np.isfinite(upper), upper, np.inf)
+    return np.where(np.abs(value - lo) <= np.abs(value - up), lo, up)
+
+
+@dataclass
+class Bounds:
+    """The bounds of a loaded LP, kept beside the driver (the stages read and change them here)."""
+
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    col_fixed: np.ndarray = field(init=False)
+    row_fixed: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.col_fixed = self.col_lower == self.col_upper
+        self.row_fixed = self.row_lower == self.row_upper
+
+
+def hold(driver: LPDriver, cost: np.ndarray, b: Bounds, thr: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Hold the optimum just found while later stages change the objective.
+
+    By complementary slackness, a feasible point is optimal for the current objective
+    exactly when every column with a non-zero reduced cost stays at its bound and every
+    row with a non-zero dual stays at its bound. So instead of a dense "objective >=
+    optimum" row, this fixes those columns and rows at their active bound: exact,
+    sparse, and later stages get smaller. "Non-zero" is above :func:`hold_threshold`
+    of ``cost`` (or ``thr``). The bounds ``b`` are updated with the driver's.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The columns and the rows newly fixed.
+    """
+    thr = hold_threshold(cost) if thr is None else thr
+    fix_c = np.flatnonzero((np.abs(driver.reduced_costs()) > thr) & ~b.col_fixed)
+    fix_r = np.flatnonzero((np.abs(driver.duals()) > thr) & ~b.row_fixed)
+    if len(fix_c):
+        at = nearest_bound(driver.values()[fix_c], b.col_lower[fix_c], b.col_upper[fix_c])
+        driver.set_col_bounds(fix_c, at, at)
+        b.col_lower[fix_c] = b.col_upper[fix_c] = at
+        b.col_fixed[fix_c] = True
+    if len(fix_r):
+        at = nearest_bound(driver.row_values()[fix_r], b.row_lower[fix_r], b.row_upper[fix_r])
+        driver.set_row_bounds(fix_r, at, at)
+        b.row_lower[fix_r] = b.row_upper[fix_r] = at
+        b.row_fixed[fix_r] = True
+    return fix_c, fix_r

@@ -1,53 +1,56 @@
-"""Solve a round's model stage by stage (lexicographic priorities).
+"""Solve a round's LP stage by stage (lexicographic priorities).
 
-Stages, in order (allocation-rules.md, "Priorities"):
+Stages, in order (allocation-rules.md, "Priorities"), for each independent component:
 
 1. ``tier[t]`` for each tier, 1 first: maximise the units of need filled in the tier;
 1b. ``own``: given the tier fills, maximise the units that cover a need of their own item
    (:func:`own_item_first`; only when a substitute could ship at all);
-2. ``fair[t]`` for each tier: maximise, for every item, the smallest fill ratio among
-   the tier's sites needing it (max-min), repeated for the sites that are not the
-   bottleneck (progressive filling, at most :data:`FAIR_ROUNDS` rounds; a site is the
-   bottleneck when its fairness row has a non-zero dual);
+2. ``fair[t]`` for each tier: the tier's fill ratios (filled / need, every need of
+   the tier, all items together) are *leximin-optimal* (:func:`leximin`);
 3. ``transport``: minimise the sum of q x w_i x t_ds;
 4. ``fefo``: minimise units x days to the group's earliest expiry (sooner first);
 5. ``donated``: minimise units of groups that are not donated stock.
 
-After each stage its optimum is *held* before the next objective is set, by
-complementary slackness (:meth:`allocator.allocate.solver.Driver.hold`): every
-variable whose reduced cost is non-zero is fixed at its bound and every row whose
-dual is non-zero is fixed at its bound, which keeps exactly the stage's optimal
-solutions (up to the dual tolerance ``HOLD_DUAL_TOL`` = 1e-7 of the largest
-objective coefficient: a variable whose reduced cost is below it may move, losing
-at most 1e-7 per unit of the stage's objective). Unlike an "objective >= optimum"
-row this adds nothing dense to the model and shrinks every later stage. No stage
-uses a weighted sum of two priorities.
+Stages 1, 1b and 2 run on *need classes* (:mod:`allocator.allocate.classes`: needs with
+the same tier, item and eligible lot groups, which these stages cannot tell apart),
+a much smaller LP with the same optima; their holds map back to candidates exactly.
+Stages 3-5 tell sites apart (travel) and run on the need-level LP with column
+generation (:mod:`allocator.allocate.colgen`).
 
-With a :class:`~allocator.allocate.colgen.ColumnPool` (HiGHS), each stage is solved by
-column generation over every candidate; the transport stage starts from the columns in
-the basis and sifts (see :mod:`allocator.allocate.colgen`).
+After each stage its optimum is *held* before the next objective is set, by
+complementary slackness (:func:`allocator.allocate.solver.hold`): every column whose
+reduced cost is non-zero is fixed at its bound and every row whose dual is non-zero
+is fixed at its bound, which keeps exactly the stage's optimal solutions (up to the
+dual tolerance ``HOLD_DUAL_TOL`` = 1e-7 of the largest objective coefficient). The
+fairness stage is held by bounds instead: each need's fill is at least its final
+level times its need (see :func:`leximin`). No stage uses a weighted sum of two
+priorities.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from dataclasses import dataclass, field
 
 import numpy as np
-import pulp
+import pandas as pd
+import scipy.sparse as sp
 
-from allocator.allocate.colgen import ColumnPool, flow_seed
-from allocator.allocate.model import Model, define_fairness
+from allocator.allocate.classes import (
+    Holds,
+    NeedClasses,
+    TierHolds,
+    need_classes,
+    need_level,
+    solve_tiers,
+)
+from allocator.allocate.colgen import PRICE_TOL, ColumnPool, flow_seed, initial_columns
+from allocator.allocate.model import LP, build, define_fairness
 from allocator.allocate.prepare import RoundData
-from allocator.allocate.solver import Driver, hold_threshold
-from allocator.errors import InfeasibleError, SolverError
+from allocator.allocate.solver import Bounds, LPDriver, hold, hold_threshold, make_driver
 
-FAIR_ROUNDS = 3
-#: Column generation adds a column whose gain per unit exceeds this fraction of the hold threshold.
-PRICE_TOL = 1e-2
-#: The transport stage starts with a min-cost flow's columns (:func:`~allocator.allocate.colgen.flow_seed`)
-#: and its first SEED_ROUNDS pricing rounds add those of a flow at the capacity duals' prices (0 = no
-#: seed at all). On a province round a third flow costs more than the simplex iterations it saves.
-SEED_ROUNDS = 1
+#: A class can rise above a fairness level when its slack reaches this (a fill ratio).
+RAISE_TOL = 1e-6
 
 
 def own_item_first(data: RoundData) -> np.ndarray | None:
@@ -62,6 +65,8 @@ def own_item_first(data: RoundData) -> np.ndarray | None:
     tier one unit covers one unit of its own item and ``1/ratio`` of the other need, so
     for ``ratio >= 1`` the tier's fill does not drop) and adds one unit of own item.
     With ``ratio < 1`` such a move would lower the tier's fill, which priority 1 forbids.
+    The class LP's ``own`` stage (:func:`allocator.allocate.classes.stage_objectives`)
+    maximises exactly this.
     """
     own = data.cand.own.to_numpy(dtype=bool)
     if own.all():
@@ -69,138 +74,273 @@ def own_item_first(data: RoundData) -> np.ndarray | None:
     return own.astype(float)
 
 
-def solve_stages(
-    m: Model, data: RoundData, driver: Driver, objectives: dict[str, float], tick: Callable[[], None] | None = None,
-    pool: ColumnPool | None = None,
-) -> np.ndarray:
-    """Run every stage on model ``m``; return the LP value of each variable (in the order of ``m.cand``).
+@dataclass
+class Component:
+    """What the stages of one component produced.
 
-    ``objectives`` accumulates each stage's optimum (summed over components). With a
-    ``pool`` (:class:`~allocator.allocate.colgen.ColumnPool`), ``m`` is a restricted
-    model and each stage is solved by column generation over the pool; columns are
-    appended to ``m.cand`` and ``m.x`` as they enter.
+    Attributes
+    ----------
+    x : ndarray
+        The LP value of each candidate, by position in the component's rows.
+    objectives : dict
+        Each stage's optimum.
+    levels : ndarray
+        The leximin fill ratio of each need of ``needs``.
+    needs : ndarray
+        The component's need rows.
+    columns : dict
+        Column generation counts: candidates, built, generated, removed, banned.
+    size : (int, int)
+        Variables and constraints of the need-level model.
+    in_solver : float
+        Seconds inside the solver.
+    stage_seconds : dict
+        Seconds inside the solver by stage (the fairness tests counted with their stage).
     """
-    cand = data.cand
-    prob = m.prob
-    first = True
 
-    def run(stage: str, coef: np.ndarray | None, maximize: bool, extra: pulp.LpAffineExpression | None = None,
-            slim: bool = False, seed: bool = False) -> float:
-        """Solve one stage with objective ``coef`` (by candidate row) plus ``extra``."""
-        nonlocal first
-        if pool is not None and slim:
-            pool.slim()
-            if seed and coef is not None:  # columns of a min-cost flow: fewer pricing rounds
-                pool.add(flow_seed(pool, coef[pool.rows]))
-        prob.sense = pulp.LpMaximize if maximize else pulp.LpMinimize
-        terms = [] if coef is None else [(v, a) for v, a in zip(m.x, coef[m.cand].tolist()) if a != 0.0]
-        obj = pulp.LpAffineExpression(terms)
-        if extra is not None:
-            obj.addInPlace(extra)
-        prob.setObjective(obj)
-        rounds = 0
-        while True:
-            try:
-                v = driver.solve(prob, stage)
-            except SolverError as exc:
-                if first and any(k.startswith("lock[") for k in m.names.values()):
-                    locks = sorted(v for v in m.names.values() if v.startswith("lock["))
-                    raise InfeasibleError(
-                        "the locks " + ", ".join(locks) + " cannot hold together with the hard rules "
-                        "(stock, need, capacity): remove or reduce one"
-                    ) from exc
-                raise
-            first = False
-            if pool is None:
+    x: np.ndarray
+    objectives: dict[str, float]
+    levels: np.ndarray
+    needs: np.ndarray
+    columns: dict[str, int] = field(default_factory=dict)
+    size: tuple[int, int] = (0, 0)
+    in_solver: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def leximin(th: TierHolds, objectives: dict[str, float]) -> np.ndarray:
+    """Priority 2 on the held class LP of :func:`~allocator.allocate.classes.solve_tiers`: each tier's leximin.
+
+    **Definition.** Within a tier, the vector of fill ratios ``r_n = fill_n / q_n`` of
+    its needs (every item of the tier together) is *leximin-optimal* among the solutions
+    that keep every tier fill and the own-item optimum: its smallest ratio is as large as
+    possible, then the next smallest, and so on. Tiers are taken in order, 1 first. The
+    leximin vector of a convex feasible set is unique, so the outcome does not depend on
+    the solver, its start or its duals.
+
+    **Progressive filling, decided by LPs.** Round ``k`` maximises a common level ``t``
+    with ``fill_C >= t Q_C`` for every active class (frozen classes keep
+    ``fill_C >= tau_C Q_C``). A class is then *frozen* at ``tau_C = t*`` exactly when no
+    solution that keeps ``t*`` for every active class and every earlier level raises it:
+    this is decided by slack columns ``s_C`` in ``fill_C >= (t* + s_C) Q_C``,
+    maximising the sum of the slacks of the undecided classes; a class whose slack is
+    positive can rise (it is taken out of the sum and the LP is solved again) until the
+    sum is 0. Those left cannot rise: by convexity, if every one of them could rise on
+    its own, an average of those solutions would raise them all and the sum would be
+    positive. The classes that can rise start the next round. A round freezes at
+    least one class, so there are at most as many rounds as classes.
+
+    **Classes.** Needs of one class are symmetric in these stages, so the unique
+    leximin optimum gives them all one ratio (moving fill from a higher ratio to a lower
+    one inside a class improves the leximin order); the progressive filling therefore
+    runs on classes, and a class frozen at ``tau_C`` means ``fill_n >= tau_C q_n`` for
+    each of its needs. With every level held, the fill of every need is fixed: any
+    solution with ``r >= tau`` and one ``r_n > tau_n`` would be leximin-better.
+
+    Returns
+    -------
+    ndarray
+        The level of each class; ``objectives`` gets ``fair[t]`` (round 0's level) and
+        ``fair[t].k`` (round k's).
+    """
+    drv, b, lp = th.driver, th.bounds, th.lp
+    assert drv is not None and b is not None
+    nc = lp.classes
+    K = nc.n_classes
+    levels = np.ones(K)
+    need_rows = np.arange(lp.blocks["need"].start, lp.blocks["need"].stop)
+    full = b.row_fixed[need_rows] & (b.row_lower[need_rows] >= nc.quantity - 1e-9)
+    n_cols, n_rows = lp.matrix.shape[1], lp.matrix.shape[0]
+    for t in sorted(set(nc.class_tier.tolist())):
+        members = np.flatnonzero((nc.class_tier == t) & ~full)
+        if not len(members):
+            continue
+        k = len(members)
+        tcol, scols = n_cols, n_cols + 1 + np.arange(k)
+        drv.add_columns(sp.csc_matrix((n_rows, k + 1)), np.zeros(k + 1), np.r_[1.0, np.zeros(k)], np.zeros(k + 1))
+        n_cols += k + 1
+        rows = define_fairness(lp, members, tcol, scols)
+        rows.resize((k, n_cols))
+        drv.add_rows(rows, np.zeros(k), np.full(k, np.inf))
+        frows = n_rows + np.arange(k)
+        n_rows += k
+        b.col_lower = np.r_[b.col_lower, np.zeros(k + 1)]
+        b.col_upper = np.r_[b.col_upper, 1.0, np.zeros(k)]
+        b.col_fixed = np.r_[b.col_fixed, np.zeros(k + 1, dtype=bool)]
+        b.row_lower = np.r_[b.row_lower, np.zeros(k)]
+        b.row_upper = np.r_[b.row_upper, np.full(k, np.inf)]
+        b.row_fixed = np.r_[b.row_fixed, np.zeros(k, dtype=bool)]
+        active = np.ones(k, dtype=bool)
+        e_t = np.zeros(n_cols)
+        e_t[tcol] = 1.0
+        lo = 0.0
+        for rnd in range(k):
+            drv.set_col_bounds(np.array([tcol]), np.array([lo]), np.array([1.0]))
+            drv.set_objective(e_t, maximize=True)
+            name = f"fair[{t}]" if rnd == 0 else f"fair[{t}].{rnd}"
+            level = min(1.0, max(lo, drv.solve(name)))
+            objectives[name] = objectives.get(name, 0.0) + level
+            if level >= 1.0 - RAISE_TOL:
+                frozen = active.copy()
+            else:
+                drv.set_col_bounds(np.array([tcol]), np.array([level]), np.array([level]))
+                idx = scols[active]
+                drv.set_col_bounds(idx, np.zeros(len(idx)), np.ones(len(idx)))
+                undecided = active.copy()
+                while undecided.any():
+                    c = np.zeros(n_cols)
+                    c[scols[undecided]] = 1.0
+                    drv.set_objective(c, maximize=True)
+                    if drv.solve(f"{name}.test") <= RAISE_TOL:
+                        break
+                    up = undecided & (drv.values()[scols] > RAISE_TOL)
+                    if not up.any():
+                        break
+                    undecided &= ~up
+                frozen = undecided if undecided.any() else active.copy()  # numerically stuck: freeze all
+                drv.set_col_bounds(idx, np.zeros(len(idx)), np.zeros(len(idx)))
+            cls = members[frozen]
+            levels[cls] = level
+            rr = need_rows[cls]
+            b.row_lower[rr] = np.minimum(level * nc.quantity[cls], b.row_upper[rr])
+            drv.set_row_bounds(rr, b.row_lower[rr], b.row_upper[rr])
+            fr = frows[frozen]  # the frozen classes' fairness rows are no longer needed
+            drv.set_row_bounds(fr, np.full(len(fr), -np.inf), np.full(len(fr), np.inf))
+            b.row_lower[fr] = -np.inf
+            active &= ~frozen
+            lo = level
+            if not active.any():
                 break
-            pc = np.zeros(len(pool.rows)) if coef is None else coef[pool.rows]
-            pos = pool.price(pc, maximize, PRICE_TOL * hold_threshold(prob))
-            if not len(pos):
-                break
-            if slim:  # sifting: keep the working set small while pricing brings columns in
-                pool.slim()
-            if seed and rounds < SEED_ROUNDS:  # a min-cost flow at the capacity duals' prices
-                pos = np.union1d(pos, flow_seed(pool, pc, priced=True))
-                pos = pos[~pool.in_model[pos]]
-            rounds += 1
-            new = pool.add(pos)
-            if coef is not None:
-                for var, a in zip(new, pc[pos].tolist()):
-                    if a != 0.0:
-                        prob.objective[var] = a
-        objectives[stage] = objectives.get(stage, 0.0) + v
-        return v
+        drv.set_col_bounds(np.array([tcol]), np.zeros(1), np.zeros(1))
+        b.col_lower[tcol] = b.col_upper[tcol] = 0.0
+    return levels
 
-    def hold(coef: np.ndarray | None) -> None:
-        thr = hold_threshold(prob)
-        driver.hold(prob)
-        if pool is not None:
-            pool.ban(np.zeros(len(pool.rows)) if coef is None else coef[pool.rows], thr)
 
-    # 1. treatment first, tier by tier
-    all_tiers = cand.tier.to_numpy()
-    all_inv = 1.0 / cand.ratio.to_numpy()
-    present = pool.rows if pool is not None else m.cand
-    tier_list = sorted(set(all_tiers[present].tolist()))
-    for t in tier_list:
-        coef = np.where(all_tiers == t, all_inv, 0.0)
-        run(f"tier[{t}]", coef, True)
-        hold(coef)
-        if tick:
-            tick()
+def _need_bounds(lp: LP, h: Holds, cls: NeedClasses, levels: np.ndarray,
+                 x0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row bounds of the need-level LP ``lp`` with the holds ``h`` of the class stages and the fairness
+    levels (by class of ``cls``); no need's lower bound exceeds its fill in ``x0``, a feasible point."""
+    lower, upper = lp.row_lower.copy(), lp.row_upper.copy()
+    nl = lp.classes
+    nb = lp.blocks["need"]
+    level = levels[cls.need_class][np.searchsorted(cls.needs, nl.needs)]
+    fill0 = np.asarray(lp.matrix[nb, :] @ x0).reshape(-1)
+    lower[nb] = np.minimum(np.minimum(level * nl.quantity, fill0), upper[nb])
+    for name, keys, fixed in (("need", nl.needs, h.need_fixed), ("stock", lp.groups, h.stock_fixed),
+                              ("capacity", lp.depots, np.array(h.capacity_fixed, dtype=object)),
+                              ("lock_own", lp.lock_own_needs, h.lock_own_fixed)):
+        blk = lp.blocks[name]
+        hit = np.isin(keys, fixed)
+        if not hit.any():
+            continue
+        r = np.arange(blk.start, blk.stop)[hit]
+        at = np.where(np.isfinite(upper[r]), upper[r], lower[r])
+        lower[r] = upper[r] = at
+    return lower, upper
 
-    # 1b. own item before substitutes
-    own = own_item_first(data)
-    if own is not None and (own[present] == 0).any():
-        run("own", own, True)
-        hold(own)
-        if tick:
-            tick()
 
-    # 2. fairness inside each tier and item
-    n_tier, n_item = data.needs.tier.to_numpy(), data.needs.item_id.to_numpy()
-    for t in tier_list:
-        nrows = [n for n in m.fill if n_tier[n] == t]
-        by_item: dict[str, list[int]] = {}
-        for n in nrows:
-            by_item.setdefault(str(n_item[n]), []).append(n)
-        active = {i: ns for i, ns in by_item.items() if len(ns) >= 2}
-        for rnd in range(FAIR_ROUNDS):
-            if not active:
-                break
-            z, rows = define_fairness(m, data, t, rnd, active)
-            run(f"fair[{t}]" if rnd == 0 else f"fair[{t}].{rnd}", None, True,
-                pulp.LpAffineExpression([(v, 1.0) for v in z.values()]))
-            zval = dict(zip(z, driver.values(list(z.values()))))
-            dual = dict(zip(rows, driver.duals(list(rows.values()))))
-            hold(None)
-            nxt = {}
-            for i, ns in active.items():
-                free = [n for n in ns if abs(dual[n]) <= 1e-9]
-                if zval[i] < 1 - 1e-9 and free and len(free) < len(ns):
-                    nxt[i] = free
-            active = nxt
-        if tick:
-            tick()
+def _cheap_start(data: RoundData, nc: NeedClasses, th: TierHolds, cost: np.ndarray) -> np.ndarray:
+    """A feasible point of the held need-level LP near the cheapest transport: the transport stage's start.
 
-    # 3. transport
-    cost = cand.cost.to_numpy()
-    run("transport", cost, False, slim=True, seed=SEED_ROUNDS > 0)  # a new objective: start from the columns in use
-    if tick:
-        tick()
+    On the held class LP (every tier, own-item and fairness level in force) it minimises
+    each class column's need-weighted average cost, then splits the class columns over
+    their needs cheapest first (:meth:`~allocator.allocate.classes.NeedClasses.split_least_cost`).
+    Only a start: the transport stage is then solved exactly over every candidate.
+    """
+    drv, b = th.driver, th.bounds
+    assert drv is not None and b is not None
+    q = data.needs.quantity.to_numpy(float)[nc.needs]
+    J = nc.n_cols
+    avg = np.bincount(nc.cand_col, weights=q[nc.cand_local] * cost, minlength=J) / nc.quantity[nc.col_class]
+    c = np.zeros(len(b.col_lower))
+    c[:J] = avg
+    drv.set_objective(c, maximize=False)
+    drv.solve("transport.start")
+    return nc.split_least_cost(drv.values()[:J], data, cost)
 
-    # 4-5. tie-breaks, only when they can change something
+
+def _run(pool: ColumnPool | None, drv: LPDriver, b: Bounds, name: str, cost: np.ndarray,
+         colgen: bool, first: str = "primal") -> float:
+    """Minimise ``cost`` (by column of the need-level LP) with column generation over the pool.
+
+    The first solve uses the simplex ``first`` (``dual`` for a model just loaded, whose
+    cold start dual simplex takes 3-4x fewer seconds than primal on a province round);
+    each re-solve after new columns is primal (the basis stays primal feasible).
+    """
+    assert pool is not None
+    drv.set_objective(cost[pool.cols], maximize=False)
+    thr = PRICE_TOL * hold_threshold(cost[~pool.banned])
+    method = first
+    while True:
+        v = drv.solve(name, method)
+        method = "primal"
+        if not colgen:
+            return v
+        pos = pool.price(cost, thr)
+        if not len(pos):
+            return v
+        pool.add(pos, cost, b)
+
+
+def solve_component(data: RoundData, rows: np.ndarray, solver: str, objectives: dict[str, float],
+                    column_generation: bool = True) -> Component:
+    """Every stage on the component of candidate rows ``rows``; return its LP solution.
+
+    Tiers, own item first and fairness run on need classes; transport and the
+    tie-breaks on the need-level LP, with column generation when ``column_generation``
+    (HiGHS) or over every eligible candidate.
+    """
+    t0 = time.perf_counter()
+    nc = need_classes(data, rows)
+    th = solve_tiers(data, rows, classes=nc, driver=make_driver(solver))
+    objectives.update({k: objectives.get(k, 0.0) + v for k, v in th.objectives.items()})
+    holds = th.holds  # the tier and own-item holds, mapped back before fairness adds its rows
+    levels = leximin(th, objectives)
+    cost = data.cand.cost.to_numpy(float)[rows]
+    x0 = _cheap_start(data, nc, th, cost)
+    class_s = time.perf_counter() - t0
+
+    nl = need_level(data, rows)
+    lp = build(data, nl)
+    lower, upper = _need_bounds(lp, holds, nc, levels, x0)
+    eligible = ~holds.banned
+    colgen = column_generation and solver == "highs"
+    item = pd.factorize(data.cand.item_id.to_numpy(object)[rows])[0]
+    if colgen:
+        init = initial_columns(lp, cost, eligible, item, x0, nearest=1) | flow_seed(lp, cost, eligible, x0)
+    else:
+        init = eligible
+    drv = make_driver(solver)
+    pool = ColumnPool(lp, eligible, init, drv)
+    b = pool.load(lower, upper)
+    _run(pool, drv, b, "transport", cost, colgen, first="dual")
+    objectives["transport"] = objectives.get("transport", 0.0) + float(cost @ pool.values())
+
     g = data.groups.set_index("group")
-    exp_days = g.exp_days.reindex(cand.group).to_numpy()
-    donated = 1.0 - g.donated_share.reindex(cand.group).to_numpy()
-    if np.ptp(exp_days[present]) > 0 or np.ptp(donated[present]) > 0:
-        hold(cost)
-        if np.ptp(exp_days[present]) > 0:
-            run("fefo", exp_days, False)
-            if np.ptp(donated[present]) > 0:
-                hold(exp_days)
-        if np.ptp(donated[present]) > 0:
-            run("donated", donated, False)
-    if tick:
-        tick()
-    return np.maximum(driver.values(m.x), 0.0)
+    gid = data.cand.group.to_numpy()[rows]
+    exp_days = g.exp_days.reindex(gid).to_numpy(float)
+    donated = 1.0 - g.donated_share.reindex(gid).to_numpy(float)
+    prev = cost
+    for name, coef in (("fefo", exp_days), ("donated", donated)):
+        live = ~pool.banned
+        if not live.any() or np.ptp(coef[live]) <= 0:
+            continue
+        thr = hold_threshold(prev[~pool.banned])
+        hold(drv, prev[pool.cols], b, thr)
+        if colgen:
+            pool.ban(prev, thr)
+        _run(pool, drv, b, name, coef, colgen)
+        objectives[name] = objectives.get(name, 0.0) + float(coef @ pool.values())
+        prev = coef
+    x = pool.values()
+    cols = {"candidates": len(rows), "built": len(pool.cols) + pool.removed, "generated": pool.added,
+            "removed": pool.removed, "banned": int(pool.banned.sum()), "classes": nc.n_classes,
+            "class_columns": nc.n_cols, "class_seconds": class_s}
+    stage_s: dict[str, float] = {}
+    for d in (th.driver, drv):
+        for k, v in d.stage_seconds.items():
+            key = k.split(".test")[0]
+            stage_s[key] = stage_s.get(key, 0.0) + v
+    return Component(x=x, objectives=objectives, levels=levels, needs=nc.needs, columns=cols,
+                     size=(len(pool.cols), lp.matrix.shape[0]), in_solver=th.driver.seconds_in_solver
+                     + drv.seconds_in_solver, stage_seconds=stage_s)
