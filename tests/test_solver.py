@@ -172,3 +172,14 @@ def test_no_private_attribute_of_another_object_is_touched():
     for name in ("stages.py", "colgen.py", "classes.py", "model.py", "__init__.py"):
         text = (ROOT / "allocator" / "allocate" / name).read_text()
         assert "import pulp" not in text and "highspy" not in text, name  # only solver.py knows the solvers
+
+
+def test_allocate_writes_readable_models(tmp_path):
+    from allocator import allocate, examples
+
+    for solver in SOLVERS:
+        allocate(examples.two_hospitals(), solver=solver, write_lp=tmp_path / f"{solver}.lp")
+        for part in ("classes", "need"):
+            text = (tmp_path / f"{solver}.{part}.lp").read_text()
+            assert "need_site_H1_item_n95" in text and "stock_depot_D1_item_n95" in text, text
+            assert ("x_0" if part == "need" else "X_0") in text

@@ -74,7 +74,8 @@ def test_import_allocator_is_light_and_allocate_stays_the_function():
     mods, out = _modules("import allocator.allocate.result\nfrom allocator import allocate, Lock\n"
                          "import allocator\nprint(callable(allocate), allocate is allocator.allocate, Lock.__name__)")
     assert out.split()[-3:] == ["True", "True", "Lock"]
-    assert "pulp" in mods  # the optimiser is imported when asked for
+    assert "allocator.allocate.stages" in mods  # the optimiser is imported when asked for
+    assert "pulp" not in mods  # PuLP only for CBC and written models (allocator.allocate.solver.PulpDriver)
 
 
 def test_verify_does_not_import_the_optimiser_or_the_road_network(tmp_path):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,7 @@ def allocate(
     progress: Progress | None = None,
     column_generation: bool = True,
     lang: str = "en",
+    write_lp: str | Path | None = None,
 ) -> RoundResult:
     """Run one allocation round.
 
@@ -79,6 +81,10 @@ def allocate(
     lang : {"en", "zh"}
         Language of :attr:`RoundResult.text` (the codes and parameters behind it are in
         ``summary["messages"]`` for other renderings).
+    write_lp : path, optional
+        Write each part's models as readable LP files: ``<stem>.classes.lp`` (the held
+        class LP after fairness) and ``<stem>.need.lp`` (the need-level LP after the last
+        stage), with ``_<k>`` added to the stem for part k > 0.
 
     Returns
     -------
@@ -133,7 +139,8 @@ def allocate(
     stage_s: dict[str, float] = {}
     for j, rows in enumerate(parts):
         t1 = time.perf_counter()
-        comp = solve_component(data, rows, solver, objectives, column_generation=column_generation)
+        lp_path = None if write_lp is None else Path(write_lp).with_stem(Path(write_lp).stem + (f"_{j}" if j else ""))
+        comp = solve_component(data, rows, solver, objectives, column_generation=column_generation, write_lp=lp_path)
         x[rows] = comp.x
         for k in columns:
             columns[k] += comp.columns.get(k, 0)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -128,8 +129,8 @@ class LPDriver(Protocol):
     def set_start(self, x: np.ndarray) -> None:
         """A feasible point to start the next solve from (a solver may ignore it)."""
 
-    def write(self, path: str | Path) -> None:
-        """Write the current model (objective, rows, bounds) as a readable LP file."""
+    def write(self, path: str | Path, col_names: list[str] | None = None, row_names: list[str] | None = None) -> None:
+        """Write the current model (objective, rows, bounds) as a readable LP file, with these names."""
 
 
 def _col_status(status: Any) -> int:
@@ -163,6 +164,7 @@ class HighsDriver:
         import highspy
 
         self._hs = highspy
+        self.h: Any  # highspy's type stubs lack some methods (changeRowsBounds)
         if not _BANNER_SHOWN:  # the copyright banner goes to the C stdout before output_flag can be set
             _BANNER_SHOWN = True
             with quiet_c_stdout():
@@ -285,7 +287,11 @@ class HighsDriver:
         sol.value_valid = True
         self.h.setSolution(sol)
 
-    def write(self, path: str | Path) -> None:
+    def write(self, path: str | Path, col_names: list[str] | None = None, row_names: list[str] | None = None) -> None:
+        for j, name in enumerate((col_names or [])[: self.n_cols]):
+            self.h.passColName(j, lp_name(name))
+        for i, name in enumerate((row_names or [])[: self.n_rows]):
+            self.h.passRowName(i, lp_name(name))
         self.h.writeModel(str(path))
 
 
@@ -358,12 +364,15 @@ class PulpDriver:
     def set_row_bounds(self, idx: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
         self.row_lower[idx], self.row_upper[idx] = lower, upper
 
-    def problem(self) -> tuple[Any, list[Any], list[list[tuple[int, Any]]]]:
+    def problem(self, col_names: list[str] | None = None, row_names: list[str] | None = None
+                ) -> tuple[Any, list[Any], list[list[tuple[int, Any]]]]:
         """The PuLP problem of the current arrays, its variables and, by row, its (sign, constraint) pairs."""
         pulp = self._pulp
         prob = pulp.LpProblem("round", pulp.LpMaximize if self.maximize else pulp.LpMinimize)
         n, m = self.A.shape[1], self.A.shape[0]
-        xs = [prob.add_variable(f"x_{j}", lowBound=None if np.isneginf(lo) else float(lo),
+        cn = [lp_name(c) for c in col_names or []] + [f"x_{j}" for j in range(len(col_names or []), n)]
+        rn = [lp_name(r) for r in row_names or []] + [f"r_{i}" for i in range(len(row_names or []), m)]
+        xs = [prob.add_variable(cn[j], lowBound=None if np.isneginf(lo) else float(lo),
                                 upBound=None if np.isposinf(up) else float(up))
               for j, (lo, up) in enumerate(zip(self.col_lower.tolist(), self.col_upper.tolist()))]
         prob.setObjective(pulp.LpAffineExpression([(xs[j], c) for j, c in enumerate(self.cost.tolist()) if c != 0.0]))
@@ -374,16 +383,16 @@ class PulpDriver:
             cols, vals = R.indices[R.indptr[i]:R.indptr[i + 1]], R.data[R.indptr[i]:R.indptr[i + 1]]
             expr = pulp.LpAffineExpression([(xs[j], float(a)) for j, a in zip(cols.tolist(), vals.tolist())])
             if lo == up:
-                c = pulp.LpConstraint(expr, pulp.LpConstraintEQ, rhs=lo, name=f"r_{i}")
+                c = pulp.LpConstraint(expr, pulp.LpConstraintEQ, rhs=lo, name=rn[i])
                 prob.addConstraint(c)
                 rows[i].append((1, c))
                 continue
             if np.isfinite(up):
-                c = pulp.LpConstraint(expr, pulp.LpConstraintLE, rhs=up, name=f"r_{i}_le")
+                c = pulp.LpConstraint(expr, pulp.LpConstraintLE, rhs=up, name=f"{rn[i]}_le")
                 prob.addConstraint(c)
                 rows[i].append((1, c))
             if np.isfinite(lo):
-                c = pulp.LpConstraint(expr, pulp.LpConstraintGE, rhs=lo, name=f"r_{i}_ge")
+                c = pulp.LpConstraint(expr, pulp.LpConstraintGE, rhs=lo, name=f"{rn[i]}_ge")
                 prob.addConstraint(c)
                 rows[i].append((1, c))
         assert len(xs) == n
@@ -422,8 +431,17 @@ class PulpDriver:
     def set_start(self, x: np.ndarray) -> None:
         return None  # CBC is run on the whole model from scratch
 
-    def write(self, path: str | Path) -> None:
-        self.problem()[0].writeLP(str(path))
+    def write(self, path: str | Path, col_names: list[str] | None = None, row_names: list[str] | None = None) -> None:
+        self.problem(col_names, row_names)[0].writeLP(str(path))
+
+
+def lp_name(name: str) -> str:
+    """A row or column name as LP files allow it: ``need[site=H1,item=n95]`` -> ``need_site_H1_item_n95``.
+
+    >>> lp_name("need[site=H1,item=n95]")
+    'need_site_H1_item_n95'
+    """
+    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.]", "_", name)).strip("_") or "_"
 
 
 def make_driver(solver: str = "highs") -> LPDriver:

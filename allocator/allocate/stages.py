@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -102,7 +103,7 @@ class Component:
     objectives: dict[str, float]
     levels: np.ndarray
     needs: np.ndarray
-    columns: dict[str, int] = field(default_factory=dict)
+    columns: dict[str, float] = field(default_factory=dict)
     size: tuple[int, int] = (0, 0)
     in_solver: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -239,6 +240,11 @@ def _need_bounds(lp: LP, h: Holds, cls: NeedClasses, levels: np.ndarray,
     return lower, upper
 
 
+def _lp_path(path: str | Path, part: str) -> Path:
+    p = Path(path)
+    return p.with_name(f"{p.stem}.{part}.lp")
+
+
 def _cheap_start(data: RoundData, nc: NeedClasses, th: TierHolds, cost: np.ndarray) -> np.ndarray:
     """A feasible point of the held need-level LP near the cheapest transport: the transport stage's start.
 
@@ -283,12 +289,14 @@ def _run(pool: ColumnPool | None, drv: LPDriver, b: Bounds, name: str, cost: np.
 
 
 def solve_component(data: RoundData, rows: np.ndarray, solver: str, objectives: dict[str, float],
-                    column_generation: bool = True) -> Component:
+                    column_generation: bool = True, write_lp: str | Path | None = None) -> Component:
     """Every stage on the component of candidate rows ``rows``; return its LP solution.
 
     Tiers, own item first and fairness run on need classes; transport and the
     tie-breaks on the need-level LP, with column generation when ``column_generation``
-    (HiGHS) or over every eligible candidate.
+    (HiGHS) or over every eligible candidate. With ``write_lp`` (a path ending in
+    ``.lp``), the held class LP after fairness and the need-level LP after the last
+    stage are written beside it as ``<stem>.classes.lp`` and ``<stem>.need.lp``.
     """
     t0 = time.perf_counter()
     nc = need_classes(data, rows)
@@ -297,6 +305,9 @@ def solve_component(data: RoundData, rows: np.ndarray, solver: str, objectives: 
     holds = th.holds  # the tier and own-item holds, mapped back before fairness adds its rows
     levels = leximin(th, objectives)
     cost = data.cand.cost.to_numpy(float)[rows]
+    if write_lp is not None and th.driver is not None:
+        cls_cols = [f"X_{j}" for j in range(nc.n_cols)]
+        th.driver.write(_lp_path(write_lp, "classes"), cls_cols, th.lp.names)
     x0 = _cheap_start(data, nc, th, cost)
     class_s = time.perf_counter() - t0
 
@@ -322,8 +333,7 @@ def solve_component(data: RoundData, rows: np.ndarray, solver: str, objectives: 
     donated = 1.0 - g.donated_share.reindex(gid).to_numpy(float)
     prev = cost
     for name, coef in (("fefo", exp_days), ("donated", donated)):
-        live = ~pool.banned
-        if not live.any() or np.ptp(coef[live]) <= 0:
+        if not eligible.any() or np.ptp(coef[eligible]) <= 0:  # the same test with or without column generation
             continue
         thr = hold_threshold(prev[~pool.banned])
         hold(drv, prev[pool.cols], b, thr)
@@ -333,9 +343,12 @@ def solve_component(data: RoundData, rows: np.ndarray, solver: str, objectives: 
         objectives[name] = objectives.get(name, 0.0) + float(coef @ pool.values())
         prev = coef
     x = pool.values()
+    if write_lp is not None:
+        drv.write(_lp_path(write_lp, "need"), [f"x_{k}" for k in rows[pool.cols].tolist()], lp.names)
     cols = {"candidates": len(rows), "built": len(pool.cols) + pool.removed, "generated": pool.added,
             "removed": pool.removed, "banned": int(pool.banned.sum()), "classes": nc.n_classes,
             "class_columns": nc.n_cols, "class_seconds": class_s}
+    assert th.driver is not None
     stage_s: dict[str, float] = {}
     for d in (th.driver, drv):
         for k, v in d.stage_seconds.items():
