@@ -65,7 +65,8 @@ def test_pricing_matches_the_solver_reduced_costs():
     """The pool's reduced costs (c - A'y from the row duals) equal HiGHS's for the columns in the model."""
     data, rows, lp, cost, item = _need_lp(4)
     J = lp.matrix.shape[1]
-    pool = ColumnPool(lp, np.ones(J, bool), initial_columns(lp, cost, np.ones(J, bool), item), make_driver("highs"))
+    pool = ColumnPool(lp, np.ones(J, bool), initial_columns(lp, cost, np.ones(J, bool), item, nearest=2),
+                      make_driver("highs"))
     pool.load(lp.row_lower, lp.row_upper)
     pool.driver.set_objective(cost[pool.cols], maximize=False)
     pool.driver.solve("t")
@@ -77,6 +78,7 @@ def test_initial_columns_cover_every_need():
     data, rows, lp, cost, item = _need_lp(5, sites=50, depots=8, lots=250)
     J = lp.matrix.shape[1]
     init = initial_columns(lp, cost, np.ones(J, bool), item, nearest=1)
+    assert not initial_columns(lp, cost, np.ones(J, bool), item).any()  # NEAREST = 0: start and seed only
     assert set(lp.classes.col_class[init]) == set(range(lp.classes.n_classes))  # every need has a column
     assert init.sum() < J
     # each need's column of an item is its cheapest
@@ -93,11 +95,11 @@ def test_examples_agree():
 
 def test_flow_seed_changes_no_objective(monkeypatch):
     """The transport stage's min-cost-flow seed only picks columns: every stage optimum is the same."""
-    from allocator.allocate import colgen, stages
+    from allocator.allocate import colgen
 
     sc = generate(sites=60, depots=6, items=8, lots=300, seed=3, with_roads=False)
     with_seed = allocate(sc)
-    monkeypatch.setattr(stages, "flow_seed", lambda lp, cost, eligible, x0: np.zeros(len(cost), bool))
+    monkeypatch.setattr(colgen, "flow_seed", lambda lp, cost, eligible, x0: np.zeros(len(cost), bool))
     without = allocate(sc)
     full = allocate(sc, column_generation=False)
     _same_objectives(with_seed.summary["objectives"], without.summary["objectives"])

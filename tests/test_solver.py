@@ -183,3 +183,14 @@ def test_allocate_writes_readable_models(tmp_path):
             text = (tmp_path / f"{solver}.{part}.lp").read_text()
             assert "need_site_H1_item_n95" in text and "stock_depot_D1_item_n95" in text, text
             assert ("x_0" if part == "need" else "X_0") in text
+
+
+def test_a_model_without_columns_is_optimal_at_zero_when_its_rows_allow_it():
+    d = make_driver("highs")
+    d.load(sp.csc_matrix((2, 0)), np.zeros(0), np.zeros(0), np.array([-np.inf, 0.0]), np.array([5.0, 3.0]))
+    d.set_objective(np.zeros(0), maximize=False)
+    assert d.solve("empty") == 0.0
+    assert d.values().tolist() == [] and d.duals().tolist() == [0.0, 0.0]
+    d.set_row_bounds(np.array([1]), np.array([1.0]), np.array([3.0]))
+    with pytest.raises(SolverError):
+        d.solve("empty")

@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 import numpy as np
@@ -250,6 +251,12 @@ class HighsDriver:
         self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + dt
         self.iterations += int(self.h.getInfo().simplex_iteration_count)
         status = self.h.getModelStatus()
+        if status == self._hs.HighsModelStatus.kModelEmpty and self.n_cols == 0:
+            lp = self.h.getLp()  # no column: optimal at 0 when every row admits 0
+            if (np.asarray(lp.row_lower_) <= 1e-9).all() and (np.asarray(lp.row_upper_) >= -1e-9).all():
+                z = np.zeros(self.n_rows)
+                self._sol = SimpleNamespace(col_value=np.zeros(0), col_dual=np.zeros(0), row_value=z, row_dual=z)
+                return 0.0
         if status != self._hs.HighsModelStatus.kOptimal:
             self._sol = None
             raise SolverError(f"stage {stage}: HiGHS returned {self.h.modelStatusToString(status)}")

@@ -45,7 +45,7 @@ from allocator.allocate.classes import (
     need_level,
     solve_tiers,
 )
-from allocator.allocate.colgen import PRICE_TOL, ColumnPool, flow_seed, initial_columns
+from allocator.allocate.colgen import PRICE_TOL, ColumnPool, initial_columns
 from allocator.allocate.model import LP, build, define_fairness
 from allocator.allocate.prepare import RoundData
 from allocator.allocate.solver import Bounds, LPDriver, hold, hold_threshold, make_driver
@@ -226,7 +226,8 @@ def _need_bounds(lp: LP, h: Holds, cls: NeedClasses, levels: np.ndarray,
     nb = lp.blocks["need"]
     level = levels[cls.need_class][np.searchsorted(cls.needs, nl.needs)]
     fill0 = np.asarray(lp.matrix[nb, :] @ x0).reshape(-1)
-    lower[nb] = np.minimum(np.minimum(level * nl.quantity, fill0), upper[nb])
+    lo = np.minimum(np.minimum(level * nl.quantity, fill0), upper[nb])
+    lower[nb] = np.where(lo <= 1e-9 * np.maximum(1.0, nl.quantity), 0.0, lo)  # no denormal levels
     for name, keys, fixed in (("need", nl.needs, h.need_fixed), ("stock", lp.groups, h.stock_fixed),
                               ("capacity", lp.depots, np.array(h.capacity_fixed, dtype=object)),
                               ("lock_own", lp.lock_own_needs, h.lock_own_fixed)):
@@ -320,10 +321,7 @@ def solve_component(data: RoundData, rows: np.ndarray, solver: str, objectives: 
     eligible = ~holds.banned
     colgen = column_generation and solver == "highs"
     item = pd.factorize(data.cand.item_id.to_numpy(object)[rows])[0]
-    if colgen:
-        init = initial_columns(lp, cost, eligible, item, x0, nearest=1) | flow_seed(lp, cost, eligible, x0)
-    else:
-        init = eligible
+    init = initial_columns(lp, cost, eligible, item, x0, seed=True) if colgen else eligible
     drv = make_driver(solver)
     pool = ColumnPool(lp, eligible, init, drv)
     b = pool.load(lower, upper)
