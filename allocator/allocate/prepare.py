@@ -31,6 +31,7 @@ import pandas as pd
 from allocator import rules
 from allocator.demand import needs_for_round
 from allocator.errors import AllocatorError, LockError, ScenarioError
+from allocator.parse import content_key, known_valid, remember_valid
 from allocator.scenario import Scenario
 from allocator.validate import usable_lots, validate
 
@@ -128,10 +129,19 @@ class RoundData:
 
 
 def check_scenario(sc: Scenario) -> None:
-    """Raise :class:`ScenarioError` listing every problem when ``sc`` is invalid."""
+    """Raise :class:`ScenarioError` listing every problem when ``sc`` is invalid.
+
+    A scenario whose tables have exactly the contents of one already checked without
+    errors (when it was loaded or in an earlier round: :func:`allocator.parse.content_key`,
+    a digest of every table's values, so an edit in place is seen) is not checked again.
+    """
+    key = content_key(sc)
+    if known_valid(key):
+        return
     report = validate(sc)
     if report.errors:
         raise ScenarioError(report)
+    remember_valid(sc, key)
 
 
 def round_needs(sc: Scenario) -> pd.DataFrame:
