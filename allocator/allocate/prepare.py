@@ -447,21 +447,24 @@ def candidates(needs: pd.DataFrame, groups: pd.DataFrame, cov: pd.DataFrame, min
     ok &= earmark.reshape(len(e_uniq), len(sk_uniq))[e_code[p_grp], sk_code[p_need]]
     keep = np.flatnonzero(ok)
     n_idx, g_idx, c_idx = p_need[keep], p_grp[keep], p_cov[keep]
-    c = pd.DataFrame({
+    weight = _take(groups.weight, g_idx)
+    travel_min = p_travel[keep]
+    columns = {
         "group": _take(groups.group, g_idx),
-        "need": needs.index.to_numpy()[n_idx],
+        "need": n_idx,  # the need's row: needs has the index 0..n-1 (_by_codes)
         "depot_id": _take(groups.depot_id, g_idx),
         "site_id": _take(needs.site_id, n_idx),
         "item_id": _take(cov.item_id, c_idx),
         "need_item_id": _take(needs.item_id, n_idx),
         "ratio": _take(cov.ratio, c_idx),
         "tier": _take(needs.tier, n_idx),
-        "weight": _take(groups.weight, g_idx),
-        "travel_min": p_travel[keep],
-    })
-    c["cost"] = rules.transport_cost(c.weight, c.travel_min)
-    c["own"] = rules.own_item(cov.item_id, cov.need_item_id)[c_idx]
-    return c[CAND_COLUMNS]
+        "weight": weight,
+        "travel_min": travel_min,
+        "cost": rules.transport_cost(weight, travel_min),
+        "own": rules.own_item(cov.item_id, cov.need_item_id)[c_idx],
+    }
+    # copy=False: each column keeps its own block (no stacking of a million rows into 2-d blocks)
+    return pd.DataFrame({k: columns[k] for k in CAND_COLUMNS}, copy=False)
 
 
 def prepare(
