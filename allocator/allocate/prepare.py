@@ -251,9 +251,10 @@ def need_rows(sc: Scenario, sites: pd.DataFrame) -> pd.DataFrame:
     nd = round_needs(sc)
     nd = nd[nd.site_id.isin(sites.index)].reset_index(drop=True)
     nd["quantity"] = nd.quantity.astype("int64")
-    nd["tier"] = sites.tier.reindex(nd.site_id).to_numpy().astype(int)
-    nd["clinical"] = sites.clinical.reindex(nd.site_id).to_numpy().astype(bool)
-    nd["kind"] = sites.kind.reindex(nd.site_id).astype(str).to_numpy()
+    pos = sites.index.get_indexer(pd.Index(nd.site_id))  # every site is there: filtered above
+    nd["tier"] = sites.tier.to_numpy()[pos].astype(int)
+    nd["clinical"] = sites.clinical.to_numpy()[pos].astype(bool)
+    nd["kind"] = sites.kind.astype(str).array.take(pos)
     return nd
 
 
@@ -271,6 +272,25 @@ def usable_stock(sc: Scenario, depots: pd.DataFrame) -> pd.DataFrame:
     return lots
 
 
+def _group_ids(keys: list[pd.Series]) -> np.ndarray:
+    """The group number of each row: rows with equal keys share one, numbered in the keys' sorted order.
+
+    The numbers of ``groupby(keys, sort=True, dropna=False).ngroup()``, from each key's
+    sorted codes (a missing key sorts last).
+
+    Examples
+    --------
+    >>> _group_ids([pd.Series(["b", "a", "b"]), pd.Series([(), ("H1",), ()])]).tolist()
+    [1, 0, 1]
+    """
+    combined = np.zeros(len(keys[0]), dtype=np.int64)
+    for k in keys:
+        codes, uniq = pd.factorize(k, sort=True, use_na_sentinel=False)
+        # renumbered after each key, so the codes stay below the number of rows
+        combined = np.unique(combined * len(uniq) + codes, return_inverse=True)[1].reshape(-1)
+    return combined.astype(np.int64)
+
+
 def lot_groups(lots: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     """Groups of interchangeable lots (:data:`GROUP_KEY`); sets ``lots["group"]``.
 
@@ -282,16 +302,18 @@ def lot_groups(lots: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
         lots["group"] = pd.Series(dtype="int64")
         groups = pd.DataFrame(columns=[*GROUP_KEY, "quantity", "group"])
     else:
-        lots["group"] = lots.groupby(GROUP_KEY, sort=True, dropna=False).ngroup().to_numpy()
-        g = lots.groupby("group", sort=True)
-        groups = g[GROUP_KEY].first()
-        qty = g.quantity.sum()
+        group = _group_ids([lots[k] for k in GROUP_KEY])
+        lots["group"] = group
+        order = np.argsort(group, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
+        first = order[starts]  # each group's first lot, in the lots' order
+        groups = pd.DataFrame({k: lots[k].array.take(first) for k in GROUP_KEY}, copy=False)
+        qty = np.add.reduceat(lots.quantity.to_numpy()[order], starts)
         groups["quantity"] = qty.astype("int64")
-        groups["exp_days"] = g.exp_days.min()
-        donated = (lots.quantity * lots.donated).groupby(lots.group).sum()
+        groups["exp_days"] = np.fmin.reduceat(lots.exp_days.to_numpy()[order], starts)
+        donated = np.add.reduceat((lots.quantity * lots.donated).to_numpy()[order], starts)
         groups["donated_share"] = donated.astype(float) / qty.astype(float)
-        groups["group"] = groups.index
-        groups = groups.reset_index(drop=True)
+        groups["group"] = np.arange(len(starts), dtype="int64")
     groups["weight"] = items.weight.reindex(groups.item_id).to_numpy() if len(groups) else []
     groups["grade"] = items.grade.reindex(groups.item_id).astype(str).to_numpy() if len(groups) else []
     return groups
