@@ -426,7 +426,7 @@ def content_key(sc: Scenario) -> str | None:
         if not isinstance(df, pd.DataFrame):
             return None
         head = repr((name, df.shape, type(df.index).__name__, df.index.dtype, list(df.columns), list(df.dtypes)))
-        for part in (head.encode(), _column_bytes(df.index), *(_column_bytes(df.iloc[:, i]) for i in range(df.shape[1]))):
+        for part in (head.encode(), _column_bytes(df.index), *(_column_bytes(col) for _, col in df.items())):
             h.update(len(part).to_bytes(8, "little"))
             h.update(part)
     return h.hexdigest()
@@ -435,12 +435,12 @@ def content_key(sc: Scenario) -> str | None:
 def _column_bytes(values: pd.Series | pd.Index) -> bytes:
     """The exact contents of one column or index as bytes (its dtype is hashed with the table's header)."""
     dtype = values.dtype
-    if isinstance(dtype, np.dtype) and dtype.kind != "O":
-        return np.ascontiguousarray(values.to_numpy()).tobytes()
-    if isinstance(dtype, np.dtype):  # object: repr of every cell
-        return repr(values.tolist()).encode()
-    codes, uniques = pd.factorize(values)
-    return np.asarray(codes, dtype=np.int64).tobytes() + repr(uniques.tolist()).encode()
+    if isinstance(dtype, np.dtype):
+        arr = np.asarray(values)
+        # object (lists of ids): repr of every cell; other numpy dtypes: the bytes themselves
+        return repr(arr.tolist()).encode() if dtype.kind == "O" else np.ascontiguousarray(arr).tobytes()
+    codes, uniques = values.array.factorize()  # extension arrays (text, Int64): codes, -1 for missing
+    return np.asarray(codes, dtype=np.int64).tobytes() + repr(list(uniques)).encode()
 
 
 #: Content keys (:func:`content_key`) of scenarios checked without errors, most recent last.
