@@ -134,6 +134,18 @@ def check_scenario(sc: Scenario) -> None:
     A scenario whose tables have exactly the contents of one already checked without
     errors (when it was loaded or in an earlier round: :func:`allocator.parse.content_key`,
     a digest of every table's values, so an edit in place is seen) is not checked again.
+
+    Examples
+    --------
+    >>> from allocator import examples
+    >>> sc = examples.two_hospitals()
+    >>> check_scenario(sc)  # checked when it was built: not checked again
+    >>> sc.stock.loc[0, "quantity"] = -1  # an edit in place is checked
+    >>> try:
+    ...     check_scenario(sc)
+    ... except ScenarioError as exc:
+    ...     print(str(exc).splitlines()[1])
+    stock.csv:2: quantity: must be >= 0 (got -1)
     """
     key = content_key(sc)
     if known_valid(key):
