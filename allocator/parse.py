@@ -24,7 +24,10 @@ edited scenario), so that loading never imports the validator.
 
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
@@ -387,7 +390,84 @@ def parse(raw: RawScenario) -> tuple[Scenario, Report]:
     for check in CHECKS:
         check(sc, raw.labels, report)
     sc.warnings = [str(p) for p in report.warnings]
+    if not report.errors:
+        remember_valid(sc)
     return sc, report
+
+
+# --------------------------------------------------------------------------- checked contents
+
+
+def content_key(sc: Scenario) -> str | None:
+    """A digest of everything the checks read: each table's name, columns, dtypes, index and values, and ``as_of``.
+
+    Two scenarios with the same key have equal tables (up to a collision of a
+    160-bit hash), so they get the same errors. Computed from the contents, never
+    from object identity: a table edited in place, or replaced, gives another key.
+    Numeric and date columns are hashed as their bytes, text columns as codes and
+    distinct values, object columns (lists of ids) through ``repr`` of every cell,
+    so ``1``, ``1.0``, ``True`` and ``"1"`` differ. None when a table is not a
+    DataFrame (such a scenario is always checked).
+
+    Examples
+    --------
+    >>> from allocator import examples
+    >>> sc = examples.two_hospitals()
+    >>> content_key(sc) == content_key(examples.two_hospitals())
+    True
+    >>> sc.stock.loc[0, "quantity"] += 1
+    >>> content_key(sc) == content_key(examples.two_hospitals())
+    False
+    """
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr(sc.as_of).encode())
+    for name in sorted(sc.tables):
+        df = sc.tables[name]
+        if not isinstance(df, pd.DataFrame):
+            return None
+        head = repr((name, df.shape, type(df.index).__name__, df.index.dtype, list(df.columns), list(df.dtypes)))
+        for part in (head.encode(), _column_bytes(df.index), *(_column_bytes(col) for _, col in df.items())):
+            h.update(len(part).to_bytes(8, "little"))
+            h.update(part)
+    return h.hexdigest()
+
+
+def _column_bytes(values: pd.Series | pd.Index) -> bytes:
+    """The exact contents of one column or index as bytes (its dtype is hashed with the table's header)."""
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype):
+        arr = np.asarray(values)
+        # object (lists of ids): repr of every cell; other numpy dtypes: the bytes themselves
+        return repr(arr.tolist()).encode() if dtype.kind == "O" else np.ascontiguousarray(arr).tobytes()
+    codes, uniques = values.array.factorize()  # extension arrays (text, Int64): codes, -1 for missing
+    return np.asarray(codes, dtype=np.int64).tobytes() + repr(list(uniques)).encode()
+
+
+#: Content keys (:func:`content_key`) of scenarios checked without errors, most recent last.
+_VALID: OrderedDict[str, None] = OrderedDict()
+_VALID_LOCK = threading.Lock()
+#: How many checked scenarios :data:`_VALID` remembers.
+VALID_KEYS_KEPT = 64
+
+
+def remember_valid(sc: Scenario, key: str | None = None) -> None:
+    """Record that ``sc``'s contents were checked without errors (:func:`known_valid` then says so)."""
+    key = content_key(sc) if key is None else key
+    if key is None:
+        return
+    with _VALID_LOCK:
+        _VALID[key] = None
+        _VALID.move_to_end(key)
+        while len(_VALID) > VALID_KEYS_KEPT:
+            _VALID.popitem(last=False)
+
+
+def known_valid(key: str | None) -> bool:
+    """Whether a scenario with content key ``key`` was checked without errors (by :func:`parse` or a round)."""
+    if key is None:
+        return False
+    with _VALID_LOCK:
+        return key in _VALID
 
 
 # --------------------------------------------------------------------------- cross-table checks

@@ -25,11 +25,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from allocator import rules
 from allocator.demand import needs_for_round
 from allocator.errors import AllocatorError, LockError, ScenarioError
+from allocator.parse import content_key, known_valid, remember_valid
 from allocator.scenario import Scenario
 from allocator.validate import usable_lots, validate
 
@@ -127,10 +129,31 @@ class RoundData:
 
 
 def check_scenario(sc: Scenario) -> None:
-    """Raise :class:`ScenarioError` listing every problem when ``sc`` is invalid."""
+    """Raise :class:`ScenarioError` listing every problem when ``sc`` is invalid.
+
+    A scenario whose tables have exactly the contents of one already checked without
+    errors (when it was loaded or in an earlier round: :func:`allocator.parse.content_key`,
+    a digest of every table's values, so an edit in place is seen) is not checked again.
+
+    Examples
+    --------
+    >>> from allocator import examples
+    >>> sc = examples.two_hospitals()
+    >>> check_scenario(sc)  # checked when it was built: not checked again
+    >>> sc.stock.loc[0, "quantity"] = -1  # an edit in place is checked
+    >>> try:
+    ...     check_scenario(sc)
+    ... except ScenarioError as exc:
+    ...     print(str(exc).splitlines()[1])
+    stock.csv:2: quantity: must be >= 0 (got -1)
+    """
+    key = content_key(sc)
+    if known_valid(key):
+        return
     report = validate(sc)
     if report.errors:
         raise ScenarioError(report)
+    remember_valid(sc, key)
 
 
 def round_needs(sc: Scenario) -> pd.DataFrame:
@@ -240,9 +263,10 @@ def need_rows(sc: Scenario, sites: pd.DataFrame) -> pd.DataFrame:
     nd = round_needs(sc)
     nd = nd[nd.site_id.isin(sites.index)].reset_index(drop=True)
     nd["quantity"] = nd.quantity.astype("int64")
-    nd["tier"] = sites.tier.reindex(nd.site_id).to_numpy().astype(int)
-    nd["clinical"] = sites.clinical.reindex(nd.site_id).to_numpy().astype(bool)
-    nd["kind"] = sites.kind.reindex(nd.site_id).astype(str).to_numpy()
+    pos = sites.index.get_indexer(pd.Index(nd.site_id))  # every site is there: filtered above
+    nd["tier"] = sites.tier.to_numpy()[pos].astype(int)
+    nd["clinical"] = sites.clinical.to_numpy()[pos].astype(bool)
+    nd["kind"] = sites.kind.astype(str).array.take(pos)
     return nd
 
 
@@ -260,6 +284,25 @@ def usable_stock(sc: Scenario, depots: pd.DataFrame) -> pd.DataFrame:
     return lots
 
 
+def _group_ids(keys: list[pd.Series]) -> np.ndarray:
+    """The group number of each row: rows with equal keys share one, numbered in the keys' sorted order.
+
+    The numbers of ``groupby(keys, sort=True, dropna=False).ngroup()``, from each key's
+    sorted codes (a missing key sorts last).
+
+    Examples
+    --------
+    >>> _group_ids([pd.Series(["b", "a", "b"]), pd.Series([(), ("H1",), ()])]).tolist()
+    [1, 0, 1]
+    """
+    combined = np.zeros(len(keys[0]), dtype=np.int64)
+    for k in keys:
+        codes, uniq = pd.factorize(k, sort=True, use_na_sentinel=False)
+        # renumbered after each key, so the codes stay below the number of rows
+        combined = np.unique(combined * len(uniq) + codes, return_inverse=True)[1].reshape(-1)
+    return combined.astype(np.int64)
+
+
 def lot_groups(lots: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     """Groups of interchangeable lots (:data:`GROUP_KEY`); sets ``lots["group"]``.
 
@@ -271,16 +314,18 @@ def lot_groups(lots: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
         lots["group"] = pd.Series(dtype="int64")
         groups = pd.DataFrame(columns=[*GROUP_KEY, "quantity", "group"])
     else:
-        lots["group"] = lots.groupby(GROUP_KEY, sort=True, dropna=False).ngroup().to_numpy()
-        g = lots.groupby("group", sort=True)
-        groups = g[GROUP_KEY].first()
-        qty = g.quantity.sum()
+        group = _group_ids([lots[k] for k in GROUP_KEY])
+        lots["group"] = group
+        order = np.argsort(group, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(group[order]) != 0])
+        first = order[starts]  # each group's first lot, in the lots' order
+        groups = pd.DataFrame({k: lots[k].array.take(first) for k in GROUP_KEY}, copy=False)
+        qty = np.add.reduceat(lots.quantity.to_numpy()[order], starts)
         groups["quantity"] = qty.astype("int64")
-        groups["exp_days"] = g.exp_days.min()
-        donated = (lots.quantity * lots.donated).groupby(lots.group).sum()
+        groups["exp_days"] = np.fmin.reduceat(lots.exp_days.to_numpy()[order], starts)
+        donated = np.add.reduceat((lots.quantity * lots.donated).to_numpy()[order], starts)
         groups["donated_share"] = donated.astype(float) / qty.astype(float)
-        groups["group"] = groups.index
-        groups = groups.reset_index(drop=True)
+        groups["group"] = np.arange(len(starts), dtype="int64")
     groups["weight"] = items.weight.reindex(groups.item_id).to_numpy() if len(groups) else []
     groups["grade"] = items.grade.reindex(groups.item_id).astype(str).to_numpy() if len(groups) else []
     return groups
@@ -300,14 +345,57 @@ CAND_COLUMNS = ["group", "need", "depot_id", "site_id", "item_id", "need_item_id
                 "travel_min", "cost", "own"]
 
 
-def candidates(needs: pd.DataFrame, groups: pd.DataFrame, cov: pd.DataFrame, minutes: pd.DataFrame) -> pd.DataFrame:
-    """Candidate shipments: every (group, need) pair that the hard rules allow to carry units.
+def _take(s: pd.Series, idx: np.ndarray) -> Any:
+    """The values of ``s`` at positions ``idx``, in ``s``'s own dtype (a string column stays a string column)."""
+    return s.array.take(idx)
 
-    The group's item covers the need's item (hard rule 3), its grade (rule 4) and its
-    earmark (rule 5) allow the site, and its depot reaches the site (rule 6). Sorted by
-    need, then group; ``cost`` is the transport cost of one unit (priority 3), ``own``
-    whether the group's item is the need's own item (priority 1b).
+
+def _ranks(counts: np.ndarray) -> np.ndarray:
+    """``0, 1, ..., counts[i] - 1`` for each ``i``, concatenated.
+
+    Examples
+    --------
+    >>> _ranks(np.array([2, 0, 3])).tolist()
+    [0, 1, 0, 1, 2]
     """
+    return np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``(a[i], b[j])`` pair, row-major: ``a`` repeated, ``b`` tiled."""
+    return np.repeat(a, len(b)), np.tile(b, len(a))
+
+
+def _objects(values: Iterable[Any]) -> np.ndarray:
+    """A 1-d object array of ``values`` (tuples stay elements, not rows)."""
+    vals = list(values)
+    out = np.empty(len(vals), dtype=object)
+    for i, v in enumerate(vals):
+        out[i] = v
+    return out
+
+
+def _by_codes(needs: pd.DataFrame, groups: pd.DataFrame, cov: pd.DataFrame) -> bool:
+    """Whether :func:`candidates` may pair by integer codes: the tables :func:`prepare` gives.
+
+    Empty tables, a need index other than ``0..n-1``, missing ids, key columns of
+    different dtypes or repeated (need item, item) or group keys take the merge.
+    """
+    if not (len(needs) and len(groups) and len(cov)):
+        return False
+    if not (isinstance(needs.index, pd.RangeIndex) and needs.index.start == 0 and needs.index.step == 1):
+        return False
+    if needs.item_id.dtype != cov.need_item_id.dtype or cov.item_id.dtype != groups.item_id.dtype:
+        return False
+    ids = [needs.site_id, needs.item_id, needs.kind, groups.depot_id, groups.item_id, cov.need_item_id, cov.item_id]
+    if any(s.isna().any() for s in ids):
+        return False
+    return bool(groups.group.is_unique) and not cov.duplicated(["need_item_id", "item_id"]).any()
+
+
+def _candidates_by_merge(needs: pd.DataFrame, groups: pd.DataFrame, cov: pd.DataFrame,
+                         minutes: pd.DataFrame) -> pd.DataFrame:
+    """:func:`candidates` as two merges and a sort: for empty or unusual tables (see :func:`_by_codes`)."""
     need = needs.reset_index().rename(columns={"index": "need", "item_id": "need_item_id"})
     pairs = need[["need", "site_id", "need_item_id", "tier", "clinical", "kind"]].merge(cov, on="need_item_id")
     pairs = pairs.merge(groups[["group", "depot_id", "item_id", "em_sites", "em_kinds", "weight", "grade"]],
@@ -319,6 +407,98 @@ def candidates(needs: pd.DataFrame, groups: pd.DataFrame, cov: pd.DataFrame, min
     c["cost"] = rules.transport_cost(c.weight, c.travel_min)
     c["own"] = rules.own_item(c.item_id, c.need_item_id)
     return c[CAND_COLUMNS]
+
+
+def _covered_pairs(needs: pd.DataFrame, groups: pd.DataFrame,
+                   cov: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (need, group) pair whose group's item covers the need's item (hard rule 3), by position.
+
+    Returns the need row, the group row and the coverage row of each pair, sorted by
+    need, then group (the value of ``groups.group``).
+    """
+    n_code, n_uniq = pd.factorize(needs.item_id)
+    cov_n = pd.Index(n_uniq).get_indexer(pd.Index(cov.need_item_id))
+    items = pd.Index(pd.unique(groups.item_id))
+    cov_i = items.get_indexer(pd.Index(cov.item_id))
+    g_i = items.get_indexer(pd.Index(groups.item_id))
+    # coverage row x group of its shipped item ("t"), sorted by need item, then group
+    by_item = np.argsort(g_i, kind="stable")
+    i_start = np.searchsorted(g_i[by_item], np.arange(len(items)))
+    i_count = np.bincount(g_i, minlength=len(items))
+    cov_rows = np.flatnonzero((cov_n >= 0) & (cov_i >= 0))
+    reps = i_count[cov_i[cov_rows]]
+    t_cov = np.repeat(cov_rows, reps)
+    t_grp = by_item[np.repeat(i_start[cov_i[cov_rows]], reps) + _ranks(reps)]
+    order = np.lexsort((groups.group.to_numpy()[t_grp], cov_n[t_cov]))
+    t_cov, t_grp = t_cov[order], t_grp[order]
+    t_item = cov_n[t_cov]
+    # each need x the t rows of its item
+    t_begin = np.searchsorted(t_item, np.arange(len(n_uniq)))
+    reps = np.bincount(t_item, minlength=len(n_uniq))[n_code]
+    p_need = np.repeat(np.arange(len(needs)), reps)
+    p_t = np.repeat(t_begin[n_code], reps) + _ranks(reps)
+    return p_need, t_grp[p_t], t_cov[p_t]
+
+
+def candidates(needs: pd.DataFrame, groups: pd.DataFrame, cov: pd.DataFrame, minutes: pd.DataFrame) -> pd.DataFrame:
+    """Candidate shipments: every (group, need) pair that the hard rules allow to carry units.
+
+    The group's item covers the need's item (hard rule 3), its grade (rule 4) and its
+    earmark (rule 5) allow the site, and its depot reaches the site (rule 6). Sorted by
+    need, then group; ``cost`` is the transport cost of one unit (priority 3), ``own``
+    whether the group's item is the need's own item (priority 1b).
+
+    Pairs are formed by integer codes (:func:`_covered_pairs`), not by merging string
+    columns, and each rule function is applied once per distinct value (travel per depot
+    x site, grade per group and clinical flag, earmark per distinct earmark x (site,
+    kind), own item per coverage row), then looked up per pair; the string columns are
+    gathered once, for the pairs kept.
+    """
+    if not _by_codes(needs, groups, cov):
+        return _candidates_by_merge(needs, groups, cov, minutes)
+    p_need, p_grp, p_cov = _covered_pairs(needs, groups, cov)
+    # hard rule 6: travel per depot x site
+    s_code, s_uniq = pd.factorize(needs.site_id)
+    d_code, d_uniq = pd.factorize(groups.depot_id)
+    d_x, s_x = _cross(np.asarray(d_uniq, dtype=object), np.asarray(s_uniq, dtype=object))
+    travel = rules.travel_lookup(minutes, d_x, s_x).reshape(len(d_uniq), len(s_uniq))
+    p_travel = travel[d_code[p_grp], s_code[p_need]]
+    ok = rules.reachable(p_travel)
+    # hard rule 4: grade per group, for a non-clinical (row 0) and a clinical (row 1) site
+    grade = groups.grade
+    grade_ok = np.stack([rules.grade_allows(grade, np.zeros(len(grade), dtype=bool)),
+                         rules.grade_allows(grade, np.ones(len(grade), dtype=bool))])
+    ok &= grade_ok[needs.clinical.to_numpy(dtype=bool)[p_need].astype(np.intp), p_grp]
+    # hard rule 5: earmark per distinct earmark x distinct (site, kind)
+    e_code, e_uniq = pd.factorize(pd.Series(_objects(zip(groups.em_sites, groups.em_kinds)), dtype=object))
+    k_code, k_uniq = pd.factorize(needs.kind)
+    sk_uniq, sk_code = np.unique(s_code.astype(np.int64) * len(k_uniq) + k_code, return_inverse=True)
+    e_x, sk_x = _cross(np.arange(len(e_uniq)), sk_uniq)
+    earmarks = _objects(e_uniq)
+    earmark = rules.earmark_allows(_objects(e[0] for e in earmarks)[e_x], _objects(e[1] for e in earmarks)[e_x],
+                                   np.asarray(s_uniq, dtype=object)[sk_x // len(k_uniq)],
+                                   np.asarray(k_uniq, dtype=object)[sk_x % len(k_uniq)])
+    ok &= earmark.reshape(len(e_uniq), len(sk_uniq))[e_code[p_grp], sk_code[p_need]]
+    keep = np.flatnonzero(ok)
+    n_idx, g_idx, c_idx = p_need[keep], p_grp[keep], p_cov[keep]
+    weight = _take(groups.weight, g_idx)
+    travel_min = p_travel[keep]
+    columns = {
+        "group": _take(groups.group, g_idx),
+        "need": n_idx,  # the need's row: needs has the index 0..n-1 (_by_codes)
+        "depot_id": _take(groups.depot_id, g_idx),
+        "site_id": _take(needs.site_id, n_idx),
+        "item_id": _take(cov.item_id, c_idx),
+        "need_item_id": _take(needs.item_id, n_idx),
+        "ratio": _take(cov.ratio, c_idx),
+        "tier": _take(needs.tier, n_idx),
+        "weight": weight,
+        "travel_min": travel_min,
+        "cost": rules.transport_cost(weight, travel_min),
+        "own": rules.own_item(cov.item_id, cov.need_item_id)[c_idx],
+    }
+    # copy=False: each column keeps its own block (no stacking of a million rows into 2-d blocks)
+    return pd.DataFrame({k: columns[k] for k in CAND_COLUMNS}, copy=False)
 
 
 def prepare(
