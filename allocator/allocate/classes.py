@@ -283,8 +283,9 @@ def need_level(data: RoundData, rows: np.ndarray) -> NeedClasses:
     nd = data.needs
     g = data.groups
     gpos = pd.Index(g.group.to_numpy(np.int64)).get_indexer(group)
-    col_depot = g.depot_id.to_numpy(object)[gpos]
-    capped = set(data.capacity)
+    g_depot = g.depot_id.to_numpy(object)
+    col_depot = g_depot[gpos]
+    g_capped = np.fromiter((d in data.capacity for d in g_depot), dtype=bool, count=len(g_depot))
     lock = lock_index(data, need, group)
     locked = np.zeros(nn, dtype=bool)
     locked[local[lock >= 0]] = True
@@ -296,8 +297,7 @@ def need_level(data: RoundData, rows: np.ndarray) -> NeedClasses:
         class_item=nd.item_id.to_numpy(object)[needs], class_locked=locked,
         col_group=group, col_class=local, col_tier=tier[local],
         col_inv=1.0 / cand["ratio"].to_numpy(float)[rows], col_weight=g.weight.to_numpy(float)[gpos],
-        col_depot=col_depot, col_own=cand["own"].to_numpy(bool)[rows],
-        col_capped=np.fromiter((d in capped for d in col_depot), dtype=bool, count=P),
+        col_depot=col_depot, col_own=cand["own"].to_numpy(bool)[rows], col_capped=g_capped[gpos],
     )
 
 

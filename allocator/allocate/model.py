@@ -256,9 +256,19 @@ def components(data: RoundData) -> list[np.ndarray]:
     return [np.asarray(ix) for _, ix in sorted(pd.Series(root).groupby(root).indices.items())]
 
 
+def _dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` for small non-negative integers, in linear time."""
+    if not len(keys):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    present = np.zeros(int(keys.max()) + 1, dtype=bool)
+    present[keys] = True
+    code = np.cumsum(present) - 1
+    return np.flatnonzero(present), code[keys]
+
+
 def define_stock_limits(data: RoundData, nc: NeedClasses) -> tuple[Rows, np.ndarray]:
     """``stock[...]``: a group of lots ships at most its usable quantity; also returns the groups by row."""
-    groups, row = np.unique(nc.col_group, return_inverse=True)
+    groups, row = _dense_codes(nc.col_group)
     g = data.groups.set_index("group").reindex(groups)
     names = []
     for gid, dep, item, ems, emk in zip(groups.tolist(), g.depot_id, g.item_id, g.em_sites, g.em_kinds):
@@ -283,11 +293,15 @@ def define_need_limits(data: RoundData, nc: NeedClasses) -> Rows:
 
 def define_capacity_limits(data: RoundData, nc: NeedClasses) -> tuple[Rows, np.ndarray]:
     """``capacity[depot=D]``: weight shipped from a depot <= its dispatch capacity; also the depots by row."""
-    depots = np.array(sorted({str(d) for d in nc.col_depot[nc.col_capped]}), dtype=object)
+    cols = np.flatnonzero(nc.col_capped)
+    groups, gcode = _dense_codes(nc.col_group[cols])  # a group's depot, looked up once per group
+    first = np.zeros(len(groups), dtype=np.int64)
+    first[gcode[::-1]] = np.arange(len(cols))[::-1]
+    gdepot = np.asarray(nc.col_depot[cols[first]], dtype=object)
+    depots = np.array(sorted({str(d) for d in gdepot}), dtype=object)
     if not len(depots):
         return _empty(), depots
-    cols = np.flatnonzero(nc.col_capped)
-    row = pd.Index(depots).get_indexer(nc.col_depot[cols])
+    row = pd.Index(depots).get_indexer(gdepot)[gcode]
     return Rows(row.astype(np.int64), cols, nc.col_weight[cols].astype(float), np.full(len(depots), -np.inf),
                 np.array([data.capacity[str(d)] for d in depots], dtype=float),
                 [f"capacity[depot={d}]" for d in depots]), depots

@@ -134,10 +134,6 @@ class LPDriver(Protocol):
         """Write the current model (objective, rows, bounds) as a readable LP file, with these names."""
 
 
-def _col_status(status: Any) -> int:
-    return int(status)
-
-
 class HighsDriver:
     """:class:`LPDriver` on HiGHS through ``highspy``, warm-started between solves.
 
@@ -281,12 +277,14 @@ class HighsDriver:
         return np.asarray(self._solution().col_dual, dtype=float)
 
     def nonbasic_at_zero(self) -> np.ndarray:
-        basis = self.h.getBasis()
         x = self.values()
-        if not basis.valid:
+        status, basic = self.h.getBasicVariables()
+        if status != self._hs.HighsStatus.kOk:
             return np.zeros(self.n_cols, dtype=bool)
-        st = np.fromiter((_col_status(s) for s in basis.col_status), dtype=np.int8, count=self.n_cols)
-        return (st == 0) & (x == 0.0)  # 0 = HighsBasisStatus.kLower
+        out = x == 0.0
+        b = np.asarray(basic, dtype=np.int64)
+        out[b[b >= 0]] = False  # basic columns (a negative index is a row's slack)
+        return out
 
     def set_start(self, x: np.ndarray) -> None:
         sol = self._hs.HighsSolution()
