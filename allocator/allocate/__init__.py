@@ -140,7 +140,12 @@ def allocate(
     for j, rows in enumerate(parts):
         t1 = time.perf_counter()
         lp_path = None if write_lp is None else Path(write_lp).with_stem(Path(write_lp).stem + (f"_{j}" if j else ""))
-        comp = solve_component(data, rows, solver, objectives, column_generation=column_generation, write_lp=lp_path)
+        def part_progress(stage: str, frac: float, j: int = j) -> None:
+            if progress is not None:
+                progress(stage, 0.1 + 0.7 * (j + frac) / len(parts))
+
+        comp = solve_component(data, rows, solver, objectives, column_generation=column_generation, write_lp=lp_path,
+                               progress=part_progress)
         x[rows] = comp.x
         for k in columns:
             columns[k] += comp.columns.get(k, 0)

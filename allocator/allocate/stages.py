@@ -30,6 +30,7 @@ priorities.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -293,7 +294,8 @@ def _run(pool: ColumnPool | None, drv: LPDriver, b: Bounds, name: str, cost: np.
 
 
 def solve_component(data: RoundData, rows: np.ndarray, solver: str, objectives: dict[str, float],
-                    column_generation: bool = True, write_lp: str | Path | None = None) -> Component:
+                    column_generation: bool = True, write_lp: str | Path | None = None,
+                    progress: Callable[[str, float], None] | None = None) -> Component:
     """Every stage on the component of candidate rows ``rows``; return its LP solution.
 
     Tiers, own item first and fairness run on need classes; transport and the
@@ -301,13 +303,20 @@ def solve_component(data: RoundData, rows: np.ndarray, solver: str, objectives: 
     (HiGHS) or over every eligible candidate. With ``write_lp`` (a path ending in
     ``.lp``), the held class LP after fairness and the need-level LP after the last
     stage are written beside it as ``<stem>.classes.lp`` and ``<stem>.need.lp``.
+    ``progress(stage, fraction)`` is called as the stages end (fraction of this part).
     """
+    def tick(stage: str, frac: float) -> None:
+        if progress is not None:
+            progress(stage, frac)
+
     t0 = time.perf_counter()
     nc = need_classes(data, rows)
     th = solve_tiers(data, rows, classes=nc, driver=make_driver(solver))
     objectives.update({k: objectives.get(k, 0.0) + v for k, v in th.objectives.items()})
     holds = th.holds  # the tier and own-item holds, mapped back before fairness adds its rows
+    tick("tiers", 0.2)
     levels = leximin(th, objectives)
+    tick("fairness", 0.35)
     cost = data.cand.cost.to_numpy(float)[rows]
     if write_lp is not None and th.driver is not None:
         cls_cols = [f"X_{j}" for j in range(nc.n_cols)]
@@ -326,6 +335,7 @@ def solve_component(data: RoundData, rows: np.ndarray, solver: str, objectives: 
     pool = ColumnPool(lp, eligible, init, drv)
     b = pool.load(lower, upper)
     _run(pool, drv, b, "transport", cost, colgen, first="dual")
+    tick("transport", 0.9)
     objectives["transport"] = objectives.get("transport", 0.0) + float(cost @ pool.values())
 
     g = data.groups.set_index("group")
