@@ -181,7 +181,6 @@ class ColumnPool:
     def __init__(self, lp: LP, eligible: np.ndarray, initial: np.ndarray, driver: LPDriver):
         self.lp, self.driver = lp, driver
         self.A = lp.matrix.tocsc()
-        self.AT = self.A.T.tocsr()
         self.need = lp.classes.col_class
         self.banned = ~np.asarray(eligible, dtype=bool)
         self.cols = np.flatnonzero(np.asarray(initial, dtype=bool) & ~self.banned)  # model order
@@ -205,7 +204,7 @@ class ColumnPool:
 
     def reduced_costs(self, cost: np.ndarray) -> np.ndarray:
         """``c_j - a_j^T y`` of every column from the driver's row duals."""
-        return cost - self.AT @ self.driver.duals()
+        return cost - self.A.T @ self.driver.duals()  # the transpose of a CSC matrix is a CSR view, no copy
 
     def price(self, cost: np.ndarray, thr: float, per_need: int = PER_NEED) -> np.ndarray:
         """Omitted, eligible columns whose reduced cost improves a minimisation (best ``per_need`` per need)."""

@@ -224,36 +224,55 @@ class LP:
 
 
 def components(data: RoundData) -> list[np.ndarray]:
-    """Candidate rows of each independent part (items linked by substitutes and shared capacity)."""
+    """Candidate rows of each independent part (items linked by substitutes and shared capacity).
+
+    Items are linked when a candidate ships one for the other's need and when a depot with
+    a finite dispatch capacity ships both. Worked on codes per lot group and per need (the
+    candidate table is only read as two integer columns). Parts come in the order of their
+    representative item's id, each with its candidate rows ascending.
+    """
     c = data.cand
     if c.empty:
         return []
-    parent: dict[str, str] = {}
+    g, nd = data.groups, data.needs
+    items = pd.Index(sorted(set(g.item_id.astype(str)) | set(nd.item_id.astype(str))))
+    gid = g.group.to_numpy(np.int64)
+    g_item = np.full(int(gid.max()) + 1, -1, dtype=np.int64)
+    g_item[gid] = items.get_indexer(g.item_id.astype(str))
+    n_item = items.get_indexer(nd.item_id.astype(str))
+    cg, cn = c.group.to_numpy(np.int64), c.need.to_numpy(np.int64)
+    ci, cni = g_item[cg], n_item[cn]
+    K = len(items)
+    parent = list(range(K))
 
-    def find(a: str) -> str:
-        root = a
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while parent.get(a, a) != root:
-            parent[a], a = root, parent[a]
-        return root
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
 
-    def union(a: str, b: str) -> None:
+    def union(a: int, b: int) -> None:
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[ra] = rb
 
-    pairs = c[["item_id", "need_item_id"]].drop_duplicates()
-    for a, b in zip(pairs.item_id, pairs.need_item_id):
-        union(a, b)
-    capped = c[c.depot_id.isin(list(data.capacity))]
-    for _, items in capped.groupby("depot_id").item_id:
-        u = list(dict.fromkeys(items))
-        for b in u[1:]:
-            union(u[0], b)
-    codes, uniq = pd.factorize(c.item_id)
-    root = np.array([find(str(u)) for u in uniq], dtype=object)[codes]
-    return [np.asarray(ix) for _, ix in sorted(pd.Series(root).groupby(root).indices.items())]
+    for code in np.flatnonzero(np.bincount(ci * K + cni, minlength=K * K)).tolist():
+        union(code // K, code % K)
+    present = np.zeros(len(g_item), dtype=bool)
+    present[cg] = True
+    if data.capacity:
+        gpos = np.flatnonzero(g.depot_id.isin(list(data.capacity)).to_numpy() & present[gid])
+        for _, its in pd.Series(g_item[gid[gpos]]).groupby(g.depot_id.to_numpy(object)[gpos]):
+            u = its.to_numpy()
+            for b in u[1:].tolist():
+                union(int(u[0]), b)
+    root = np.array([find(k) for k in range(K)], dtype=np.int64)
+    # name each part by its root item, as a union-find over the item ids would: order by the root's id
+    comp = root[ci]
+    out = []
+    for r in sorted(set(comp.tolist()), key=lambda k: items[k]):
+        out.append(np.flatnonzero(comp == r))
+    return out
 
 
 def _dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -402,7 +421,8 @@ def build(data: RoundData, nc: NeedClasses) -> LP:
         names.extend(r.names)
         blocks[name] = slice(base, base + r.n)
         base += r.n
-    A = sp.coo_matrix((np.concatenate(vals), (np.concatenate(ri), np.concatenate(ci))),
+    idx = np.int32 if max(base, nc.n_cols) < 2**31 - 1 else np.int64
+    A = sp.coo_matrix((np.concatenate(vals), (np.concatenate(ri).astype(idx), np.concatenate(ci).astype(idx))),
                       shape=(base, nc.n_cols)).tocsc()
     A.sum_duplicates()
     return LP(classes=nc, matrix=A, row_lower=np.concatenate(lower), row_upper=np.concatenate(upper),
