@@ -186,20 +186,30 @@ def _top_up(st: _State, cands: np.ndarray, travel: np.ndarray, needs: list[int])
     lo = np.searchsorted(nrun, needs, "left").tolist()
     hi = np.searchsorted(nrun, needs, "right").tolist()
     ks, gs, rs = cands.tolist(), st.group[cands].tolist(), st.ratio[cands].tolist()
-    stock, need_left = st.stock_left, st.need_left
+    ds, ws = st.dep[cands].tolist(), st.w[cands].tolist()
+    # copies kept equal to st's arrays, faster to read
+    stock, cap, has_cap = st.stock_left.tolist(), st.cap_left.tolist(), st.has_cap.tolist()
     for n, a, b in zip(needs, lo, hi):
         before: dict[int, float] = {}  # stock of a group given to during this need's turn, before
+        left = st.need_left[n]
         for j in range(a, b):
             g = gs[j]
-            if before.get(g, stock[g]) < 1 - EPS:
+            if (before[g] if g in before else stock[g]) < 1 - EPS:
                 continue
-            if need_left[n] * rs[j] < 1 - EPS:
+            if left * rs[j] < 1 - EPS:
                 break
+            d = ds[j]
+            if d >= 0 and has_cap[d] and ws[j] > 0 and cap[d] / ws[j] + EPS < 1:
+                continue  # the depot cannot carry one more unit: room() is 0
             k = ks[j]
             u = st.room(k)
             if u > 0:
                 before.setdefault(g, stock[g])
                 st.give(k, u)
+                stock[g] = float(st.stock_left[g])
+                if d >= 0:
+                    cap[d] = float(st.cap_left[d])
+                left = st.need_left[n]
 
 
 def _tiers(data: RoundData, st: _State, frac: np.ndarray, locked: np.ndarray) -> None:
