@@ -128,20 +128,49 @@ class _GroupFacts:
 
     def __init__(self, data: RoundData, alloc: pd.DataFrame):
         g = data.groups
-        at = alloc[["lot_id", "site_id", "quantity"]].merge(data.lots[["lot_id", "group"]], on="lot_id")
-        shipped = at.groupby("group").quantity.sum()
-        left = (g.quantity - shipped.reindex(g.group).fillna(0).to_numpy()).to_numpy() if len(g) else np.zeros(0)
-        self.has_left = np.asarray(left >= 1, dtype=bool)
-        at = at.assign(tier=data.sites.tier.reindex(at.site_id).to_numpy())
-        self.max_tier = at.groupby("group").tier.max().reindex(g.group).fillna(0).to_numpy()
-        cap_used = (alloc.merge(data.items[["weight"]], left_on="item_id", right_index=True)
-                    .assign(kg=lambda d: rules.shipment_kg(d.quantity, d.weight)).groupby("depot_id").kg.sum())
+        self.has_left, self.max_tier = _shipped_by_group(data, alloc)
+        cap_used = _kg_by_depot(data, alloc)
         cap = pd.Series(data.capacity)
         room = (cap - cap_used.reindex(cap.index).fillna(0.0)).astype(float).reindex(g.depot_id).to_numpy(float)
         self.cap_stop = np.nan_to_num(room, nan=np.inf) < g.weight.to_numpy(float)
         self.depot, self.depots = _numbered(g.depot_id)
         self.grade, self.grades = _numbered(g.grade)
         self.earmark, self.earmarks = _numbered(pd.Series(list(zip(g.em_sites, g.em_kinds)), dtype=object))
+
+
+def _shipped_by_group(data: RoundData, alloc: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """For each group (row of ``data.groups``): one unit or more left unshipped, and the
+    lowest-priority tier it shipped to (0 when it shipped nothing)."""
+    g = data.groups
+    lot_ids, group_ids = pd.Index(data.lots.lot_id), pd.Index(g.group)
+    if not len(g):
+        return np.zeros(0, dtype=bool), np.zeros(0)
+    if not (lot_ids.is_unique and group_ids.is_unique):  # as a join would count them
+        at = alloc.merge(data.lots[["lot_id", "group"]], on="lot_id")
+        by_group = at.groupby("group").quantity.sum()
+        rest = (g.quantity - by_group.reindex(g.group).fillna(0).to_numpy()).to_numpy()
+        at = at.assign(tier=data.sites.tier.reindex(at.site_id).to_numpy())
+        return np.asarray(rest >= 1, dtype=bool), at.groupby("group").tier.max().reindex(g.group).fillna(0).to_numpy()
+    lot = lot_ids.get_indexer(pd.Index(alloc.lot_id.astype(str)))
+    row = np.full(len(alloc), -1)
+    row[lot >= 0] = group_ids.get_indexer(data.lots.group.to_numpy()[lot[lot >= 0]])
+    ok = row >= 0
+    shipped = np.bincount(row[ok], weights=alloc.quantity.to_numpy(float)[ok], minlength=len(g))
+    left = g.quantity.to_numpy(float) - shipped
+    site = pd.Index(data.sites.index).get_indexer(pd.Index(alloc.site_id.astype(str)))
+    tier = np.where(site >= 0, data.sites.tier.to_numpy(float)[site], np.nan)
+    ok &= ~np.isnan(tier)
+    max_tier = np.full(len(g), -np.inf)
+    np.maximum.at(max_tier, row[ok], tier[ok])
+    return left >= 1, np.where(np.isinf(max_tier), 0.0, max_tier)
+
+
+def _kg_by_depot(data: RoundData, alloc: pd.DataFrame) -> pd.Series:
+    """Kilograms each depot ships (hard rule 7), summed in allocation order by pandas."""
+    item = pd.Index(data.items.index).get_indexer(pd.Index(alloc.item_id.astype(str)))
+    ok = item >= 0
+    kg = rules.shipment_kg(alloc.quantity.to_numpy()[ok], data.items.weight.to_numpy(float)[item[ok]])
+    return pd.Series(kg).groupby(alloc.depot_id.to_numpy(dtype=object)[ok]).sum()
 
 
 def _numbered(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -184,13 +213,22 @@ def _num(x: float) -> int | float:
 def _named(frame: pd.DataFrame, key: str, ident: str) -> dict[str, str]:
     """``{key}``, ``{key}_name`` and ``{key}_name_zh`` parameters of one id (the id when no name is given)."""
     name = name_zh = ""
-    if ident in frame.index:
+    pos = frame.index.get_loc(ident) if ident in frame.index else None
+    if isinstance(pos, int) and frame.columns.is_unique:  # one row: read its two cells
+        name = str(_cell(frame, "name", pos) or "")
+        name_zh = str(_cell(frame, "name_zh", pos) or "")
+    elif pos is not None:
         row = frame.loc[ident]
         name = str(row.get("name", "") or "")
         name_zh = str(row.get("name_zh", "") or "")
     name = name if name and name != "nan" else ident
     name_zh = name_zh if name_zh and name_zh != "nan" else name
     return {key: ident, f"{key}_name": name, f"{key}_name_zh": name_zh}
+
+
+def _cell(frame: pd.DataFrame, column: str, pos: int) -> object:
+    """``frame.iloc[pos][column]``, or ``""`` when there is no such column."""
+    return frame[column].iat[pos] if column in frame.columns else ""
 
 
 def _msg(code: str, **params: object) -> dict[str, object]:
@@ -234,7 +272,8 @@ def summary_messages(data: RoundData, fill: pd.DataFrame, alloc: pd.DataFrame, w
         if len(rest):
             counts = {str(k): int(v) for k, v in rest.reason.value_counts().items()}
             out.append(_msg("summary.short_more", more=len(rest), counts=counts))
-        used = [c for c in REASONS if c in set(short.reason)]
+        present = set(short.reason.tolist())
+        used = [c for c in REASONS if c in present]
         out.append(_msg("summary.reasons_header"))
         for c in used:
             out.append(_msg("summary.reason_line", reason=c))
