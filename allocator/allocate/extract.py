@@ -116,18 +116,6 @@ def _codes(col: pd.Series) -> tuple[np.ndarray, dict[str, int]]:
     return codes, {str(u): j for j, u in enumerate(uniques)}
 
 
-def _by_item(c: pd.DataFrame, per_item: pd.Series) -> np.ndarray:
-    """``per_item`` (indexed by item id) for each candidate's shipped item.
-
-    The same values and dtype as ``per_item.reindex(c.item_id).to_numpy()``, looked up
-    once per distinct item.
-    """
-    codes, uniques = pd.factorize(c.item_id)
-    if (codes < 0).any():
-        return per_item.reindex(c.item_id).to_numpy()
-    return per_item.reindex(uniques).to_numpy()[codes]
-
-
 def _locks(data: RoundData, st: _State, frac: np.ndarray) -> np.ndarray:
     """Step 2: top locked shipments back up to their quantity; the mask of locked candidates."""
     c = data.cand
