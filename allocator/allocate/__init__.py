@@ -213,19 +213,39 @@ def _routes(data: RoundData, alloc: pd.DataFrame) -> pd.DataFrame:
     if pairs.empty:
         return pd.DataFrame({c: pd.Series(dtype="float64" if c in ("travel_min", "distance_km") else "object")
                              for c in cols})
+
+    def at_pairs(frame: pd.DataFrame) -> np.ndarray | None:
+        """``float(frame.loc[depot, site])`` of every pair, looked up at once; None when a label is missing
+        or repeated (the pair by pair lookup then says so)."""
+        if not (frame.index.is_unique and frame.columns.is_unique):
+            return None
+        di = frame.index.get_indexer(pd.Index(pairs.depot_id.astype(str)))
+        si = frame.columns.get_indexer(pd.Index(pairs.site_id.astype(str)))
+        return None if (di < 0).any() or (si < 0).any() else frame.to_numpy(dtype=float)[di, si]
+
     net = data.travel.network
     if net is not None and hasattr(net, "routes"):
-        r = net.routes(list(zip(pairs.depot_id, pairs.site_id)))
-        return r[cols].reset_index(drop=True)
+        km_fallback = getattr(net, "distance_km_fallback", None) if getattr(net, "fallback", False) is True else None
+        tm = at_pairs(net.minutes) if isinstance(km_fallback, pd.DataFrame) else None
+        km = at_pairs(km_fallback) if tm is not None and km_fallback is not None else None
+        if tm is None or km is None:  # road routes (or a pair the network does not know): ask the network
+            r = net.routes(list(zip(pairs.depot_id, pairs.site_id)))
+            return r[cols].reset_index(drop=True)
+        return pd.DataFrame({  # great-circle fallback: the network's table without a row-by-row lookup
+            "depot_id": [str(d) for d in pairs.depot_id], "site_id": [str(x) for x in pairs.site_id],
+            "travel_min": tm, "distance_km": km, "checkpoints": [()] * len(pairs), "path": [()] * len(pairs),
+        })
     from allocator.geo import FALLBACK_DETOUR, haversine_km
 
     d = data.depots.reindex(pairs.depot_id)
     s = data.sites.reindex(pairs.site_id)
     km = haversine_km(d.lat.to_numpy(float), d.lon.to_numpy(float), s.lat.to_numpy(float), s.lon.to_numpy(float))
     m = data.travel.minutes
-    tm = [float(m.loc[a, b]) for a, b in zip(pairs.depot_id, pairs.site_id)]
+    looked_up = at_pairs(m)
+    minutes = (looked_up.tolist() if looked_up is not None
+               else [float(m.loc[a, b]) for a, b in zip(pairs.depot_id, pairs.site_id)])
     return pd.DataFrame({
-        "depot_id": pairs.depot_id.to_numpy(), "site_id": pairs.site_id.to_numpy(), "travel_min": tm,
+        "depot_id": pairs.depot_id.to_numpy(), "site_id": pairs.site_id.to_numpy(), "travel_min": minutes,
         "distance_km": np.round(km * FALLBACK_DETOUR, 3), "checkpoints": [()] * len(pairs), "path": [()] * len(pairs),
     })
 

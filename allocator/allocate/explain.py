@@ -46,51 +46,162 @@ def fill_table(data: RoundData, alloc: pd.DataFrame) -> pd.DataFrame:
 
 
 def reasons(data: RoundData, fill: pd.DataFrame, alloc: pd.DataFrame) -> pd.Series:
-    """The reason of every shortage (empty string where there is none), aligned with ``fill``."""
+    """The reason of every shortage (empty string where there is none), aligned with ``fill``.
+
+    The facts of :data:`allocator.rules.REASON_FACTS` are gathered over every (short need,
+    group of lots of its item or a substitute) pair. Each rule is evaluated once per
+    distinct input, reachability per (depot, site), earmark per (earmark, site), grade per
+    (grade, site), and the pairs look the answers up.
+    """
     short = fill[fill.shortage > 1e-9]
     out = pd.Series([""] * len(fill), index=fill.index, dtype="string")
     if short.empty:
         return out
-    g = data.groups
-    shipped = alloc.merge(data.lots[["lot_id", "group"]], on="lot_id").groupby("group").quantity.sum()
-    left = (g.quantity - shipped.reindex(g.group).fillna(0).to_numpy()).to_numpy() if len(g) else np.zeros(0)
-    g = g.assign(left=left)
-    # the lowest-priority tier each group shipped to: stock an earmark or a grade kept from
-    # this site counts when it is left over or went to a lower tier
-    at = alloc.merge(data.lots[["lot_id", "group"]], on="lot_id")
-    at = at.assign(tier=data.sites.tier.reindex(at.site_id).to_numpy())
-    g = g.assign(max_tier=at.groupby("group").tier.max().reindex(g.group).fillna(0).to_numpy())
-    cap_used = (alloc.merge(data.items[["weight"]], left_on="item_id", right_index=True)
-                .assign(kg=lambda d: rules.shipment_kg(d.quantity, d.weight)).groupby("depot_id").kg.sum())
-    cov = data.coverage[["need_item_id", "item_id"]].rename(columns={"item_id": "ship_item_id"})
-    s = short[["site_id", "item_id"]].rename(columns={"item_id": "need_item_id"}).reset_index()
-    s = s.merge(cov, on="need_item_id").merge(
-        g.rename(columns={"item_id": "ship_item_id"}), on="ship_item_id")
-    if s.empty:
+    row, grp = _short_pairs(data, short.item_id.astype(str).to_numpy(dtype=object))
+    if not len(row):
         out[short.index] = "supply"
         return out
-    m = data.travel.minutes.reindex(index=list(data.depots.index), columns=list(data.sites.index))
-    s["reach"] = rules.reachable(rules.travel_lookup(m, s.depot_id, s.site_id))
-    kind = data.sites.kind.astype(str).reindex(s.site_id).to_numpy()
-    clinical = data.sites.clinical.reindex(s.site_id).to_numpy()
-    s["em_ok"] = rules.earmark_allows(s.em_sites.tolist(), s.em_kinds.tolist(), s.site_id, kind)
-    s["grade_ok"] = rules.grade_allows(s.grade, clinical)
-    s["has_left"] = s.left >= 1
-    s["kept"] = s.has_left | (s.max_tier > fill.tier.reindex(s["index"]).to_numpy())
-    cap = pd.Series(data.capacity)
-    room = (cap - cap_used.reindex(cap.index).fillna(0.0)).astype(float).reindex(s.depot_id).to_numpy(float)
-    s["cap_stop"] = np.nan_to_num(room, nan=np.inf) < s.weight.to_numpy(float)
-    s["reach_earmark"] = s.reach & s.em_ok
-    s["reach_earmark_grade"] = s.reach_earmark & s.grade_ok
-    s["reach_kept"] = s.reach & s.kept
-    s["reach_earmark_kept"] = s.reach_earmark & s.kept
-    s["allowed_left"] = s.reach_earmark_grade & s.has_left
-    s["capacity_stopped"] = s.allowed_left & s.cap_stop
-    s["stocked"] = True
-    facts = s.groupby("index")[list(rules.REASON_FACTS)].any().reindex(short.index, fill_value=False)
-    why = rules.shortage_reason(facts)
-    out[short.index] = why
+    site_ids = short.site_id.astype(str).to_numpy(dtype=object)
+    s_code, sites = pd.factorize(pd.Series(site_ids, dtype=object), use_na_sentinel=False)
+    sites_arr = np.asarray(sites, dtype=object)
+    g = _GroupFacts(data, alloc)
+    s_site, s_tier = s_code[row], short.tier.to_numpy()[row]
+    reach = _reach_table(data, g.depots, sites_arr)[g.depot[grp], s_site]
+    em_ok = _earmark_table(data, g.earmarks, sites_arr)[g.earmark[grp], s_site]
+    grade_ok = _grade_table(data, g.grades, sites_arr)[g.grade[grp], s_site]
+    has_left = g.has_left[grp]
+    kept = has_left | (g.max_tier[grp] > s_tier)
+    reach_earmark = reach & em_ok
+    allowed_left = reach_earmark & grade_ok & has_left
+    pair_facts = {
+        "stocked": np.ones(len(row), dtype=bool), "reach": reach, "reach_earmark": reach_earmark,
+        "reach_earmark_grade": reach_earmark & grade_ok, "reach_kept": reach & kept,
+        "reach_earmark_kept": reach_earmark & kept, "allowed_left": allowed_left,
+        "capacity_stopped": allowed_left & g.cap_stop[grp],
+    }
+    facts = pd.DataFrame({k: np.bincount(row, weights=pair_facts[k], minlength=len(short)) > 0
+                          for k in rules.REASON_FACTS})
+    out[short.index] = rules.shortage_reason(facts)
     return out
+
+
+def _short_pairs(data: RoundData, need_item: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (short need, group) pair whose group holds the need's item or a substitute of it.
+
+    Parameters
+    ----------
+    data : RoundData
+        The round (``coverage`` and ``groups``).
+    need_item : ndarray of str
+        The item of each short need.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        For each pair, the short need's position in ``need_item`` and the group's row in
+        ``data.groups``.
+    """
+    gitem = data.groups.item_id.astype(str).to_numpy(dtype=object) if len(data.groups) else np.zeros(0, object)
+    cov = data.coverage
+    ships: dict[str, list[str]] = {}
+    for ni, it in zip(cov.need_item_id.astype(str).tolist(), cov.item_id.astype(str).tolist()):
+        ships.setdefault(ni, []).append(it)
+    codes, uniq = pd.factorize(pd.Series(need_item, dtype=object), use_na_sentinel=False)
+    rows, grps = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for j, ni in enumerate(uniq):
+        gs = np.concatenate([np.zeros(0, np.int64)] + [np.flatnonzero(gitem == it) for it in ships.get(str(ni), [])])
+        if len(gs):
+            r = np.flatnonzero(codes == j)
+            rows.append(np.repeat(r, len(gs)))
+            grps.append(np.tile(gs, len(r)))
+    return np.concatenate(rows), np.concatenate(grps)
+
+
+class _GroupFacts:
+    """What :func:`reasons` needs of each group (row of ``data.groups``), as arrays.
+
+    ``depot``, ``earmark`` and ``grade`` number the group's depot, earmark (sites, kinds)
+    and grade among ``depots``, ``earmarks`` and ``grades``; ``has_left``: one unit or more
+    left unshipped; ``max_tier``: the lowest-priority tier it shipped to (0 when none);
+    ``cap_stop``: its depot's capacity left cannot carry one more unit.
+    """
+
+    def __init__(self, data: RoundData, alloc: pd.DataFrame):
+        g = data.groups
+        self.has_left, self.max_tier = _shipped_by_group(data, alloc)
+        cap_used = _kg_by_depot(data, alloc)
+        cap = pd.Series(data.capacity)
+        room = (cap - cap_used.reindex(cap.index).fillna(0.0)).astype(float).reindex(g.depot_id).to_numpy(float)
+        self.cap_stop = np.nan_to_num(room, nan=np.inf) < g.weight.to_numpy(float)
+        self.depot, self.depots = _numbered(g.depot_id)
+        self.grade, self.grades = _numbered(g.grade)
+        self.earmark, self.earmarks = _numbered(pd.Series(list(zip(g.em_sites, g.em_kinds)), dtype=object))
+
+
+def _shipped_by_group(data: RoundData, alloc: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """For each group (row of ``data.groups``): one unit or more left unshipped, and the
+    lowest-priority tier it shipped to (0 when it shipped nothing)."""
+    g = data.groups
+    lot_ids, group_ids = pd.Index(data.lots.lot_id), pd.Index(g.group)
+    if not len(g):
+        return np.zeros(0, dtype=bool), np.zeros(0)
+    if not (lot_ids.is_unique and group_ids.is_unique):  # as a join would count them
+        at = alloc.merge(data.lots[["lot_id", "group"]], on="lot_id")
+        by_group = at.groupby("group").quantity.sum()
+        rest = (g.quantity - by_group.reindex(g.group).fillna(0).to_numpy()).to_numpy()
+        at = at.assign(tier=data.sites.tier.reindex(at.site_id).to_numpy())
+        return np.asarray(rest >= 1, dtype=bool), at.groupby("group").tier.max().reindex(g.group).fillna(0).to_numpy()
+    lot = lot_ids.get_indexer(pd.Index(alloc.lot_id.astype(str)))
+    row = np.full(len(alloc), -1)
+    row[lot >= 0] = group_ids.get_indexer(data.lots.group.to_numpy()[lot[lot >= 0]])
+    ok = row >= 0
+    shipped = np.bincount(row[ok], weights=alloc.quantity.to_numpy(float)[ok], minlength=len(g))
+    left = g.quantity.to_numpy(float) - shipped
+    site = pd.Index(data.sites.index).get_indexer(pd.Index(alloc.site_id.astype(str)))
+    tier = np.where(site >= 0, data.sites.tier.to_numpy(float)[site], np.nan)
+    ok &= ~np.isnan(tier)
+    max_tier = np.full(len(g), -np.inf)
+    np.maximum.at(max_tier, row[ok], tier[ok])
+    return left >= 1, np.where(np.isinf(max_tier), 0.0, max_tier)
+
+
+def _kg_by_depot(data: RoundData, alloc: pd.DataFrame) -> pd.Series:
+    """Kilograms each depot ships (hard rule 7), summed in allocation order by pandas."""
+    item = pd.Index(data.items.index).get_indexer(pd.Index(alloc.item_id.astype(str)))
+    ok = item >= 0
+    kg = rules.shipment_kg(alloc.quantity.to_numpy()[ok], data.items.weight.to_numpy(float)[item[ok]])
+    return pd.Series(kg).groupby(alloc.depot_id.to_numpy(dtype=object)[ok]).sum()
+
+
+def _numbered(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(number of each value, the distinct values as an object array); a missing value is a value too."""
+    codes, uniq = pd.factorize(values, use_na_sentinel=False)
+    out = np.empty(len(uniq), dtype=object)
+    for i, u in enumerate(uniq):  # element by element: a tuple stays one value
+        out[i] = u
+    return np.asarray(codes), out
+
+
+def _reach_table(data: RoundData, depots: np.ndarray, sites: np.ndarray) -> np.ndarray:
+    """Hard rule 6 for every depot x site: :func:`allocator.rules.reachable` of the round's travel times."""
+    m = data.travel.minutes.reindex(index=list(data.depots.index), columns=list(data.sites.index))
+    t = rules.travel_lookup(m, np.repeat(depots, len(sites)), np.tile(sites, len(depots)))
+    return rules.reachable(t).reshape(len(depots), len(sites))
+
+
+def _earmark_table(data: RoundData, earmarks: np.ndarray, sites: np.ndarray) -> np.ndarray:
+    """Hard rule 5 for every earmark (sites, kinds) x site: :func:`allocator.rules.earmark_allows`."""
+    kind = np.tile(data.sites.kind.astype(str).reindex(sites).to_numpy(), len(earmarks))
+    em = [e for e in earmarks for _ in range(len(sites))]
+    ok = rules.earmark_allows([e[0] for e in em], [e[1] for e in em], np.tile(sites, len(earmarks)), kind)
+    return ok.reshape(len(earmarks), len(sites))
+
+
+def _grade_table(data: RoundData, grades: np.ndarray, sites: np.ndarray) -> np.ndarray:
+    """Hard rule 4 for every grade x site: :func:`allocator.rules.grade_allows`."""
+    clinical = data.sites.clinical.reindex(sites).to_numpy()
+    ok = rules.grade_allows(np.repeat(grades, len(sites)), np.tile(clinical, len(grades)))
+    return ok.reshape(len(grades), len(sites))
 
 
 def _num(x: float) -> int | float:
@@ -102,13 +213,22 @@ def _num(x: float) -> int | float:
 def _named(frame: pd.DataFrame, key: str, ident: str) -> dict[str, str]:
     """``{key}``, ``{key}_name`` and ``{key}_name_zh`` parameters of one id (the id when no name is given)."""
     name = name_zh = ""
-    if ident in frame.index:
+    pos = frame.index.get_loc(ident) if ident in frame.index else None
+    if isinstance(pos, int) and frame.columns.is_unique:  # one row: read its two cells
+        name = str(_cell(frame, "name", pos) or "")
+        name_zh = str(_cell(frame, "name_zh", pos) or "")
+    elif pos is not None:
         row = frame.loc[ident]
         name = str(row.get("name", "") or "")
         name_zh = str(row.get("name_zh", "") or "")
     name = name if name and name != "nan" else ident
     name_zh = name_zh if name_zh and name_zh != "nan" else name
     return {key: ident, f"{key}_name": name, f"{key}_name_zh": name_zh}
+
+
+def _cell(frame: pd.DataFrame, column: str, pos: int) -> object:
+    """``frame.iloc[pos][column]``, or ``""`` when there is no such column."""
+    return frame[column].iat[pos] if column in frame.columns else ""
 
 
 def _msg(code: str, **params: object) -> dict[str, object]:
@@ -152,7 +272,8 @@ def summary_messages(data: RoundData, fill: pd.DataFrame, alloc: pd.DataFrame, w
         if len(rest):
             counts = {str(k): int(v) for k, v in rest.reason.value_counts().items()}
             out.append(_msg("summary.short_more", more=len(rest), counts=counts))
-        used = [c for c in REASONS if c in set(short.reason)]
+        present = set(short.reason.tolist())
+        used = [c for c in REASONS if c in present]
         out.append(_msg("summary.reasons_header"))
         for c in used:
             out.append(_msg("summary.reason_line", reason=c))
