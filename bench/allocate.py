@@ -126,7 +126,7 @@ def report(b: dict) -> None:
               f"   (outside the stage solves: {b['total_s'] - sec:.2f} s)")
     elif b["stages"]:
         print("   stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in b["stages"].items()))
-    line = f"   vs target: time {b['total_s']:.2f} / {b['target_s"]:g} s = {b['total_s'] / b['target_s']:.2f}x"
+    line = f"   vs target: time {b['total_s']:.2f} / {b['target_s']:g} s = {b['total_s'] / b['target_s']:.2f}x"
     line += f"; HiGHS share {b['solver_share']:.0%} (target >= 50%)"
     if b["target_gb"]:
         line += f"; peak RSS {b['peak_gb']:.2f} / {b['target_gb']:.0f} GB = {b['peak_gb'] / b['target_gb']:.2f}x"

@@ -238,8 +238,8 @@ def components(data: RoundData) -> list[np.ndarray]:
     items = pd.Index(sorted(set(g.item_id.astype(str)) | set(nd.item_id.astype(str))))
     gid = g.group.to_numpy(np.int64)
     g_item = np.full(int(gid.max()) + 1, -1, dtype=np.int64)
-    g_item[gid] = items.get_indexer(g.item_id.astype(str))
-    n_item = items.get_indexer(nd.item_id.astype(str))
+    g_item[gid] = items.get_indexer(pd.Index(g.item_id.astype(str)))
+    n_item = items.get_indexer(pd.Index(nd.item_id.astype(str)))
     cg, cn = c.group.to_numpy(np.int64), c.need.to_numpy(np.int64)
     ci, cni = g_item[cg], n_item[cn]
     K = len(items)
