@@ -563,7 +563,7 @@ class Base:
         if net is not None and hasattr(net, "uid"):
             from allocator.network import model
 
-            net.uid = next(model._ids)
+            net.uid = model.new_uid()
 
 
 def run_variant(base: Base, variant: Variant) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Benchmark allocation rounds on the scale generator: a city round and a province round.
 
 Run:  python bench/allocate.py [--repeat N] [--only city|province] [--solver highs|cbc] [--full-model]
+      python bench/allocate.py --compare ../other-checkout [--repeat N] [--only city|province]
 
 For each round it prints seconds per phase (validate, build, solve, extract,
 explain), the share of the time spent inside HiGHS, per stage (tier 1 ...,
@@ -135,13 +136,61 @@ def report(b: dict) -> None:
     print(line)
 
 
+_ONE_ROUND = """
+import json, resource, sys, time
+sys.path.insert(0, {tree!r})
+from allocator.synth import generate
+from allocator import allocate
+sc = generate(sites={sites}, depots={depots}, items={items}, lots={lots}, seed=1, with_roads=False)
+t = time.perf_counter()
+r = allocate(sc)
+total = time.perf_counter() - t
+print(json.dumps({{"total": total, "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
+                  "objectives": r.summary["objectives"]}}))
+"""
+
+
+def compare(name: str, other: str, repeat: int) -> None:
+    """The round in this checkout and in ``other``, as fresh processes, alternating; medians and ratios."""
+    import json
+    import statistics
+    import subprocess
+
+    spec = ROUNDS[name]
+    here = str(Path(__file__).resolve().parents[1])
+    runs: dict[str, list[dict]] = {here: [], other: []}
+    for _ in range(repeat):
+        for tree in (here, other):
+            code = _ONE_ROUND.format(tree=str(Path(tree).resolve()), **{k: spec[k] for k in ("sites", "depots", "items", "lots")})
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            runs[tree].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    med = {t: statistics.median(r["total"] for r in rs) for t, rs in runs.items()}
+    rss = {t: max(r["rss"] for r in rs) for t, rs in runs.items()}
+    print(f"\n== {name} round, {repeat} alternating runs each (allocate() only, fresh process each)")
+    for t, label in ((here, "this checkout"), (other, other)):
+        print(f"   {label:<28} median {med[t]:7.2f} s  runs {[round(r['total'], 2) for r in runs[t]]}  "
+              f"peak RSS {rss[t]:.2f} GB")
+    print(f"   ratio this / other: {med[here] / med[other]:.3f}  (target {spec['target_s']:g} s: "
+          f"{med[here] / spec['target_s']:.2f}x)")
+    a, b = runs[here][-1]["objectives"], runs[other][-1]["objectives"]
+    for k in ("transport",) + tuple(k for k in a if k.startswith("tier[")):
+        if k in a and k in b:
+            print(f"   {k:<12} this {a[k]:.6f}  other {b[k]:.6f}  rel. diff {abs(a[k] - b[k]) / max(1.0, abs(b[k])):.1e}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--only", choices=list(ROUNDS))
     p.add_argument("--solver", default="highs", choices=["highs", "cbc"])
     p.add_argument("--full-model", action="store_true", help="build every candidate (no column generation)")
+    p.add_argument("--compare", metavar="CHECKOUT", help="time allocate() here and in another checkout, alternating")
     a = p.parse_args(argv)
+    if a.compare:
+        for name in ROUNDS:
+            if not a.only or name == a.only:
+                compare(name, a.compare, a.repeat if name == "city" else max(1, a.repeat // 2))
+        return 0
     out = []
     for name in ROUNDS:
         if a.only and name != a.only:

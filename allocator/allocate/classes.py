@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from allocator.allocate.model import LP, NeedClasses, build
+from allocator.allocate.model import LP, NeedClasses, build, dense_codes
 from allocator.allocate.prepare import RoundData
 from allocator.allocate.solver import Bounds, LPDriver, hold, make_driver
 from allocator.errors import InfeasibleError, InvalidArgumentError, SolverError
@@ -277,8 +277,7 @@ def need_level(data: RoundData, rows: np.ndarray) -> NeedClasses:
     cand = data.cand
     need = cand["need"].to_numpy(np.int64)[rows]
     group = cand["group"].to_numpy(np.int64)[rows]
-    needs, local = np.unique(need, return_inverse=True)
-    local = local.reshape(-1)
+    needs, local = dense_codes(need)
     P, nn = len(rows), len(needs)
     nd = data.needs
     g = data.groups

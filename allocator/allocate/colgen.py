@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from allocator.allocate.model import LP
+from allocator.allocate.model import LP, dense_codes
 from allocator.allocate.solver import Bounds, LPDriver
 
 #: Nearest groups per need (and shipped item) in the first restricted model. 0: none, since the
@@ -137,7 +137,7 @@ def flow_seed(lp: LP, cost: np.ndarray, eligible: np.ndarray, x0: np.ndarray,
         keep[order[rank < per_need]] = True
         keep |= x0[arcs] > 0
         arcs = arcs[keep]
-    grp = np.unique(nc.col_group, return_inverse=True)[1].reshape(-1)
+    grp = dense_codes(nc.col_group)[1]
     n_g, n_n = int(grp.max()) + 1, nc.n_classes
     sup = np.bincount(grp, weights=x0, minlength=n_g)
     dem = np.bincount(nc.col_class, weights=x0 * nc.col_inv, minlength=n_n)

@@ -275,8 +275,13 @@ def components(data: RoundData) -> list[np.ndarray]:
     return out
 
 
-def _dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(keys, return_inverse=True)`` for small non-negative integers, in linear time."""
+def dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` for small non-negative integers, in linear time.
+
+    >>> u, code = dense_codes(np.array([7, 2, 7, 5]))
+    >>> u.tolist(), code.tolist()
+    ([2, 5, 7], [2, 0, 2, 1])
+    """
     if not len(keys):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     present = np.zeros(int(keys.max()) + 1, dtype=bool)
@@ -287,7 +292,7 @@ def _dense_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def define_stock_limits(data: RoundData, nc: NeedClasses) -> tuple[Rows, np.ndarray]:
     """``stock[...]``: a group of lots ships at most its usable quantity; also returns the groups by row."""
-    groups, row = _dense_codes(nc.col_group)
+    groups, row = dense_codes(nc.col_group)
     g = data.groups.set_index("group").reindex(groups)
     names = []
     for gid, dep, item, ems, emk in zip(groups.tolist(), g.depot_id, g.item_id, g.em_sites, g.em_kinds):
@@ -313,7 +318,7 @@ def define_need_limits(data: RoundData, nc: NeedClasses) -> Rows:
 def define_capacity_limits(data: RoundData, nc: NeedClasses) -> tuple[Rows, np.ndarray]:
     """``capacity[depot=D]``: weight shipped from a depot <= its dispatch capacity; also the depots by row."""
     cols = np.flatnonzero(nc.col_capped)
-    groups, gcode = _dense_codes(nc.col_group[cols])  # a group's depot, looked up once per group
+    groups, gcode = dense_codes(nc.col_group[cols])  # a group's depot, looked up once per group
     first = np.zeros(len(groups), dtype=np.int64)
     first[gcode[::-1]] = np.arange(len(cols))[::-1]
     gdepot = np.asarray(nc.col_depot[cols[first]], dtype=object)

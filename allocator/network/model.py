@@ -23,6 +23,11 @@ from allocator.network.tables import check_tables, raise_errors
 _ids = itertools.count()
 
 
+def new_uid() -> int:
+    """A number no network of this process has had: the identity that the network caches are keyed by."""
+    return next(_ids)
+
+
 @dataclass(frozen=True)
 class Arrays:
     """Array view of a road network (arc ``i`` runs from ``u[i]`` to ``v[i]``).
@@ -104,7 +109,7 @@ class RoadNetwork:
         self.graph = graph
         self.source = source
         self.warnings = list(warnings or [])
-        self.uid = next(_ids)  # identity of this network in caches
+        self.uid = new_uid()  # identity of this network in caches
         #: Results derived from this network (expanded graphs, shortest paths), owned by it
         #: so that they live and die with it (see :mod:`allocator.network.paths`).
         self.cache: dict = {}
