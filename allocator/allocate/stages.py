@@ -329,7 +329,11 @@ def solve_component(data: RoundData, rows: np.ndarray, solver: str, objectives: 
     lower, upper = _need_bounds(lp, holds, nc, levels, x0)
     eligible = ~holds.banned
     colgen = column_generation and solver == "highs"
-    item = pd.factorize(data.cand.item_id.to_numpy(object)[rows])[0]
+    gtab = data.groups
+    gpos = np.full(int(gtab.group.max()) + 1, -1, dtype=np.int64)
+    gpos[gtab.group.to_numpy(np.int64)] = np.arange(len(gtab))
+    col_g = gpos[nl.col_group]  # each column's row of data.groups
+    item = pd.factorize(gtab.item_id.to_numpy(object))[0][col_g]
     init = initial_columns(lp, cost, eligible, item, x0, seed=True) if colgen else eligible
     drv = make_driver(solver)
     pool = ColumnPool(lp, eligible, init, drv)
@@ -338,10 +342,8 @@ def solve_component(data: RoundData, rows: np.ndarray, solver: str, objectives: 
     tick("transport", 0.9)
     objectives["transport"] = objectives.get("transport", 0.0) + float(cost @ pool.values())
 
-    g = data.groups.set_index("group")
-    gid = data.cand.group.to_numpy()[rows]
-    exp_days = g.exp_days.reindex(gid).to_numpy(float)
-    donated = 1.0 - g.donated_share.reindex(gid).to_numpy(float)
+    exp_days = gtab.exp_days.to_numpy(float)[col_g]
+    donated = 1.0 - gtab.donated_share.to_numpy(float)[col_g]
     prev = cost
     for name, coef in (("fefo", exp_days), ("donated", donated)):
         if not eligible.any() or np.ptp(coef[eligible]) <= 0:  # the same test with or without column generation
