@@ -50,7 +50,9 @@ are then exactly its candidates.
 
 On the province synth scenario of ``bench/allocate.py`` (2,000 sites, 20 items,
 10,000 lots) the 25,530 needs fall into 433 classes and the 1,525,828 candidates
-into 28,845 class columns (``bench/classes.py`` times both ways side by side).
+into 28,845 class columns; the tier, own-item and fairness stages
+(:func:`allocator.allocate.stages.leximin`) run on them in about 1.2 s, where the
+need-level model took about 22 s.
 """
 
 from __future__ import annotations
@@ -393,7 +395,7 @@ def stage_objectives(nc: NeedClasses, stages: Sequence[str] = STAGES) -> list[tu
 
     ``tier[t]`` for every tier present (``1/ratio`` on the tier's columns), then ``own``
     (1 on the columns that ship the need's own item) when a column ships a substitute,
-    as :func:`allocator.allocate.stages.solve_stages` does.
+    in the order :func:`allocator.allocate.stages.solve_component` runs them.
     """
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
