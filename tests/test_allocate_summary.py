@@ -101,3 +101,15 @@ def test_locks_and_exclusions_named():
     r = allocate(examples.grades_and_earmarks(), locks=[("D1", "H2", "n95", 10)], exclude=["Q1"])
     assert "Excluded from this round: Q1 (Q1)." in r.text
     assert "  - 10 N95 respirator (n95) from D1 (D1) to H2 (H2)." in r.text
+
+
+def test_every_progress_phase_has_a_name_in_both_languages():
+    """The app shows allocate()'s progress phases by catalogue key (app.round.phase.<phase>)."""
+    from allocator import allocate, examples, i18n
+
+    phases: list[str] = []
+    allocate(examples.road_grid(), progress=lambda phase, frac: phases.append(phase))
+    assert {"validate", "tiers", "fairness", "transport", "solve", "extract", "explain"} <= set(phases)
+    for lang in i18n.LANGUAGES:
+        for phase in set(phases):
+            assert i18n.has(f"app.round.phase.{phase}", lang), (lang, phase)
