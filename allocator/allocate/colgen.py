@@ -47,6 +47,21 @@ MIN_ADD = 2000
 PRICE_TOL = 1e-2
 
 
+def smallest_per_group(group: np.ndarray, value: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the ``k`` smallest ``value`` of each ``group`` (ties: the earlier position).
+
+    >>> smallest_per_group(np.array([0, 0, 0, 1, 1]), np.array([3.0, 1.0, 2.0, 5.0, 4.0]), 2).tolist()
+    [False, True, True, True, True]
+    """
+    order = np.lexsort((value, group))
+    g = group[order]
+    start = np.r_[0, np.flatnonzero(np.diff(g)) + 1] if len(g) else np.zeros(0, dtype=np.int64)
+    rank = np.arange(len(order)) - np.repeat(start, np.diff(np.r_[start, len(order)]))
+    keep = np.zeros(len(group), dtype=bool)
+    keep[order[rank < k]] = True
+    return keep
+
+
 def initial_columns(lp: LP, cost: np.ndarray, eligible: np.ndarray, item: np.ndarray,
                     x0: np.ndarray | None = None, nearest: int = NEAREST, seed: bool = False) -> np.ndarray:
     """The columns (a boolean mask over ``lp``'s columns) of a component's first restricted model.
@@ -74,12 +89,8 @@ def initial_columns(lp: LP, cost: np.ndarray, eligible: np.ndarray, item: np.nda
     pos = np.flatnonzero(eligible)
     if len(pos) and nearest > 0:
         it = np.asarray(item)[pos]
-        need = nc.col_class[pos]
-        order = np.lexsort((cost[pos], it, need))
-        key = need[order].astype(np.int64) * (int(it.max()) + 1) + it[order]
-        start = np.r_[0, np.flatnonzero(np.diff(key)) + 1]
-        rank = np.arange(len(key)) - np.repeat(start, np.diff(np.r_[start, len(key)]))
-        keep[pos[order[rank < nearest]]] = True
+        key = nc.col_class[pos].astype(np.int64) * (int(it.max()) + 1) + it
+        keep[pos[smallest_per_group(key, cost[pos], nearest)]] = True
     keep[nc.cand_col[nc.cand_lock >= 0]] = True
     if x0 is not None:
         keep |= np.asarray(x0) > 0
@@ -129,13 +140,7 @@ def flow_seed(lp: LP, cost: np.ndarray, eligible: np.ndarray, x0: np.ndarray,
     if not len(arcs) or not (x0 > 0).any():
         return out
     if per_need:
-        order = np.lexsort((cost[arcs], nc.col_class[arcs]))
-        nd = nc.col_class[arcs][order]
-        start = np.r_[0, np.flatnonzero(np.diff(nd)) + 1]
-        rank = np.arange(len(order)) - np.repeat(start, np.diff(np.r_[start, len(order)]))
-        keep = np.zeros(len(arcs), dtype=bool)
-        keep[order[rank < per_need]] = True
-        keep |= x0[arcs] > 0
+        keep = smallest_per_group(nc.col_class[arcs], cost[arcs], per_need) | (x0[arcs] > 0)
         arcs = arcs[keep]
     grp = dense_codes(nc.col_group)[1]
     n_g, n_n = int(grp.max()) + 1, nc.n_classes
@@ -216,13 +221,8 @@ class ColumnPool:
         if not len(good):
             return good
         gain = -rc[good]
-        order = np.lexsort((-gain, self.need[good]))
-        pos = good[order]
-        nd = self.need[pos]
-        start = np.r_[0, np.flatnonzero(np.diff(nd)) + 1]
-        rank = np.arange(len(pos)) - np.repeat(start, np.diff(np.r_[start, len(pos)]))
-        keep = rank < per_need
-        pos, gain = pos[keep], gain[order][keep]
+        keep = smallest_per_group(self.need[good], -gain, per_need)  # the most improving of each need
+        pos, gain = good[keep], gain[keep]
         cap = max(MIN_ADD, int(ADD_PER_ROW * self.A.shape[0]))
         if len(pos) > cap:  # the most improving: a simplex iteration costs more with every column
             pos = pos[np.argpartition(-gain, cap)[:cap]]
