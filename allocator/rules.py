@@ -31,7 +31,7 @@ hard.7 capacity            :func:`unit_weight`, :func:`shipment_kg`,
 hard.8 integers            ``extract.to_integers``
 priority.1 tiers           ``classes.solve_tiers`` (``tier[t]``: :func:`need_units` of the tier);
                            ``extract.to_integers`` (rounding keeps the tier order)
-priority.1b own item       :func:`own_item`; ``stages.own_item_first``;
+priority.1b own item       :func:`own_item`; ``classes.stage_objectives`` (``own``);
                            ``extract.own_item_first``
 priority.2 fairness        ``stages.leximin``, ``model.define_fairness``
 priority.3 transport       :func:`transport_cost`
@@ -534,7 +534,7 @@ RULES.update({
                         "allocator.allocate.model.define_capacity_limits"),
     "hard.8.integers": ("allocator.allocate.extract.to_integers",),
     "priority.1.tiers": ("allocator.allocate.classes.solve_tiers", "allocator.allocate.extract.to_integers"),
-    "priority.1b.own_item": ("own_item", "allocator.allocate.stages.own_item_first",
+    "priority.1b.own_item": ("own_item", "allocator.allocate.classes.stage_objectives",
                              "allocator.allocate.extract.own_item_first"),
     "priority.2.fairness": ("allocator.allocate.stages.leximin", "allocator.allocate.model.define_fairness"),
     "priority.3.transport": ("transport_cost",),

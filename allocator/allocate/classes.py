@@ -396,6 +396,16 @@ def stage_objectives(nc: NeedClasses, stages: Sequence[str] = STAGES) -> list[tu
     ``tier[t]`` for every tier present (``1/ratio`` on the tier's columns), then ``own``
     (1 on the columns that ship the need's own item) when a column ships a substitute,
     in the order :func:`allocator.allocate.stages.solve_component` runs them.
+
+    ``own`` is priority 1b, *own item before substitutes* (allocation-rules.md).
+    Maximised after the tier stages and held, it leaves no unit of an item covering
+    another item's need while a need for that item itself that the unit's group may
+    reach, in the same or a higher tier, is short: moving the unit there keeps every hard
+    rule (same group, same depot, same weight) and every tier fill (the higher tier's is
+    at its maximum already; in the same tier one unit covers one unit of its own item and
+    ``1/ratio`` of the other need, so for ``ratio >= 1`` the tier's fill does not drop)
+    and adds one unit of own item. With ``ratio < 1`` such a move would lower the tier's
+    fill, which priority 1 forbids.
     """
     unknown = [s for s in stages if s not in STAGES]
     if unknown:
@@ -461,7 +471,6 @@ def solve_tiers(data: RoundData, rows: np.ndarray, stages: Sequence[str] = STAGE
     [800.0, 200.0, 0.0]
     """
     t_start = time.perf_counter()
-    plan = None
     nc = need_classes(data, rows) if classes is None else classes
     plan = stage_objectives(nc, stages)
     lp = build(data, nc)
@@ -489,7 +498,7 @@ def solve_tiers(data: RoundData, rows: np.ndarray, stages: Sequence[str] = STAGE
         x = drv.values()
         objectives[name] = float(coef @ x)
         hold(drv, coef, b)
-        stage_fixed[name] = (b.col_fixed.copy(), b.row_fixed.copy())
+        stage_fixed[name] = (b.col_fixed, b.row_fixed)  # properties: fresh arrays
         stage_seconds[name] = time.perf_counter() - t0
     return TierHolds(objectives=objectives, x0=nc.split(x, data), classes=nc, lp=lp, col_value=x,
                      col_fixed=b.col_fixed, row_fixed=b.row_fixed, stage_fixed=stage_fixed,

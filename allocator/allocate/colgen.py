@@ -235,9 +235,7 @@ class ColumnPool:
         self.driver.add_columns(self.A[:, pos], np.zeros(len(pos)), np.full(len(pos), np.inf), cost[pos])
         self.cols = np.r_[self.cols, pos]
         self.in_model[pos] = True
-        b.col_lower = np.r_[b.col_lower, np.zeros(len(pos))]
-        b.col_upper = np.r_[b.col_upper, np.full(len(pos), np.inf)]
-        b.col_fixed = np.r_[b.col_fixed, np.zeros(len(pos), dtype=bool)]
+        b.add_cols(np.zeros(len(pos)), np.full(len(pos), np.inf))
         self.added += len(pos)
 
     def ban(self, cost: np.ndarray, thr: float) -> int:
@@ -265,9 +263,8 @@ class ColumnPool:
         self.driver.remove_columns(drop)
         self.banned[gone[b.col_fixed[drop]]] = True
         self.in_model[gone] = False
-        keep = ~drop
-        self.cols = self.cols[keep]
-        b.col_lower, b.col_upper, b.col_fixed = b.col_lower[keep], b.col_upper[keep], b.col_fixed[keep]
+        self.cols = self.cols[~drop]
+        b.keep_cols(~drop)
         self.removed += len(gone)
         return len(gone)
 

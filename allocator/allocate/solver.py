@@ -24,7 +24,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Protocol
@@ -478,18 +478,51 @@ def nearest_bound(value: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np
 
 @dataclass
 class Bounds:
-    """The bounds of a loaded LP, kept beside the driver (the stages read and change them here)."""
+    """The bounds of a loaded LP, kept beside the driver: change them here, and the driver with them.
+
+    A column or row is *fixed* (held) when its lower bound equals its upper bound.
+    """
 
     col_lower: np.ndarray
     col_upper: np.ndarray
     row_lower: np.ndarray
     row_upper: np.ndarray
-    col_fixed: np.ndarray = field(init=False)
-    row_fixed: np.ndarray = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.col_fixed = self.col_lower == self.col_upper
-        self.row_fixed = self.row_lower == self.row_upper
+    @property
+    def col_fixed(self) -> np.ndarray:
+        """Columns whose bounds are equal."""
+        return self.col_lower == self.col_upper
+
+    @property
+    def row_fixed(self) -> np.ndarray:
+        """Rows whose bounds are equal."""
+        return self.row_lower == self.row_upper
+
+    def add_cols(self, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Bounds of columns just added to the driver."""
+        self.col_lower = np.r_[self.col_lower, lower]
+        self.col_upper = np.r_[self.col_upper, upper]
+
+    def add_rows(self, lower: np.ndarray, upper: np.ndarray) -> None:
+        """Bounds of rows just added to the driver."""
+        self.row_lower = np.r_[self.row_lower, lower]
+        self.row_upper = np.r_[self.row_upper, upper]
+
+    def keep_cols(self, keep: np.ndarray) -> None:
+        """Forget the columns just removed from the driver (``keep`` is false for them)."""
+        self.col_lower, self.col_upper = self.col_lower[keep], self.col_upper[keep]
+
+    def set_cols(self, driver: LPDriver, idx: np.ndarray, lower: np.ndarray | float, upper: np.ndarray | float) -> None:
+        """Change the bounds of columns ``idx``, here and in ``driver``."""
+        idx = np.atleast_1d(np.asarray(idx, dtype=np.int64))
+        self.col_lower[idx], self.col_upper[idx] = lower, upper
+        driver.set_col_bounds(idx, self.col_lower[idx], self.col_upper[idx])
+
+    def set_rows(self, driver: LPDriver, idx: np.ndarray, lower: np.ndarray | float, upper: np.ndarray | float) -> None:
+        """Change the bounds of rows ``idx``, here and in ``driver``."""
+        idx = np.atleast_1d(np.asarray(idx, dtype=np.int64))
+        self.row_lower[idx], self.row_upper[idx] = lower, upper
+        driver.set_row_bounds(idx, self.row_lower[idx], self.row_upper[idx])
 
 
 def hold(driver: LPDriver, cost: np.ndarray, b: Bounds, thr: float | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -512,12 +545,8 @@ def hold(driver: LPDriver, cost: np.ndarray, b: Bounds, thr: float | None = None
     fix_r = np.flatnonzero((np.abs(driver.duals()) > thr) & ~b.row_fixed)
     if len(fix_c):
         at = nearest_bound(driver.values()[fix_c], b.col_lower[fix_c], b.col_upper[fix_c])
-        driver.set_col_bounds(fix_c, at, at)
-        b.col_lower[fix_c] = b.col_upper[fix_c] = at
-        b.col_fixed[fix_c] = True
+        b.set_cols(driver, fix_c, at, at)
     if len(fix_r):
         at = nearest_bound(driver.row_values()[fix_r], b.row_lower[fix_r], b.row_upper[fix_r])
-        driver.set_row_bounds(fix_r, at, at)
-        b.row_lower[fix_r] = b.row_upper[fix_r] = at
-        b.row_fixed[fix_r] = True
+        b.set_rows(driver, fix_r, at, at)
     return fix_c, fix_r

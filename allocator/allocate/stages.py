@@ -4,7 +4,7 @@ Stages, in order (allocation-rules.md, "Priorities"), for each independent compo
 
 1. ``tier[t]`` for each tier, 1 first: maximise the units of need filled in the tier;
 1b. ``own``: given the tier fills, maximise the units that cover a need of their own item
-   (:func:`own_item_first`; only when a substitute could ship at all);
+   (:func:`allocator.allocate.classes.stage_objectives`; only when a substitute could ship at all);
 2. ``fair[t]`` for each tier: the tier's fill ratios (filled / need, every need of
    the tier, all items together) are *leximin-optimal* (:func:`leximin`);
 3. ``transport``: minimise the sum of q x w_i x t_ds;
@@ -55,27 +55,6 @@ from allocator.allocate.solver import Bounds, LPDriver, hold, hold_threshold, ma
 RAISE_TOL = 1e-6
 
 
-def own_item_first(data: RoundData) -> np.ndarray | None:
-    """The objective of priority 1b, *own item before substitutes* (allocation-rules.md), by candidate.
-
-    1 for a candidate that ships the need's own item, 0 for one that ships a substitute;
-    None when the round has no substitute candidate. Maximised after the tier stages
-    and held, it leaves no unit of an item covering another item's need while a need for
-    that item itself that the unit's group may reach, in the same or a higher tier, is
-    short: moving the unit there keeps every hard rule (same group, same depot, same
-    weight) and every tier fill (the higher tier's is at its maximum already; in the same
-    tier one unit covers one unit of its own item and ``1/ratio`` of the other need, so
-    for ``ratio >= 1`` the tier's fill does not drop) and adds one unit of own item.
-    With ``ratio < 1`` such a move would lower the tier's fill, which priority 1 forbids.
-    The class LP's ``own`` stage (:func:`allocator.allocate.classes.stage_objectives`)
-    maximises exactly this.
-    """
-    own = data.cand.own.to_numpy(dtype=bool)
-    if own.all():
-        return None
-    return own.astype(float)
-
-
 @dataclass
 class Component:
     """What the stages of one component produced.
@@ -84,12 +63,6 @@ class Component:
     ----------
     x : ndarray
         The LP value of each candidate, by position in the component's rows.
-    objectives : dict
-        Each stage's optimum.
-    levels : ndarray
-        The leximin fill ratio of each need of ``needs``.
-    needs : ndarray
-        The component's need rows.
     columns : dict
         Column generation counts: candidates, built, generated, removed, banned.
     size : (int, int)
@@ -98,16 +71,16 @@ class Component:
         Seconds inside the solver.
     stage_seconds : dict
         Seconds inside the solver by stage (the fairness tests counted with their stage).
+    build_seconds : float
+        Seconds building the need-level LP over every candidate.
     """
 
     x: np.ndarray
-    objectives: dict[str, float]
-    levels: np.ndarray
-    needs: np.ndarray
     columns: dict[str, float] = field(default_factory=dict)
     size: tuple[int, int] = (0, 0)
     in_solver: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    build_seconds: float = 0.0
 
 
 def leximin(th: TierHolds, objectives: dict[str, float]) -> np.ndarray:
@@ -166,18 +139,14 @@ def leximin(th: TierHolds, objectives: dict[str, float]) -> np.ndarray:
         drv.add_rows(rows, np.zeros(k), np.full(k, np.inf))
         frows = n_rows + np.arange(k)
         n_rows += k
-        b.col_lower = np.r_[b.col_lower, np.zeros(k + 1)]
-        b.col_upper = np.r_[b.col_upper, 1.0, np.zeros(k)]
-        b.col_fixed = np.r_[b.col_fixed, np.zeros(k + 1, dtype=bool)]
-        b.row_lower = np.r_[b.row_lower, np.zeros(k)]
-        b.row_upper = np.r_[b.row_upper, np.full(k, np.inf)]
-        b.row_fixed = np.r_[b.row_fixed, np.zeros(k, dtype=bool)]
+        b.add_cols(np.zeros(k + 1), np.r_[1.0, np.zeros(k)])
+        b.add_rows(np.zeros(k), np.full(k, np.inf))
         active = np.ones(k, dtype=bool)
         e_t = np.zeros(n_cols)
         e_t[tcol] = 1.0
         lo = 0.0
         for rnd in range(k):
-            drv.set_col_bounds(np.array([tcol]), np.array([lo]), np.array([1.0]))
+            b.set_cols(drv, tcol, lo, 1.0)
             drv.set_objective(e_t, maximize=True)
             name = f"fair[{t}]" if rnd == 0 else f"fair[{t}].{rnd}"
             level = min(1.0, max(lo, drv.solve(name)))
@@ -185,9 +154,9 @@ def leximin(th: TierHolds, objectives: dict[str, float]) -> np.ndarray:
             if level >= 1.0 - RAISE_TOL:
                 frozen = active.copy()
             else:
-                drv.set_col_bounds(np.array([tcol]), np.array([level]), np.array([level]))
+                b.set_cols(drv, tcol, level, level)
                 idx = scols[active]
-                drv.set_col_bounds(idx, np.zeros(len(idx)), np.ones(len(idx)))
+                b.set_cols(drv, idx, 0.0, 1.0)
                 undecided = active.copy()
                 while undecided.any():
                     c = np.zeros(n_cols)
@@ -200,21 +169,17 @@ def leximin(th: TierHolds, objectives: dict[str, float]) -> np.ndarray:
                         break
                     undecided &= ~up
                 frozen = undecided if undecided.any() else active.copy()  # numerically stuck: freeze all
-                drv.set_col_bounds(idx, np.zeros(len(idx)), np.zeros(len(idx)))
+                b.set_cols(drv, idx, 0.0, 0.0)
             cls = members[frozen]
             levels[cls] = level
             rr = need_rows[cls]
-            b.row_lower[rr] = np.minimum(level * nc.quantity[cls], b.row_upper[rr])
-            drv.set_row_bounds(rr, b.row_lower[rr], b.row_upper[rr])
-            fr = frows[frozen]  # the frozen classes' fairness rows are no longer needed
-            drv.set_row_bounds(fr, np.full(len(fr), -np.inf), np.full(len(fr), np.inf))
-            b.row_lower[fr] = -np.inf
+            b.set_rows(drv, rr, np.minimum(level * nc.quantity[cls], b.row_upper[rr]), b.row_upper[rr])
+            b.set_rows(drv, frows[frozen], -np.inf, np.inf)  # the frozen classes' fairness rows are done
             active &= ~frozen
             lo = level
             if not active.any():
                 break
-        drv.set_col_bounds(np.array([tcol]), np.zeros(1), np.zeros(1))
-        b.col_lower[tcol] = b.col_upper[tcol] = 0.0
+        b.set_cols(drv, tcol, 0.0, 0.0)
     return levels
 
 
@@ -267,7 +232,7 @@ def _cheap_start(data: RoundData, nc: NeedClasses, th: TierHolds, cost: np.ndarr
     return nc.split_least_cost(drv.values()[:J], data, cost)
 
 
-def _run(pool: ColumnPool | None, drv: LPDriver, b: Bounds, name: str, cost: np.ndarray,
+def _run(pool: ColumnPool, drv: LPDriver, b: Bounds, name: str, cost: np.ndarray,
          colgen: bool, first: str = "primal") -> float:
     """Minimise ``cost`` (by column of the need-level LP) with column generation over the pool.
 
@@ -277,7 +242,6 @@ def _run(pool: ColumnPool | None, drv: LPDriver, b: Bounds, name: str, cost: np.
     columns enter, those at 0 and out of the basis leave (:meth:`ColumnPool.slim`): a simplex
     iteration costs more with every column.
     """
-    assert pool is not None
     drv.set_objective(cost[pool.cols], maximize=False)
     thr = PRICE_TOL * hold_threshold(cost[~pool.banned])
     method = first
@@ -324,8 +288,10 @@ def solve_component(data: RoundData, rows: np.ndarray, solver: str, objectives: 
     x0 = _cheap_start(data, nc, th, cost)
     class_s = time.perf_counter() - t0
 
+    t_build = time.perf_counter()
     nl = need_level(data, rows)
     lp = build(data, nl)
+    build_s = time.perf_counter() - t_build
     lower, upper = _need_bounds(lp, holds, nc, levels, x0)
     eligible = ~holds.banned
     colgen = column_generation and solver == "highs"
@@ -367,6 +333,6 @@ def solve_component(data: RoundData, rows: np.ndarray, solver: str, objectives: 
         for k, v in d.stage_seconds.items():
             key = k.split(".test")[0]
             stage_s[key] = stage_s.get(key, 0.0) + v
-    return Component(x=x, objectives=objectives, levels=levels, needs=nc.needs, columns=cols,
+    return Component(x=x, columns=cols, build_seconds=build_s,
                      size=(len(pool.cols), lp.matrix.shape[0]), in_solver=th.driver.seconds_in_solver
                      + drv.seconds_in_solver, stage_seconds=stage_s)
